@@ -1,0 +1,1 @@
+"""Minqing's domain: aggregates, process templates, vote rules, policies and the Application."""

@@ -1,0 +1,68 @@
+"""Staff accounts (账号): roles over grid cells, granted and revoked over time, so an audit can
+answer who held which role over which cell on any date."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain import errors
+from domain.chain import ChainedAggregate
+
+ROLES = ("worker", "supervisor", "reviewer", "admin")
+
+
+def account_id(username: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"minqing:account:{username}")
+
+
+class Account(ChainedAggregate):
+    """A member of staff and the roles they hold."""
+
+    class Opened(ChainedAggregate.Created):
+        username: str
+        display_name: str
+
+        def apply(self, a: Any) -> None:
+            a.username, a.display_name, a.grants = self.username, self.display_name, []
+
+    class RoleGranted(ChainedAggregate.Event):
+        role: str
+        cell_id: str
+
+        def apply(self, a: Any) -> None:
+            a.grants.append([self.role, self.cell_id])
+
+    class RoleRevoked(ChainedAggregate.Event):
+        role: str
+        cell_id: str
+
+        def apply(self, a: Any) -> None:
+            a.grants.remove([self.role, self.cell_id])
+
+    @staticmethod
+    def create_id(username: str) -> UUID:  # type: ignore[override]
+        return account_id(username)
+
+    @classmethod
+    def open(cls, *, username: str, display_name: str, actor: str, occurred_at: datetime) -> Account:
+        if not username.strip() or any(c.isspace() for c in username):
+            raise errors.InvalidInput("a user name is one word without spaces")
+        return cls._create(cls.Opened, id=account_id(username), username=username,
+                           display_name=display_name or username, actor=actor, occurred_at=occurred_at)
+
+    def grant(self, *, role: str, cell_id: str, actor: str, occurred_at: datetime) -> None:
+        if role not in ROLES:
+            raise errors.InvalidInput(f"role must be one of {ROLES}")
+        if [role, cell_id] in self.grants:
+            raise errors.InvalidInput(f"{self.username} already holds {role} over {cell_id}")
+        self.trigger_event(self.RoleGranted, role=role, cell_id=cell_id, actor=actor, occurred_at=occurred_at)
+
+    def revoke(self, *, role: str, cell_id: str, actor: str, occurred_at: datetime) -> None:
+        if [role, cell_id] not in self.grants:
+            raise errors.InvalidInput(f"{self.username} does not hold {role} over {cell_id}")
+        self.trigger_event(self.RoleRevoked, role=role, cell_id=cell_id, actor=actor, occurred_at=occurred_at)
+
+    def roles_over(self, role: str) -> list[str]:
+        return [cell for r, cell in self.grants if r == role]

@@ -1,0 +1,480 @@
+"""Minqing's one write path: an `Application` with one method per use case.
+
+Every method loads what it needs, checks who may act, calls the aggregate, saves, and returns
+a `Recorded` (aggregate id, new version, position in the application log) so callers can wait
+for views to catch up.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from domain import audit, errors
+from domain.account import ROLES, Account, account_id
+from domain.chain import ChainedAggregate
+from domain.demand import Demand
+from domain.deployment import CHANNELS, Deployment
+from domain.household import Household
+from domain.visit import HouseholdVisit
+from domain.votes import Tally
+
+SYSTEM = "system"        # the deadline watcher, the operator's console, the demo loader
+RESIDENT = "resident"    # a resident without an account (public form, Open311)
+PUBLIC_CHANNELS = ("online", "open311", "message_box")
+FUTURE_TOLERANCE = timedelta(minutes=5)
+RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+# Who may do what (DOMAIN.md, "Who uses it"). Scope is checked separately.
+WORK = ("worker", "supervisor")
+SUPERVISE = ("supervisor",)
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "raise": WORK, "triage": WORK, "assign": WORK, "reassign": SUPERVISE, "escalate": WORK,
+    "note": WORK, "discuss": WORK, "vote": WORK, "publicize": WORK, "object": WORK,
+    "answer_objection": SUPERVISE, "progress": WORK, "resolve": WORK, "close": WORK,
+    "close_not_resolvable": SUPERVISE, "feedback": WORK, "reopen": SUPERVISE, "flag": SUPERVISE,
+    "register_household": WORK, "recategorise_household": WORK, "schedule_visit": WORK,
+    "conduct_visit": WORK, "miss_visit": WORK, "manage_accounts": ("admin",),
+}
+RESIDENT_MAY = ("raise", "object", "feedback", "close")
+
+A = TypeVar("A", bound=ChainedAggregate)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command recorded: the aggregate, its new version and the log position."""
+
+    id: UUID
+    version: int
+    position: int
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Minqing(Application):
+    """Every use case of Minqing, one method each."""
+
+    name = "minqing"
+    snapshotting_intervals = {Demand: 100, Household: 100, HouseholdVisit: 100, Account: 100}
+    account_cache_seconds = 5.0
+
+    def __init__(self, deployment: Deployment, env: Mapping[str, str] | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(env)
+        self.deployment = deployment
+        self.clock = clock
+        self._accounts: dict[str, tuple[float, Account]] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    def _when(self, occurred_at: datetime | None) -> datetime:
+        now = self.clock()
+        if occurred_at is None:
+            return now
+        if occurred_at.tzinfo is None:
+            raise errors.InvalidInput("occurred_at needs a time zone")
+        if occurred_at > now + FUTURE_TOLERANCE:
+            raise errors.OccurredInFuture(f"{occurred_at.isoformat()} is in the future")
+        return occurred_at
+
+    def _load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}") from None
+        if not isinstance(aggregate, cls):
+            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise errors.StaleVersion(
+                f"{cls.__name__} {aggregate_id} is at version {aggregate.version}, not {expected_version}")
+        return aggregate
+
+    def _save(self, *aggregates: ChainedAggregate) -> Recorded:
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise errors.ConcurrentUpdate(
+                f"{type(aggregates[0]).__name__} {aggregates[0].id} was changed by someone else; "
+                "reload it and try again") from None
+        first = aggregates[0]
+        return Recorded(first.id, first.version, max(r.notification.id for r in recordings))
+
+    def account(self, username: str) -> Account:
+        """The account of a member of staff, cached for a few seconds."""
+        cached = self._accounts.get(username)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        try:
+            account = self.repository.get(account_id(username))
+        except AggregateNotFoundError:
+            raise errors.UnknownActor(f"no account {username!r}") from None
+        self._accounts[username] = (time.monotonic() + self.account_cache_seconds, account)
+        return account
+
+    def authorise(self, actor: str, action: str, cells: list[str]) -> None:
+        """Raise unless `actor` holds a role allowed `action` over one of `cells` (or above it)."""
+        if actor == SYSTEM:
+            return
+        if actor == RESIDENT:
+            if action in RESIDENT_MAY:
+                return
+            raise errors.NotAuthorised(f"a resident may not {action.replace('_', ' ')}")
+        account = self.account(actor)
+        allowed = PERMISSIONS[action]
+        scopes = [cell for role, cell in account.grants if role in allowed]
+        if not scopes:
+            held = sorted({role for role, _ in account.grants}) or ["no role"]
+            raise errors.NotAuthorised(f"{actor} ({', '.join(held)}) may not {action.replace('_', ' ')}")
+        if not any(self.deployment.within(cell, scope) for cell in cells for scope in scopes):
+            raise errors.OutsideScope(f"{actor} does not work over {', '.join(sorted(set(cells)))}")
+
+    def _demand(self, demand_id: UUID, actor: str, action: str,
+                expected_version: int | None = None) -> Demand:
+        demand = self._load(Demand, demand_id, expected_version)
+        self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
+        return demand
+
+    def _policy(self, category: str) -> dict[str, int]:
+        return dict(self.deployment.category(category).deadlines.__dict__)
+
+    # ------------------------------------------------------------------ demands
+    def raise_demand(self, *, actor: str, channel: str, title: str, cell_id: str, description: str = "",
+                     category: str | None = None, location: str | None = None,
+                     resident_name: str | None = None, resident_phone: str | None = None,
+                     visit_id: UUID | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """Record a resident's demand (诉求) raised through a channel, optionally from a visit."""
+        when = self._when(occurred_at)
+        if channel not in CHANNELS:
+            raise errors.InvalidInput(f"channel must be one of {CHANNELS}")
+        if actor == RESIDENT and channel not in PUBLIC_CHANNELS:
+            raise errors.NotAuthorised(f"residents raise demands online, not through {channel!r}")
+        self.deployment.cell(cell_id)
+        if category is not None:
+            self.deployment.category(category)
+        self.authorise(actor, "raise", [cell_id])
+        policy = self.deployment.category(category).deadlines if category else \
+            next(iter(self.deployment.categories.values())).deadlines
+        visit = self._load(HouseholdVisit, visit_id) if visit_id is not None else None
+        demand = Demand.raise_(
+            channel=channel, title=title, description=description, cell_id=cell_id,
+            category_hint=category, location=location, resident_name=resident_name,
+            resident_phone=resident_phone, receipt="".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10)),
+            visit_id=visit_id, respond_by=when + policy.first_response, actor=actor, occurred_at=when)
+        if visit is None:
+            return self._save(demand)
+        visit.link_demand(demand_id=demand.id, actor=actor, occurred_at=when)
+        return self._save(demand, visit)
+
+    def triage(self, demand_id: UUID, *, actor: str, category: str, responsible_cell_id: str | None = None,
+               track: str | None = None, expected_version: int | None = None,
+               occurred_at: datetime | None = None) -> Recorded:
+        """Classify and route (分类分流): category, track, responsible cell, deadlines from policy."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "triage", expected_version)
+        spec = self.deployment.category(category)
+        track = track or spec.track
+        if track not in ("direct", "deliberation"):
+            raise errors.InvalidInput("track is direct or deliberation")
+        responsible = responsible_cell_id or demand.cell_id
+        self.deployment.cell(responsible)
+        self.authorise(actor, "triage", [responsible])
+        demand.triage(category=category, track=track, template=spec.template, responsible_cell_id=responsible,
+                      policy=self._policy(category), actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def assign(self, demand_id: UUID, *, actor: str, assignee: str, expected_version: int | None = None,
+               occurred_at: datetime | None = None) -> Recorded:
+        """Give the case to a person; changing an existing assignee is a supervisor's call."""
+        when = self._when(occurred_at)
+        demand = self._load(Demand, demand_id, expected_version)
+        action = "reassign" if demand.assignee else "assign"
+        self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
+        self.account(assignee)
+        demand.assign(assignee=assignee, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def escalate(self, demand_id: UUID, *, actor: str, to_cell_id: str, reason: str,
+                 expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """Escalate (上报) to any higher level of the grid, not only the next one."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "escalate", expected_version)
+        self.deployment.cell(to_cell_id)
+        demand.escalate(to_cell_id=to_cell_id, higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
+                        reason=reason, automatic=False, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def add_note(self, demand_id: UUID, *, actor: str, text: str, expected_version: int | None = None,
+                 occurred_at: datetime | None = None) -> Recorded:
+        """Add a working note to the case file."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "note", expected_version)
+        demand.add_note(text=text, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def discuss(self, demand_id: UUID, *, actor: str, step: str, outcome: str = "endorsed",
+                attendees: list[str] | None = None, summary: str = "", expected_version: int | None = None,
+                occurred_at: datetime | None = None) -> Recorded:
+        """Record a deliberation meeting (提议, 商议, 审议, …): when held, who attended, its outcome."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "discuss", expected_version)
+        demand.discuss(step=step, outcome=outcome, attendees=attendees or [], summary=summary, actor=actor,
+                       occurred_at=when)
+        return self._save(demand)
+
+    def vote(self, demand_id: UUID, *, actor: str, body: str, members: int, present: int, in_favour: int,
+             against: int, abstained: int, households: int = 0, households_present: int = 0,
+             attendees: list[str] | None = None, expected_version: int | None = None,
+             occurred_at: datetime | None = None) -> Recorded:
+        """Record a vote; the outcome (adopted, rejected, invalid) follows the statute, not the caller."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "vote", expected_version)
+        tally = Tally(members, present, in_favour, against, abstained, households, households_present)
+        demand.vote(body=body, tally=tally, attendees=attendees or [], actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def publicize(self, demand_id: UUID, *, actor: str, kind: str, text: str, channels: list[str] | None = None,
+                  period_days: int | None = None, expected_version: int | None = None,
+                  occurred_at: datetime | None = None) -> Recorded:
+        """Post a public notice (公开): a resolution, a draft, a rejection or an implementation result."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "publicize", expected_version)
+        days = self.deployment.notice_days if period_days is None else period_days
+        if days < 1:
+            raise errors.InvalidInput("a notice stays up at least one day")
+        demand.publicize(kind=kind, channels=channels or ["notice_board"], text=text,
+                         period=timedelta(days=days), actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def lodge_objection(self, demand_id: UUID, *, actor: str, notice_id: str, text: str,
+                        occurred_at: datetime | None = None) -> Recorded:
+        """Lodge an objection (异议) to a notice while it is up; anyone may, residents included."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "object")
+        demand.lodge_objection(notice_id=notice_id, text=text, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def answer_objection(self, demand_id: UUID, *, actor: str, objection_id: str, answer: str,
+                         expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """A supervisor answers an objection."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "answer_objection", expected_version)
+        demand.answer_objection(objection_id=objection_id, answer=answer, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def end_notice(self, demand_id: UUID, *, notice_id: str, occurred_at: datetime | None = None) -> Recorded:
+        """Take a notice down once its period is over (the deadline watcher does this)."""
+        when = self._when(occurred_at)
+        demand = self._load(Demand, demand_id)
+        demand.end_notice(notice_id=notice_id, actor=SYSTEM, occurred_at=when)
+        return self._save(demand)
+
+    def record_progress(self, demand_id: UUID, *, actor: str, summary: str, percent: int,
+                        expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """Record how far implementation has got."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "progress", expected_version)
+        demand.record_progress(summary=summary, percent=percent, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def resolve(self, demand_id: UUID, *, actor: str, summary: str, expected_version: int | None = None,
+                occurred_at: datetime | None = None) -> Recorded:
+        """Mark the demand resolved; the resident is then asked for feedback."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "resolve", expected_version)
+        demand.resolve(summary=summary, feedback_period=self.deployment.feedback_period, actor=actor,
+                       occurred_at=when)
+        return self._save(demand)
+
+    def close_case(self, demand_id: UUID, *, actor: str, outcome: str, explanation: str = "",
+              merged_into: UUID | None = None, expected_version: int | None = None,
+              occurred_at: datetime | None = None) -> Recorded:
+        """Close as not resolvable, withdrawn, rejected (after the rejection is public) or merged."""
+        when = self._when(occurred_at)
+        action = "close_not_resolvable" if outcome == "not_resolvable" else "close"
+        if actor == RESIDENT and outcome != "withdrawn":
+            raise errors.NotAuthorised("a resident may only withdraw a demand")
+        demand = self._demand(demand_id, actor, action, expected_version)
+        if merged_into is not None:
+            self._load(Demand, merged_into)
+        demand.close(outcome=outcome, explanation=explanation, merged_into=merged_into,
+                     feedback_period=self.deployment.feedback_period, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def give_feedback(self, demand_id: UUID, *, actor: str, rating: str, comment: str = "",
+                      occurred_at: datetime | None = None) -> Recorded:
+        """Record the resident's rating (satisfied, basically satisfied, dissatisfied)."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "feedback")
+        demand.give_feedback(rating=rating, comment=comment, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def expire_feedback(self, demand_id: UUID, *, occurred_at: datetime | None = None) -> Recorded:
+        """Record that the feedback window passed in silence (never counted as satisfied)."""
+        when = self._when(occurred_at)
+        demand = self._load(Demand, demand_id)
+        demand.expire_feedback(actor=SYSTEM, occurred_at=when)
+        return self._save(demand)
+
+    def reopen(self, demand_id: UUID, *, actor: str, reason: str, expected_version: int | None = None,
+               occurred_at: datetime | None = None) -> Recorded:
+        """Reopen a resolved case (dissatisfied feedback, or a return recheck 回访复查) with new deadlines."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "reopen", expected_version)
+        demand.reopen(reason=reason, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def flag(self, demand_id: UUID, *, actor: str, responsible: str, finding: str,
+             expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """Flag an unresolved case for accountability (问责), naming who is responsible."""
+        when = self._when(occurred_at)
+        demand = self._demand(demand_id, actor, "flag", expected_version)
+        demand.flag(responsible=responsible, finding=finding, actor=actor, occurred_at=when)
+        return self._save(demand)
+
+    def record_missed_deadlines(self, demand_id: UUID, *, occurred_at: datetime | None = None) -> Recorded | None:
+        """Record every passed deadline as missed and escalate one level up for each (the watcher's job).
+
+        Returns None when nothing was due, so running it twice records nothing twice.
+        """
+        when = self._when(occurred_at)
+        demand = self._load(Demand, demand_id)
+        due = demand.passed_deadlines(when)
+        if not due:
+            return None
+        for name, _ in due:
+            demand.miss_deadline(deadline=name, actor=SYSTEM, occurred_at=when)
+            parent = self.deployment.cell(demand.responsible_cell_id).parent
+            if parent is not None:
+                demand.escalate(to_cell_id=parent, higher_cells=[parent], reason=f"{name} deadline missed",
+                                automatic=True, actor=SYSTEM, occurred_at=when)
+        return self._save(demand)
+
+    def demand(self, demand_id: UUID) -> Demand:
+        """The current state of a case."""
+        return self._load(Demand, demand_id)
+
+    # ------------------------------------------------------------------ households and visits
+    def register_household(self, *, actor: str, cell_id: str, address: str, categories: list[str],
+                           members: int = 1, head_name: str | None = None, phone: str | None = None,
+                           occurred_at: datetime | None = None) -> Recorded:
+        """Register a household in a grid cell; its categories set how often it is visited."""
+        when = self._when(occurred_at)
+        self.deployment.cell(cell_id)
+        self.authorise(actor, "register_household", [cell_id])
+        household = Household.register(cell_id=cell_id, address=address, head_name=head_name, phone=phone,
+                                       members=members, categories=categories,
+                                       cadence_days=self.deployment.cadence(categories), actor=actor,
+                                       occurred_at=when)
+        return self._save(household)
+
+    def recategorise_household(self, household_id: UUID, *, actor: str, categories: list[str],
+                               occurred_at: datetime | None = None) -> Recorded:
+        """Change a household's categories (and so its visiting cadence)."""
+        when = self._when(occurred_at)
+        household = self._load(Household, household_id)
+        self.authorise(actor, "recategorise_household", [household.cell_id])
+        household.recategorise(categories=categories, cadence_days=self.deployment.cadence(categories),
+                               actor=actor, occurred_at=when)
+        return self._save(household)
+
+    def schedule_visit(self, household_id: UUID, *, actor: str, visitor: str, purpose: str, due_at: datetime,
+                       occurred_at: datetime | None = None) -> Recorded:
+        """Schedule a visit (走访) to a household."""
+        when = self._when(occurred_at)
+        household = self._load(Household, household_id)
+        self.authorise(actor, "schedule_visit", [household.cell_id])
+        if due_at.tzinfo is None:
+            raise errors.InvalidInput("due_at needs a time zone")
+        visit = HouseholdVisit.schedule(household_id=household_id, cell_id=household.cell_id, visitor=visitor,
+                                        purpose=purpose, due_at=due_at, actor=actor, occurred_at=when)
+        return self._save(visit)
+
+    def conduct_visit(self, visit_id: UUID, *, actor: str, mode: str, notes: str = "",
+                      needs_found: list[str] | None = None, occurred_at: datetime | None = None) -> Recorded:
+        """Record that a scheduled visit took place, and the needs found."""
+        when = self._when(occurred_at)
+        visit = self._load(HouseholdVisit, visit_id)
+        self.authorise(actor, "conduct_visit", [visit.cell_id])
+        visit.conduct(mode=mode, notes=notes, needs_found=needs_found or [], actor=actor, occurred_at=when)
+        return self._save(visit)
+
+    def miss_visit(self, visit_id: UUID, *, actor: str, reason: str, occurred_at: datetime | None = None) -> Recorded:
+        """Record that a scheduled visit did not take place."""
+        when = self._when(occurred_at)
+        visit = self._load(HouseholdVisit, visit_id)
+        self.authorise(actor, "miss_visit", [visit.cell_id])
+        visit.miss(reason=reason, actor=actor, occurred_at=when)
+        return self._save(visit)
+
+    def household(self, household_id: UUID) -> Household:
+        return self._load(Household, household_id)
+
+    def visit(self, visit_id: UUID) -> HouseholdVisit:
+        return self._load(HouseholdVisit, visit_id)
+
+    # ------------------------------------------------------------------ accounts
+    def open_account(self, *, actor: str, username: str, display_name: str = "",
+                     occurred_at: datetime | None = None) -> Recorded:
+        """Open a staff account (no role yet)."""
+        when = self._when(occurred_at)
+        self.authorise(actor, "manage_accounts", [self._root_of_any()])
+        account = Account.open(username=username, display_name=display_name, actor=actor, occurred_at=when)
+        try:
+            return self._save(account)
+        except errors.ConcurrentUpdate:
+            raise errors.AccountExists(f"account {username!r} already exists") from None
+
+    def grant_role(self, *, actor: str, username: str, role: str, cell_id: str,
+                   occurred_at: datetime | None = None) -> Recorded:
+        """Grant a role over a grid cell and everything below it."""
+        return self._change_role(actor, username, role, cell_id, occurred_at, grant=True)
+
+    def revoke_role(self, *, actor: str, username: str, role: str, cell_id: str,
+                    occurred_at: datetime | None = None) -> Recorded:
+        """Revoke a role over a cell; effective at once in this process."""
+        return self._change_role(actor, username, role, cell_id, occurred_at, grant=False)
+
+    def _change_role(self, actor: str, username: str, role: str, cell_id: str, occurred_at: datetime | None,
+                     *, grant: bool) -> Recorded:
+        when = self._when(occurred_at)
+        self.deployment.cell(cell_id)
+        if role not in ROLES:
+            raise errors.InvalidInput(f"role must be one of {ROLES}")
+        self.authorise(actor, "manage_accounts", [cell_id])
+        account = self._load(Account, account_id(username))
+        change = account.grant if grant else account.revoke
+        change(role=role, cell_id=cell_id, actor=actor, occurred_at=when)
+        recorded = self._save(account)
+        self._accounts.pop(username, None)
+        return recorded
+
+    def _root_of_any(self) -> str:
+        return next(cell.id for cell in self.deployment.cells.values() if cell.parent is None)
+
+    # ------------------------------------------------------------------ history and audit
+    def history(self, aggregate_id: UUID) -> list[audit.HistoryEntry]:
+        """Every event of a case, household, visit or account: who, recorded when, occurred when, what."""
+        entries = audit.history(self, aggregate_id)
+        if not entries:
+            raise errors.NotFound(f"nothing recorded for {aggregate_id}")
+        return entries
+
+    def as_of(self, aggregate_id: UUID, at: datetime) -> Any:
+        """The state of an aggregate as it was recorded at `at` (None if it did not exist yet)."""
+        if at.tzinfo is None:
+            raise errors.InvalidInput("as-of time needs a time zone")
+        return audit.as_of(self, aggregate_id, at)
+
+    def verify(self, aggregate_id: UUID | None = None) -> audit.Verification:
+        """Check the hash chain of one aggregate, or of every aggregate in the store."""
+        return audit.verify(self, aggregate_id)

@@ -1,0 +1,603 @@
+"""The resident demand (诉求): raised, triaged, handled directly or deliberated, closed, rated.
+
+Public methods check the rules and raise a domain error naming the one broken; the nested
+events' `apply` methods only change state, because they are replayed on every load.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from domain import errors
+from domain.chain import ChainedAggregate
+from domain.templates import DISCUSSION, NOTICE, TEMPLATES, VOTE, Step, Template
+from domain.votes import ADOPTED, REJECTED, VOTE_RULES, Tally
+
+# Statuses
+RAISED = "raised"
+IN_PROGRESS = "in_progress"        # direct track, being handled
+DELIBERATING = "deliberating"      # deliberation track, going through the template's steps
+IMPLEMENTING = "implementing"      # deliberation adopted and made public, being carried out
+CLOSED = "closed"
+
+OUTCOMES = ("resolved", "not_resolvable", "withdrawn", "rejected", "merged")
+RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
+DISCUSSION_OUTCOMES = ("endorsed", "returned")
+NOTICE_CHANNELS = ("notice_board", "loudspeaker", "online", "sms", "wechat_group")
+
+
+class Demand(ChainedAggregate):
+    """A resident's demand and everything done about it."""
+
+    # ------------------------------------------------------------------ events
+    class Raised(ChainedAggregate.Created):
+        channel: str
+        title: str
+        description: str
+        cell_id: str
+        category_hint: str | None
+        location: str | None
+        resident_name: str | None
+        resident_phone: str | None
+        receipt: str
+        visit_id: UUID | None
+        respond_by: datetime
+
+        def apply(self, d: Any) -> None:
+            d.channel, d.title, d.description = self.channel, self.title, self.description
+            d.cell_id, d.responsible_cell_id = self.cell_id, self.cell_id
+            d.category_hint, d.location = self.category_hint, self.location
+            d.resident_name, d.resident_phone = self.resident_name, self.resident_phone
+            d.receipt, d.visit_id = self.receipt, self.visit_id
+            d.raised_at = self.occurred_at
+            d.raised_by = self.actor
+            d.status, d.outcome = RAISED, None
+            d.category = d.track = d.template_key = d.assignee = None
+            d.policy = {}
+            d.deadlines = {"first_response": self.respond_by}
+            d.missed = []
+            d.round, d.step_index, d.last_vote = 1, 0, None
+            d.notices, d.objections = {}, {}
+            d.escalations, d.flags, d.progress_log = [], [], []
+            d.feedback_state, d.feedback_due, d.rating = None, None, None
+            d.reopen_count, d.merged_into = 0, None
+            d.triaged_at = d.resolved_at = None
+            d.result_published = False
+
+    class Triaged(ChainedAggregate.Event):
+        category: str
+        track: str
+        template: str | None
+        responsible_cell_id: str
+        policy: dict[str, int]
+        deadlines: dict[str, datetime]
+
+        def apply(self, d: Any) -> None:
+            d.category, d.track, d.template_key = self.category, self.track, self.template
+            d.responsible_cell_id, d.policy = self.responsible_cell_id, self.policy
+            d.deadlines = dict(self.deadlines)
+            d.status = IN_PROGRESS if self.track == "direct" else DELIBERATING
+            d.triaged_at = self.occurred_at
+
+    class Assigned(ChainedAggregate.Event):
+        assignee: str
+
+        def apply(self, d: Any) -> None:
+            d.assignee = self.assignee
+
+    class Escalated(ChainedAggregate.Event):
+        from_cell_id: str
+        to_cell_id: str
+        reason: str
+        automatic: bool
+
+        def apply(self, d: Any) -> None:
+            d.responsible_cell_id = self.to_cell_id
+            d.escalations.append({"from": self.from_cell_id, "to": self.to_cell_id,
+                                  "automatic": self.automatic})
+
+    class NoteAdded(ChainedAggregate.Event):
+        text: str
+
+        def apply(self, d: Any) -> None:
+            pass
+
+    class Discussed(ChainedAggregate.Event):
+        step: str
+        round: int
+        outcome: str                # endorsed | returned
+        attendees: list[str]
+        summary: str
+        deadlines: dict[str, datetime]
+
+        def apply(self, d: Any) -> None:
+            d.deadlines = dict(self.deadlines)
+            if self.outcome == "returned":
+                d.round, d.step_index = d.round + 1, 0
+            else:
+                d._advance()
+
+    class Voted(ChainedAggregate.Event):
+        step: str
+        round: int
+        body: str
+        members: int
+        present: int
+        in_favour: int
+        against: int
+        abstained: int
+        households: int
+        households_present: int
+        outcome: str                # adopted | rejected | invalid — computed by the domain
+        attendees: list[str]
+        deadlines: dict[str, datetime]
+
+        def apply(self, d: Any) -> None:
+            d.deadlines = dict(self.deadlines)
+            d.last_vote = self.outcome
+            if self.outcome == ADOPTED:
+                d._advance()
+            elif self.outcome == REJECTED:
+                d.round, d.step_index = d.round + 1, 0
+
+    class Publicized(ChainedAggregate.Event):
+        notice_id: str
+        kind: str                   # resolution | result | draft | rejection
+        step: str | None
+        channels: list[str]
+        text: str
+        ends_at: datetime
+        deadlines: dict[str, datetime]
+
+        def apply(self, d: Any) -> None:
+            d.notices[self.notice_id] = {"kind": self.kind, "posted_at": self.occurred_at,
+                                         "ends_at": self.ends_at, "ended": False}
+            d.deadlines = dict(self.deadlines)
+            if self.step is not None:
+                d._advance()
+            if self.kind == "result":
+                d.result_published = True
+
+    class ObjectionLodged(ChainedAggregate.Event):
+        notice_id: str
+        objection_id: str
+        text: str
+
+        def apply(self, d: Any) -> None:
+            d.objections[self.objection_id] = {"notice_id": self.notice_id, "answered": False}
+
+    class ObjectionAnswered(ChainedAggregate.Event):
+        objection_id: str
+        answer: str
+
+        def apply(self, d: Any) -> None:
+            d.objections[self.objection_id]["answered"] = True
+
+    class NoticeEnded(ChainedAggregate.Event):
+        notice_id: str
+
+        def apply(self, d: Any) -> None:
+            d.notices[self.notice_id]["ended"] = True
+
+    class ImplementationProgressed(ChainedAggregate.Event):
+        summary: str
+        percent: int
+
+        def apply(self, d: Any) -> None:
+            d.progress_log.append(self.percent)
+
+    class Resolved(ChainedAggregate.Event):
+        summary: str
+        feedback_due: datetime
+
+        def apply(self, d: Any) -> None:
+            d.status, d.outcome, d.resolved_at = CLOSED, "resolved", self.occurred_at
+            d.deadlines, d.result_published = {}, False
+            d.feedback_state, d.feedback_due, d.rating = "asked", self.feedback_due, None
+
+    class Closed(ChainedAggregate.Event):
+        outcome: str
+        explanation: str
+        merged_into: UUID | None
+        feedback_due: datetime | None
+
+        def apply(self, d: Any) -> None:
+            d.status, d.outcome, d.merged_into = CLOSED, self.outcome, self.merged_into
+            d.deadlines = {}
+            if self.feedback_due is not None:
+                d.feedback_state, d.feedback_due, d.rating = "asked", self.feedback_due, None
+
+    class FeedbackGiven(ChainedAggregate.Event):
+        rating: str
+        comment: str
+
+        def apply(self, d: Any) -> None:
+            d.feedback_state, d.rating = "given", self.rating
+
+    class FeedbackExpired(ChainedAggregate.Event):
+        def apply(self, d: Any) -> None:
+            d.feedback_state = "expired"
+
+    class Reopened(ChainedAggregate.Event):
+        reason: str
+        deadlines: dict[str, datetime]
+
+        def apply(self, d: Any) -> None:
+            d.status = IN_PROGRESS if d.track == "direct" else IMPLEMENTING
+            d.outcome, d.deadlines = None, dict(self.deadlines)
+            d.feedback_state, d.feedback_due = None, None
+            d.reopen_count += 1
+
+    class DeadlineMissed(ChainedAggregate.Event):
+        deadline: str
+        due_at: datetime
+
+        def apply(self, d: Any) -> None:
+            d.missed.append({"deadline": self.deadline, "due_at": self.due_at})
+
+    class AccountabilityFlagged(ChainedAggregate.Event):
+        responsible: str
+        finding: str
+
+        def apply(self, d: Any) -> None:
+            d.flags.append({"responsible": self.responsible, "finding": self.finding})
+
+    # ------------------------------------------------------------------ reading state
+    @property
+    def template(self) -> Template | None:
+        return TEMPLATES[self.template_key] if self.template_key else None
+
+    @property
+    def awaited_step(self) -> Step | None:
+        """The deliberation step the case waits for, or None outside deliberation."""
+        if self.status != DELIBERATING or self.template is None:
+            return None
+        return self.template.step(self.step_index)
+
+    @property
+    def current_step(self) -> str:
+        step = self.awaited_step
+        if step is not None:
+            return step.key
+        if self.status == IMPLEMENTING:
+            return "implementation"
+        return self.status
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != CLOSED
+
+    def _advance(self) -> None:
+        assert self.template is not None
+        self.step_index += 1
+        if self.step_index >= len(self.template.steps):
+            self.status = IMPLEMENTING
+
+    # ------------------------------------------------------------------ guards
+    def _require_open(self) -> None:
+        if self.status == CLOSED:
+            raise errors.CaseClosed(f"case {self.id} is closed ({self.outcome}); reopen it first")
+
+    def _require_triaged(self) -> None:
+        self._require_open()
+        if self.status == RAISED:
+            raise errors.NotTriaged(f"case {self.id} has not been triaged yet")
+
+    def _require_deliberation(self) -> None:
+        self._require_triaged()
+        if self.track != "deliberation":
+            raise errors.WrongTrack(f"case {self.id} is on the direct track; it has no deliberation steps")
+
+    def _require_step(self, kind: str, key: str | None = None) -> Step:
+        self._require_deliberation()
+        step = self.awaited_step
+        if step is None:
+            raise errors.StepOutOfOrder(
+                f"case {self.id} has finished its deliberation steps (now: {self.current_step})")
+        if step.kind != kind or (key is not None and step.key != key):
+            wanted = key or kind
+            raise errors.StepOutOfOrder(
+                f"case {self.id} waits for step {step.key!r} ({step.kind}), not {wanted!r}")
+        return step
+
+    def _require_notices_settled(self, at: datetime, kinds: tuple[str, ...] | None = None) -> None:
+        """Notices of these kinds must have run their period, with every objection answered."""
+        for notice_id, notice in self.notices.items():
+            if kinds is not None and notice["kind"] not in kinds:
+                continue
+            if at < notice["ends_at"]:
+                raise errors.NoticePeriodNotOver(
+                    f"notice {notice_id} runs until {notice['ends_at'].isoformat()}")
+        open_objections = [oid for oid, o in self.objections.items()
+                           if not o["answered"] and (kinds is None
+                                                     or self.notices[o["notice_id"]]["kind"] in kinds)]
+        if open_objections:
+            raise errors.ObjectionsUnanswered(f"objections {open_objections} are not answered yet")
+
+    def _require_previous_notice_over(self, at: datetime) -> None:
+        if self.template is None or self.step_index == 0:
+            return
+        previous = self.template.step(self.step_index - 1)
+        if previous.kind == NOTICE:
+            self._require_notices_settled(at, kinds=(previous.notice_kind,))
+
+    def _step_deadlines(self, at: datetime) -> dict[str, datetime]:
+        deadlines = {k: v for k, v in self.deadlines.items() if k != "step"}
+        deadlines["step"] = at + timedelta(days=self.policy["deliberation_step_days"])
+        return deadlines
+
+    def _deadlines_after_step(self, at: datetime, leaves_deliberation: bool) -> dict[str, datetime]:
+        if leaves_deliberation:
+            return {k: v for k, v in self.deadlines.items() if k not in ("step", "deliberation")}
+        return self._step_deadlines(at)
+
+    # ------------------------------------------------------------------ commands
+    @classmethod
+    def raise_(cls, *, channel: str, title: str, description: str, cell_id: str,
+               category_hint: str | None, location: str | None, resident_name: str | None,
+               resident_phone: str | None, receipt: str, visit_id: UUID | None,
+               respond_by: datetime, actor: str, occurred_at: datetime) -> Demand:
+        if not title.strip():
+            raise errors.InvalidInput("a demand needs a title")
+        return cls._create(cls.Raised, channel=channel, title=title.strip(), description=description,
+                           cell_id=cell_id, category_hint=category_hint, location=location,
+                           resident_name=resident_name, resident_phone=resident_phone,
+                           receipt=receipt, visit_id=visit_id, respond_by=respond_by,
+                           actor=actor, occurred_at=occurred_at)
+
+    def triage(self, *, category: str, track: str, template: str | None, responsible_cell_id: str,
+               policy: dict[str, int], actor: str, occurred_at: datetime) -> None:
+        self._require_open()
+        if self.status != RAISED:
+            raise errors.AlreadyTriaged(f"case {self.id} was already triaged")
+        if track == "direct":
+            deadlines = {"resolution": occurred_at + timedelta(days=policy["direct_resolution_days"])}
+            template = None
+        else:
+            if template not in TEMPLATES:
+                raise errors.InvalidInput(f"unknown deliberation template {template!r}")
+            deadlines = {
+                "step": occurred_at + timedelta(days=policy["deliberation_step_days"]),
+                "deliberation": occurred_at + timedelta(days=policy["deliberation_total_days"]),
+            }
+        self.trigger_event(self.Triaged, category=category, track=track, template=template,
+                           responsible_cell_id=responsible_cell_id, policy=policy,
+                           deadlines=deadlines, actor=actor, occurred_at=occurred_at)
+
+    def assign(self, *, assignee: str, actor: str, occurred_at: datetime) -> None:
+        self._require_triaged()
+        if not assignee.strip():
+            raise errors.InvalidInput("an assignee is needed")
+        self.trigger_event(self.Assigned, assignee=assignee, actor=actor, occurred_at=occurred_at)
+
+    def escalate(self, *, to_cell_id: str, higher_cells: list[str], reason: str, automatic: bool,
+                 actor: str, occurred_at: datetime) -> None:
+        """Escalate (上报) to any cell above the one now responsible (`higher_cells`)."""
+        self._require_open()
+        if to_cell_id not in higher_cells:
+            raise errors.EscalationNotUpward(
+                f"{to_cell_id!r} is not above {self.responsible_cell_id!r}, which holds case {self.id}")
+        self.trigger_event(self.Escalated, from_cell_id=self.responsible_cell_id, to_cell_id=to_cell_id,
+                           reason=reason, automatic=automatic, actor=actor, occurred_at=occurred_at)
+
+    def add_note(self, *, text: str, actor: str, occurred_at: datetime) -> None:
+        if not text.strip():
+            raise errors.InvalidInput("a note needs text")
+        self.trigger_event(self.NoteAdded, text=text, actor=actor, occurred_at=occurred_at)
+
+    def discuss(self, *, step: str, outcome: str, attendees: list[str], summary: str, actor: str,
+                occurred_at: datetime) -> None:
+        awaited = self._require_step(DISCUSSION, step)
+        if outcome not in DISCUSSION_OUTCOMES:
+            raise errors.InvalidInput(f"a discussion is {' or '.join(DISCUSSION_OUTCOMES)}, not {outcome!r}")
+        if outcome == "returned" and not awaited.may_return:
+            raise errors.InvalidInput(f"step {step!r} cannot return the matter")
+        self._require_previous_notice_over(occurred_at)
+        assert self.template is not None
+        leaves = outcome == "endorsed" and self.step_index + 1 == len(self.template.steps)
+        self.trigger_event(self.Discussed, step=step, round=self.round, outcome=outcome,
+                           attendees=list(attendees), summary=summary,
+                           deadlines=self._deadlines_after_step(occurred_at, leaves),
+                           actor=actor, occurred_at=occurred_at)
+
+    def vote(self, *, body: str, tally: Tally, attendees: list[str], actor: str,
+             occurred_at: datetime) -> str:
+        awaited = self._require_step(VOTE)
+        if body not in awaited.vote_bodies:
+            raise errors.VoteBodyNotAllowed(
+                f"step {awaited.key!r} is voted by {' or '.join(awaited.vote_bodies)}, not {body!r}")
+        outcome = VOTE_RULES[body].outcome(tally)
+        self._require_previous_notice_over(occurred_at)
+        assert self.template is not None
+        leaves = outcome == ADOPTED and self.step_index + 1 == len(self.template.steps)
+        deadlines = self.deadlines if outcome != ADOPTED and outcome != REJECTED else \
+            self._deadlines_after_step(occurred_at, leaves)
+        self.trigger_event(self.Voted, step=awaited.key, round=self.round, body=body,
+                           members=tally.members, present=tally.present, in_favour=tally.in_favour,
+                           against=tally.against, abstained=tally.abstained,
+                           households=tally.households, households_present=tally.households_present,
+                           outcome=outcome, attendees=list(attendees), deadlines=dict(deadlines),
+                           actor=actor, occurred_at=occurred_at)
+        return outcome
+
+    def publicize(self, *, kind: str, channels: list[str], text: str, period: timedelta, actor: str,
+                  occurred_at: datetime) -> str:
+        """Post a public notice (公开/公示). Returns the notice id."""
+        unknown = set(channels) - set(NOTICE_CHANNELS)
+        if unknown or not channels:
+            raise errors.InvalidInput(f"notice channels must be some of {NOTICE_CHANNELS}")
+        if not text.strip():
+            raise errors.InvalidInput("a notice needs its text")
+        step_key: str | None = None
+        deadlines = self.deadlines
+        if kind == "result":
+            self._require_result_notice_due()
+        elif kind == "rejection":
+            self._require_deliberation()
+            if not (self.last_vote == REJECTED and self.step_index == 0):
+                raise errors.StepOutOfOrder("a rejection is made public right after a rejected vote")
+        else:
+            awaited = self._require_step(NOTICE)
+            if awaited.notice_kind != kind:
+                raise errors.StepOutOfOrder(
+                    f"case {self.id} waits for a {awaited.notice_kind!r} notice, not {kind!r}")
+            self._require_previous_notice_over(occurred_at)
+            step_key = awaited.key
+            assert self.template is not None
+            deadlines = self._deadlines_after_step(
+                occurred_at, self.step_index + 1 == len(self.template.steps))
+        notice_id = f"{kind}-{self.round}-{len(self.notices) + 1}"
+        self.trigger_event(self.Publicized, notice_id=notice_id, kind=kind, step=step_key,
+                           channels=list(channels), text=text, ends_at=occurred_at + period,
+                           deadlines=dict(deadlines), actor=actor, occurred_at=occurred_at)
+        return notice_id
+
+    def _require_result_notice_due(self) -> None:
+        if self.track != "deliberation" or self.template is None or not self.template.result_notice:
+            raise errors.StepOutOfOrder(f"case {self.id}'s process has no result notice")
+        if self.outcome != "resolved":
+            raise errors.StepOutOfOrder("the implementation result is made public once the case is resolved")
+        if self.result_published:
+            raise errors.StepOutOfOrder("the result has already been made public")
+
+    def lodge_objection(self, *, notice_id: str, text: str, actor: str, occurred_at: datetime) -> str:
+        notice = self.notices.get(notice_id)
+        if notice is None:
+            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
+        if notice["ended"] or occurred_at > notice["ends_at"]:
+            raise errors.NoticePeriodOver(f"notice {notice_id} ended at {notice['ends_at'].isoformat()}")
+        if not text.strip():
+            raise errors.InvalidInput("an objection needs its text")
+        objection_id = f"objection-{len(self.objections) + 1}"
+        self.trigger_event(self.ObjectionLodged, notice_id=notice_id, objection_id=objection_id,
+                           text=text, actor=actor, occurred_at=occurred_at)
+        return objection_id
+
+    def answer_objection(self, *, objection_id: str, answer: str, actor: str,
+                         occurred_at: datetime) -> None:
+        objection = self.objections.get(objection_id)
+        if objection is None:
+            raise errors.NotFound(f"case {self.id} has no objection {objection_id!r}")
+        if objection["answered"]:
+            raise errors.InvalidInput(f"{objection_id} is already answered")
+        if not answer.strip():
+            raise errors.InvalidInput("an answer needs its text")
+        self.trigger_event(self.ObjectionAnswered, objection_id=objection_id, answer=answer,
+                           actor=actor, occurred_at=occurred_at)
+
+    def end_notice(self, *, notice_id: str, actor: str, occurred_at: datetime) -> None:
+        notice = self.notices.get(notice_id)
+        if notice is None:
+            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
+        if notice["ended"]:
+            raise errors.InvalidInput(f"notice {notice_id} has already ended")
+        if occurred_at < notice["ends_at"]:
+            raise errors.NoticePeriodNotOver(f"notice {notice_id} runs until {notice['ends_at'].isoformat()}")
+        self.trigger_event(self.NoticeEnded, notice_id=notice_id, actor=actor, occurred_at=occurred_at)
+
+    def record_progress(self, *, summary: str, percent: int, actor: str, occurred_at: datetime) -> None:
+        self._require_triaged()
+        if self.status not in (IN_PROGRESS, IMPLEMENTING):
+            raise errors.StepOutOfOrder(
+                f"implementation starts after the deliberation steps (now: {self.current_step})")
+        if not 0 <= percent <= 100:
+            raise errors.InvalidInput("progress is a percentage from 0 to 100")
+        self.trigger_event(self.ImplementationProgressed, summary=summary, percent=percent,
+                           actor=actor, occurred_at=occurred_at)
+
+    def resolve(self, *, summary: str, feedback_period: timedelta, actor: str,
+                occurred_at: datetime) -> None:
+        self._require_triaged()
+        if self.status not in (IN_PROGRESS, IMPLEMENTING):
+            raise errors.StepOutOfOrder(
+                f"case {self.id} cannot be resolved at step {self.current_step!r}")
+        if self.status == IMPLEMENTING:
+            self._require_notices_settled(occurred_at, kinds=("resolution",))
+        if not summary.strip():
+            raise errors.InvalidInput("say how the demand was resolved")
+        self.trigger_event(self.Resolved, summary=summary, feedback_due=occurred_at + feedback_period,
+                           actor=actor, occurred_at=occurred_at)
+
+    def close(self, *, outcome: str, explanation: str, merged_into: UUID | None,
+              feedback_period: timedelta, actor: str, occurred_at: datetime) -> None:
+        self._require_open()
+        if outcome == "resolved":
+            raise errors.ClosingNotAllowed("a case is closed as resolved by resolving it")
+        if outcome not in OUTCOMES:
+            raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
+        if outcome == "not_resolvable" and not explanation.strip():
+            raise errors.ClosingNotAllowed("closing as not resolvable needs the explanation given to the resident")
+        if outcome == "merged" and (merged_into is None or merged_into == self.id):
+            raise errors.ClosingNotAllowed("a merged case points at another, surviving case")
+        if outcome == "rejected":
+            rejections = [n for n in self.notices.values() if n["kind"] == "rejection"]
+            if self.last_vote != REJECTED or not rejections:
+                raise errors.ClosingNotAllowed("a case is closed as rejected after a rejected vote is made public")
+        feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
+        self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
+                           merged_into=merged_into if outcome == "merged" else None,
+                           feedback_due=feedback_due, actor=actor, occurred_at=occurred_at)
+
+    def give_feedback(self, *, rating: str, comment: str, actor: str, occurred_at: datetime) -> None:
+        if rating not in RATINGS:
+            raise errors.InvalidInput(f"feedback is one of {RATINGS}")
+        if self.feedback_state != "asked":
+            raise errors.FeedbackNotExpected(
+                f"case {self.id} is not waiting for feedback "
+                f"({self.feedback_state or 'not resolved yet'})")
+        if occurred_at > self.feedback_due:
+            raise errors.FeedbackWindowOver(f"the feedback window ended at {self.feedback_due.isoformat()}")
+        self.trigger_event(self.FeedbackGiven, rating=rating, comment=comment, actor=actor,
+                           occurred_at=occurred_at)
+
+    def expire_feedback(self, *, actor: str, occurred_at: datetime) -> None:
+        if self.feedback_state != "asked":
+            raise errors.FeedbackNotExpected(f"case {self.id} is not waiting for feedback")
+        if occurred_at <= self.feedback_due:
+            raise errors.DeadlineNotPassed(f"the feedback window runs until {self.feedback_due.isoformat()}")
+        self.trigger_event(self.FeedbackExpired, actor=actor, occurred_at=occurred_at)
+
+    def reopen(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
+        if self.status != CLOSED:
+            raise errors.CaseNotClosed(f"case {self.id} is still open")
+        if self.outcome not in ("resolved", "not_resolvable"):
+            raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
+        if not reason.strip():
+            raise errors.InvalidInput("say why the case is reopened")
+        due = occurred_at + timedelta(days=self.policy["direct_resolution_days"])
+        self.trigger_event(self.Reopened, reason=reason, deadlines={"resolution": due}, actor=actor,
+                           occurred_at=occurred_at)
+
+    def passed_deadlines(self, at: datetime) -> list[tuple[str, datetime]]:
+        """Deadlines due by `at` that are not yet recorded as missed."""
+        if not self.is_open:
+            return []
+        recorded = {(m["deadline"], m["due_at"]) for m in self.missed}
+        return [(name, due) for name, due in sorted(self.deadlines.items())
+                if due <= at and (name, due) not in recorded]
+
+    def miss_deadline(self, *, deadline: str, actor: str, occurred_at: datetime) -> None:
+        self._require_open()
+        due = self.deadlines.get(deadline)
+        if due is None:
+            raise errors.InvalidInput(f"case {self.id} has no {deadline!r} deadline")
+        if (deadline, due) not in self.passed_deadlines(occurred_at):
+            raise errors.DeadlineNotPassed(f"the {deadline} deadline ({due.isoformat()}) has not passed "
+                                           "or is already recorded")
+        self.trigger_event(self.DeadlineMissed, deadline=deadline, due_at=due, actor=actor,
+                           occurred_at=occurred_at)
+
+    def is_unresolved(self, at: datetime) -> bool:
+        """应予解决而未解决: open and past one of its deadlines."""
+        return self.is_open and (bool(self.missed) or any(due <= at for due in self.deadlines.values()))
+
+    def flag(self, *, responsible: str, finding: str, actor: str, occurred_at: datetime) -> None:
+        if not self.is_unresolved(occurred_at):
+            raise errors.NotOverdue(
+                f"only an open case past a deadline is flagged for accountability; case {self.id} is not")
+        if not responsible.strip() or not finding.strip():
+            raise errors.InvalidInput("a flag names the responsible unit or person and the finding")
+        self.trigger_event(self.AccountabilityFlagged, responsible=responsible, finding=finding,
+                           actor=actor, occurred_at=occurred_at)

@@ -1,0 +1,153 @@
+"""A deployment's configuration: the grid (网格) tree, categories with their track, template and
+deadline policy, notice and feedback periods, and household visiting cadences. Loaded from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from domain.errors import InvalidInput
+from domain.templates import TEMPLATES
+
+TRACKS = ("direct", "deliberation")
+CHANNELS = ("visit", "reception_day", "phone", "online", "open311", "delegate", "message_box",
+            "grid_patrol")
+HOUSEHOLD_CATEGORIES = ("ordinary", "minimum_living_allowance", "hardship", "elderly_alone",
+                        "disabled", "hospitalised", "unemployed")
+SAMPLES = ("village_township", "urban_community")
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    first_response_hours: int = 24
+    direct_resolution_days: int = 7
+    deliberation_step_days: int = 15
+    deliberation_total_days: int = 90
+
+    @property
+    def first_response(self) -> timedelta:
+        return timedelta(hours=self.first_response_hours)
+
+    @property
+    def direct_resolution(self) -> timedelta:
+        return timedelta(days=self.direct_resolution_days)
+
+    @property
+    def deliberation_step(self) -> timedelta:
+        return timedelta(days=self.deliberation_step_days)
+
+    @property
+    def deliberation_total(self) -> timedelta:
+        return timedelta(days=self.deliberation_total_days)
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    title: str
+    track: str
+    template: str
+    deadlines: DeadlinePolicy
+
+
+@dataclass(frozen=True)
+class Cell:
+    id: str
+    title: str
+    level: str
+    parent: str | None
+
+
+@dataclass(frozen=True)
+class Deployment:
+    title: str
+    cells: dict[str, Cell]
+    categories: dict[str, Category]
+    notice_days: int = 7
+    feedback_days: int = 7
+    visit_cadence_days: dict[str, int] = field(default_factory=dict)
+
+    # --- the grid ---
+    def cell(self, cell_id: str) -> Cell:
+        try:
+            return self.cells[cell_id]
+        except KeyError:
+            raise InvalidInput(f"no grid cell {cell_id!r} in this deployment") from None
+
+    def ancestors(self, cell_id: str) -> list[str]:
+        """The cells above `cell_id`, nearest first."""
+        chain, parent = [], self.cell(cell_id).parent
+        while parent is not None:
+            chain.append(parent)
+            parent = self.cells[parent].parent
+        return chain
+
+    def within(self, cell_id: str, scope_id: str) -> bool:
+        """Is `cell_id` the cell `scope_id` or below it?"""
+        return cell_id == scope_id or scope_id in self.ancestors(cell_id)
+
+    def category(self, key: str) -> Category:
+        try:
+            return self.categories[key]
+        except KeyError:
+            raise InvalidInput(f"no category {key!r} in this deployment") from None
+
+    def cadence(self, household_categories: list[str]) -> int | None:
+        """Days between visits a household is due: the shortest of its categories' cadences."""
+        days = [self.visit_cadence_days[c] for c in household_categories
+                if self.visit_cadence_days.get(c)]
+        return min(days) if days else None
+
+    @property
+    def notice_period(self) -> timedelta:
+        return timedelta(days=self.notice_days)
+
+    @property
+    def feedback_period(self) -> timedelta:
+        return timedelta(days=self.feedback_days)
+
+
+def parse(data: dict[str, Any]) -> Deployment:
+    defaults = DeadlinePolicy(**data.get("deadlines", {}))
+    cells: dict[str, Cell] = {}
+    for raw in data["cells"]:
+        parent = raw.get("parent")
+        if parent is not None and parent not in cells:
+            raise InvalidInput(f"cell {raw['id']!r}: parent {parent!r} must be listed before it")
+        if raw["id"] in cells:
+            raise InvalidInput(f"cell {raw['id']!r} is listed twice")
+        cells[raw["id"]] = Cell(raw["id"], raw["title"], raw["level"], parent)
+    categories: dict[str, Category] = {}
+    for raw in data["categories"]:
+        track = raw.get("track", "direct")
+        template = raw.get("template", "four_deliberations_two_disclosures")
+        if track not in TRACKS:
+            raise InvalidInput(f"category {raw['key']!r}: unknown track {track!r}")
+        if template not in TEMPLATES:
+            raise InvalidInput(f"category {raw['key']!r}: unknown template {template!r}")
+        policy = DeadlinePolicy(**{**defaults.__dict__, **raw.get("deadlines", {})})
+        categories[raw["key"]] = Category(raw["key"], raw["title"], track, template, policy)
+    cadence = {"minimum_living_allowance": 30, "hardship": 30, "elderly_alone": 14,
+               **data.get("visit_cadence_days", {})}
+    unknown = set(cadence) - set(HOUSEHOLD_CATEGORIES)
+    if unknown:
+        raise InvalidInput(f"visit cadence for unknown household categories {sorted(unknown)}")
+    periods = data.get("periods", {})
+    return Deployment(
+        title=data["title"], cells=cells, categories=categories,
+        notice_days=periods.get("notice_days", 7), feedback_days=periods.get("feedback_days", 7),
+        visit_cadence_days=cadence,
+    )
+
+
+def load(path_or_sample: str) -> Deployment:
+    """Load a deployment from a TOML file, or one of the shipped samples by name."""
+    if path_or_sample in SAMPLES:
+        text = resources.files("domain.deployments").joinpath(f"{path_or_sample}.toml").read_text("utf-8")
+    else:
+        text = Path(path_or_sample).read_text("utf-8")
+    return parse(tomllib.loads(text))

@@ -1,0 +1,179 @@
+"""Domain errors: each names the rule that was broken.
+
+Every error has a stable `code` (used by the HTTP API as the problem `type`) and a message a
+community worker can act on.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; nothing was recorded."""
+
+    code = "domain-error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The case, household, visit or account does not exist."""
+
+    code = "not-found"
+
+
+class ConcurrentUpdate(DomainError):
+    """Somebody else changed the record first; reload and try again."""
+
+    code = "concurrent-update"
+
+
+class StaleVersion(DomainError):
+    """The caller acted on an older version of the record than the stored one."""
+
+    code = "stale-version"
+
+
+class InvalidInput(DomainError):
+    """A value is not one the deployment or the domain knows."""
+
+    code = "invalid-input"
+
+
+class StepOutOfOrder(DomainError):
+    """Deliberation steps happen in the template's order; none is skipped."""
+
+    code = "step-out-of-order"
+
+
+class WrongTrack(DomainError):
+    """The command belongs to the other handling track."""
+
+    code = "wrong-track"
+
+
+class ImpossibleVoteCounts(DomainError):
+    """Vote counts that cannot be: more present than members, more votes than present, …"""
+
+    code = "impossible-vote-counts"
+
+
+class VoteBodyNotAllowed(DomainError):
+    """The template's vote step is taken by another body."""
+
+    code = "vote-body-not-allowed"
+
+
+class NoticePeriodNotOver(DomainError):
+    """A public notice must run its full period before the case moves on."""
+
+    code = "notice-period-not-over"
+
+
+class NoticePeriodOver(DomainError):
+    """Objections are lodged while the notice is up, not after."""
+
+    code = "notice-period-over"
+
+
+class ObjectionsUnanswered(DomainError):
+    """Every objection to a notice is answered before the case moves on."""
+
+    code = "objections-unanswered"
+
+
+class FeedbackNotExpected(DomainError):
+    """Feedback is asked only after a case is resolved or closed as not resolvable, once."""
+
+    code = "feedback-not-expected"
+
+
+class FeedbackWindowOver(DomainError):
+    """The feedback window has ended; silence was recorded as expiry."""
+
+    code = "feedback-window-over"
+
+
+class CaseClosed(DomainError):
+    """The case is closed; reopen it before working on it again."""
+
+    code = "case-closed"
+
+
+class CaseNotClosed(DomainError):
+    """Only a closed case can be reopened."""
+
+    code = "case-not-closed"
+
+
+class NotTriaged(DomainError):
+    """The case must be triaged (category, track, responsible cell) first."""
+
+    code = "not-triaged"
+
+
+class AlreadyTriaged(DomainError):
+    """A case is triaged once; reassign or escalate to change who handles it."""
+
+    code = "already-triaged"
+
+
+class ClosingNotAllowed(DomainError):
+    """This closing outcome needs conditions the case does not meet."""
+
+    code = "closing-not-allowed"
+
+
+class EscalationNotUpward(DomainError):
+    """Escalation goes to a higher cell of the same grid, never sideways or down."""
+
+    code = "escalation-not-upward"
+
+
+class DeadlineNotPassed(DomainError):
+    """A deadline is recorded as missed only once it has passed."""
+
+    code = "deadline-not-passed"
+
+
+class NotOverdue(DomainError):
+    """Only an open case past one of its deadlines is flagged for accountability."""
+
+    code = "not-overdue"
+
+
+class OccurredInFuture(DomainError):
+    """A fact cannot be recorded as having happened in the future."""
+
+    code = "occurred-in-future"
+
+
+class NotAuthorised(DomainError):
+    """The actor's role does not allow this action."""
+
+    code = "not-authorised"
+
+
+class OutsideScope(DomainError):
+    """The case, household or cell lies outside the actor's grid cells."""
+
+    code = "outside-scope"
+
+
+class UnknownActor(DomainError):
+    """No active account has this name."""
+
+    code = "unknown-actor"
+
+
+class AccountExists(DomainError):
+    """An account with this user name already exists."""
+
+    code = "account-exists"
+
+
+class VisitNotScheduled(DomainError):
+    """A visit is conducted or missed once, after it was scheduled."""
+
+    code = "visit-not-scheduled"

@@ -1,0 +1,59 @@
+"""The household (住户) a worker visits, with the categories that set how often."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain import errors
+from domain.chain import ChainedAggregate
+from domain.deployment import HOUSEHOLD_CATEGORIES
+
+
+def _check_categories(categories: list[str]) -> None:
+    unknown = set(categories) - set(HOUSEHOLD_CATEGORIES)
+    if unknown or not categories:
+        raise errors.InvalidInput(f"household categories must be some of {HOUSEHOLD_CATEGORIES}")
+
+
+class Household(ChainedAggregate):
+    """A registered household in one grid cell."""
+
+    class Registered(ChainedAggregate.Created):
+        cell_id: str
+        address: str
+        head_name: str | None
+        phone: str | None
+        members: int
+        categories: list[str]
+        cadence_days: int | None
+
+        def apply(self, h: Any) -> None:
+            h.cell_id, h.address, h.head_name, h.phone = self.cell_id, self.address, self.head_name, self.phone
+            h.members, h.categories, h.cadence_days = self.members, list(self.categories), self.cadence_days
+            h.registered_at = self.occurred_at
+
+    class Recategorised(ChainedAggregate.Event):
+        categories: list[str]
+        cadence_days: int | None
+
+        def apply(self, h: Any) -> None:
+            h.categories, h.cadence_days = list(self.categories), self.cadence_days
+
+    @classmethod
+    def register(cls, *, cell_id: str, address: str, head_name: str | None, phone: str | None,
+                 members: int, categories: list[str], cadence_days: int | None, actor: str,
+                 occurred_at: Any) -> Household:
+        _check_categories(categories)
+        if not address.strip():
+            raise errors.InvalidInput("a household needs an address")
+        if members < 1:
+            raise errors.InvalidInput("a household has at least one member")
+        return cls._create(cls.Registered, cell_id=cell_id, address=address, head_name=head_name,
+                           phone=phone, members=members, categories=list(categories),
+                           cadence_days=cadence_days, actor=actor, occurred_at=occurred_at)
+
+    def recategorise(self, *, categories: list[str], cadence_days: int | None, actor: str,
+                     occurred_at: Any) -> None:
+        _check_categories(categories)
+        self.trigger_event(self.Recategorised, categories=list(categories), cadence_days=cadence_days,
+                           actor=actor, occurred_at=occurred_at)

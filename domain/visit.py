@@ -1,0 +1,81 @@
+"""A household visit (走访): scheduled, then conducted or missed; needs found become demands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from domain import errors
+from domain.chain import ChainedAggregate
+
+PURPOSES = ("routine", "welfare_call", "mediation", "follow_up")
+MODES = ("in_home", "phone", "reception")
+SCHEDULED, CONDUCTED, MISSED = "scheduled", "conducted", "missed"
+
+
+class HouseholdVisit(ChainedAggregate):
+    """One visit to one household."""
+
+    class Scheduled(ChainedAggregate.Created):
+        household_id: UUID
+        cell_id: str
+        visitor: str
+        purpose: str
+        due_at: datetime
+
+        def apply(self, v: Any) -> None:
+            v.household_id, v.cell_id, v.visitor = self.household_id, self.cell_id, self.visitor
+            v.purpose, v.due_at, v.status = self.purpose, self.due_at, SCHEDULED
+            v.demand_ids = []
+
+    class Conducted(ChainedAggregate.Event):
+        mode: str
+        notes: str
+        needs_found: list[str]
+
+        def apply(self, v: Any) -> None:
+            v.status, v.conducted_at = CONDUCTED, self.occurred_at
+
+    class Missed(ChainedAggregate.Event):
+        reason: str
+
+        def apply(self, v: Any) -> None:
+            v.status = MISSED
+
+    class NeedRaised(ChainedAggregate.Event):
+        demand_id: UUID
+
+        def apply(self, v: Any) -> None:
+            v.demand_ids.append(self.demand_id)
+
+    @classmethod
+    def schedule(cls, *, household_id: UUID, cell_id: str, visitor: str, purpose: str,
+                 due_at: datetime, actor: str, occurred_at: datetime) -> HouseholdVisit:
+        if purpose not in PURPOSES:
+            raise errors.InvalidInput(f"visit purpose must be one of {PURPOSES}")
+        if not visitor.strip():
+            raise errors.InvalidInput("a visit needs a visitor")
+        return cls._create(cls.Scheduled, household_id=household_id, cell_id=cell_id, visitor=visitor,
+                           purpose=purpose, due_at=due_at, actor=actor, occurred_at=occurred_at)
+
+    def _require_scheduled(self) -> None:
+        if self.status != SCHEDULED:
+            raise errors.VisitNotScheduled(f"visit {self.id} was already {self.status}")
+
+    def conduct(self, *, mode: str, notes: str, needs_found: list[str], actor: str,
+                occurred_at: datetime) -> None:
+        self._require_scheduled()
+        if mode not in MODES:
+            raise errors.InvalidInput(f"visit mode must be one of {MODES}")
+        self.trigger_event(self.Conducted, mode=mode, notes=notes, needs_found=list(needs_found),
+                           actor=actor, occurred_at=occurred_at)
+
+    def miss(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
+        self._require_scheduled()
+        self.trigger_event(self.Missed, reason=reason, actor=actor, occurred_at=occurred_at)
+
+    def link_demand(self, *, demand_id: UUID, actor: str, occurred_at: datetime) -> None:
+        if self.status != CONDUCTED:
+            raise errors.VisitNotScheduled("a demand is raised from a visit once it has been conducted")
+        self.trigger_event(self.NeedRaised, demand_id=demand_id, actor=actor, occurred_at=occurred_at)
