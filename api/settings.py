@@ -1,0 +1,75 @@
+"""One settings object (environment variables prefixed MINQING_) and the builders that use it."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.application import Minqing
+from domain.deployment import Deployment, load
+
+
+class NotInitialised(RuntimeError):
+    """The database has no Minqing tables yet: run `minqing db init`."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MINQING_")
+
+    database_url: str = "sqlite:///minqing.db"
+    deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
+    cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
+    lock_timeout_seconds: int = 5
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+    def event_store_env(self, *, create_tables: bool = False) -> dict[str, str]:
+        """The eventsourcing library's environment for this database URL."""
+        env = {"CREATE_TABLE": "y" if create_tables else "n"}
+        url = urlsplit(self.database_url)
+        if url.scheme == "sqlite":
+            path = unquote(url.path[1:] if url.path.startswith("/") else url.path)
+            if not path:
+                raise ValueError("MINQING_DATABASE_URL sqlite:///path/to/file.db needs a file path")
+            env |= {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                    "SQLITE_LOCK_TIMEOUT": str(self.lock_timeout_seconds)}
+        elif url.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+            query = parse_qs(url.query)
+            env |= {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+                "POSTGRES_HOST": url.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(url.port or 5432),
+                "POSTGRES_USER": unquote(url.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(url.password or ""),
+                "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+                "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+            }
+        elif url.scheme == "memory":
+            env |= {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        else:
+            raise ValueError(f"MINQING_DATABASE_URL: unsupported scheme {url.scheme!r} "
+                             "(use sqlite:///file.db or postgresql://user@host:port/db)")
+        if self.cipher_key is not None:
+            env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+                    "CIPHER_KEY": self.cipher_key.get_secret_value()}
+        return env
+
+    def load_deployment(self) -> Deployment:
+        return load(self.deployment)
+
+    def open_application(self, *, create_tables: bool = False) -> Minqing:
+        """Build the Application; refuse with a clear message if the tables were never created."""
+        app = Minqing(self.load_deployment(), env=self.event_store_env(create_tables=create_tables))
+        try:
+            app.recorder.max_notification_id()
+        except Exception as error:
+            app.close()
+            raise NotInitialised(
+                f"the database at {self.database_url} has no Minqing tables: run `minqing db init`"
+            ) from error
+        return app
