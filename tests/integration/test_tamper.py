@@ -1,0 +1,159 @@
+"""Tampering with stored rows directly in SQLite and PostgreSQL is detected by `verify`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from domain.application import Minqing
+from tests.conftest import POSTGRES_URL, add_staff
+
+
+class StoredRows:
+    """Direct SQL on the events table, as someone with database access could run it."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = urlsplit(database_url)
+        if self.url.scheme == "sqlite":
+            self.table, self.param = "stored_events", "?"
+        else:
+            schema = self.url.query.removeprefix("schema=")
+            self.table, self.param = f"{schema}.minqing_events", "%s"
+
+    def execute(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        sql = sql.replace("{t}", self.table).replace("?", self.param)
+        if self.url.scheme == "sqlite":
+            with sqlite3.connect(self.url.path) as conn:
+                return conn.execute(sql, params).fetchall()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def key(self, aggregate_id: UUID) -> Any:
+        return aggregate_id.hex if self.url.scheme == "sqlite" else aggregate_id
+
+    def state(self, aggregate_id: UUID, version: int) -> bytes:
+        rows = self.execute("SELECT state FROM {t} WHERE originator_id = ? AND originator_version = ?",
+                            self.key(aggregate_id), version)
+        return bytes(rows[0][0])
+
+    def set_state(self, aggregate_id: UUID, version: int, state: bytes) -> None:
+        self.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                     state, self.key(aggregate_id), version)
+
+    def delete(self, aggregate_id: UUID, version: int) -> None:
+        self.execute("DELETE FROM {t} WHERE originator_id = ? AND originator_version = ?",
+                     self.key(aggregate_id), version)
+
+    def renumber(self, aggregate_id: UUID, old: int, new: int) -> None:
+        self.execute("UPDATE {t} SET originator_version = ? WHERE originator_id = ? AND originator_version = ?",
+                     new, self.key(aggregate_id), old)
+
+
+@pytest.fixture
+def case_with_history(open_app: Callable[[], Minqing]) -> tuple[Minqing, UUID, UUID]:
+    """A case with six events, and a second, untouched case."""
+    app = open_app()
+    add_staff(app)
+    demand_id = app.raise_demand(actor="wang.worker", channel="visit", title="Street lights on the east road",
+                                 cell_id="qingshui.dongcun.g1").id
+    app.triage(demand_id, actor="wang.worker", category="public_works")
+    app.discuss(demand_id, actor="wang.worker", step="branch_proposal", summary="proposed by the branch")
+    app.discuss(demand_id, actor="wang.worker", step="two_committees", summary="agreed, budget 40,000 yuan")
+    app.discuss(demand_id, actor="wang.worker", step="members_assembly", summary="endorsed")
+    app.vote(demand_id, actor="wang.worker", body="representatives", members=30, present=25, in_favour=20,
+             against=3, abstained=2)
+    other_id = app.raise_demand(actor="wang.worker", channel="phone", title="Blocked drain",
+                                cell_id="qingshui.dongcun.g2").id
+    assert app.verify().intact
+    return app, demand_id, other_id
+
+
+def breaks_of(app: Minqing) -> list[tuple[UUID, int]]:
+    return [(b.aggregate_id, b.version) for b in app.verify().breaks]
+
+
+def test_a_changed_event_is_detected_at_its_version(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    rows = StoredRows(database_url)
+    rows.set_state(demand_id, 4, rows.state(demand_id, 4).replace(b"40,000", b"90,000"))
+    assert breaks_of(app) == [(demand_id, 4)]
+    assert not app.verify(demand_id).intact
+
+
+def test_a_deleted_event_is_detected_where_it_is_missing(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    StoredRows(database_url).delete(demand_id, 3)
+    assert breaks_of(app) == [(demand_id, 4)]
+
+
+def test_an_inserted_event_is_detected(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    rows = StoredRows(database_url)
+    forged = rows.state(demand_id, 5)
+    for version in (6, 5):                  # make room after version 4, then put a copy there
+        rows.renumber(demand_id, version, version + 1)
+    rows.execute("INSERT INTO {t} (originator_id, originator_version, topic, state) "
+                 "SELECT originator_id, 5, topic, ? FROM {t} WHERE originator_id = ? AND originator_version = 6",
+                 forged, rows.key(demand_id))
+    assert (demand_id, 5) in breaks_of(app) or (demand_id, 6) in breaks_of(app)
+    assert not app.verify(demand_id).intact
+
+
+def test_reordered_events_are_detected(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    rows = StoredRows(database_url)
+    third, fourth = rows.state(demand_id, 3), rows.state(demand_id, 4)
+    rows.set_state(demand_id, 3, fourth)
+    rows.set_state(demand_id, 4, third)
+    assert breaks_of(app) == [(demand_id, 3)]
+
+
+def test_swapped_version_numbers_are_detected(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    rows = StoredRows(database_url)
+    rows.renumber(demand_id, 2, 99)
+    rows.renumber(demand_id, 3, 2)
+    rows.renumber(demand_id, 99, 3)
+    # Read in log order, the old second event now claims to be the third.
+    [found] = app.verify().breaks
+    assert (found.aggregate_id, found.version) == (demand_id, 3)
+    assert "reordered" in found.problem
+    assert [b.version for b in app.verify(demand_id).breaks] == [2]
+
+
+def test_an_unreadable_event_is_reported_as_a_break_not_a_crash(case_with_history, database_url: str) -> None:
+    app, demand_id, _ = case_with_history
+    StoredRows(database_url).set_state(demand_id, 2, b"{not json")
+    assert breaks_of(app) == [(demand_id, 2)]
+
+
+def test_tampering_with_one_case_leaves_the_others_intact(case_with_history, database_url: str) -> None:
+    app, demand_id, other_id = case_with_history
+    rows = StoredRows(database_url)
+    rows.set_state(demand_id, 1, rows.state(demand_id, 1).replace(b"east", b"west"))
+    assert app.verify(other_id).intact
+    assert [b.aggregate_id for b in app.verify().breaks] == [demand_id]
+
+
+def test_the_verify_command_exits_non_zero_on_a_break(case_with_history, database_url: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    app, demand_id, _ = case_with_history
+    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    runner = CliRunner()
+    intact = runner.invoke(main, ["verify"])
+    assert intact.exit_code == 0, intact.output
+    assert "every chain is intact" in intact.output
+    rows = StoredRows(database_url)
+    rows.set_state(demand_id, 2, rows.state(demand_id, 2).replace(b"public_works", b"repairs"))
+    broken = runner.invoke(main, ["verify"])
+    assert broken.exit_code == 1
+    assert f"BROKEN {demand_id} at version 2" in broken.output
