@@ -30,6 +30,7 @@ class HouseholdVisit(ChainedAggregate):
             v.demand_ids = []
 
     class Conducted(ChainedAggregate.Event):
+        household_id: UUID
         mode: str
         notes: str
         needs_found: list[str]
@@ -38,6 +39,7 @@ class HouseholdVisit(ChainedAggregate):
             v.status, v.conducted_at = CONDUCTED, self.occurred_at
 
     class Missed(ChainedAggregate.Event):
+        household_id: UUID
         reason: str
 
         def apply(self, v: Any) -> None:
@@ -68,12 +70,14 @@ class HouseholdVisit(ChainedAggregate):
         self._require_scheduled()
         if mode not in MODES:
             raise errors.InvalidInput(f"visit mode must be one of {MODES}")
-        self.trigger_event(self.Conducted, mode=mode, notes=notes, needs_found=list(needs_found),
+        self.trigger_event(self.Conducted, household_id=self.household_id, mode=mode, notes=notes,
+                           needs_found=list(needs_found),
                            actor=actor, occurred_at=occurred_at)
 
     def miss(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
         self._require_scheduled()
-        self.trigger_event(self.Missed, reason=reason, actor=actor, occurred_at=occurred_at)
+        self.trigger_event(self.Missed, household_id=self.household_id, reason=reason, actor=actor,
+                           occurred_at=occurred_at)
 
     def link_demand(self, *, demand_id: UUID, actor: str, occurred_at: datetime) -> None:
         if self.status != CONDUCTED:
