@@ -8,6 +8,8 @@ from uuid import UUID
 import click
 
 from api.settings import NotInitialised, Settings
+from projections.db import make_engine
+from projections.processor import create_tables as create_view_tables
 
 
 def _open(create_tables: bool = False):  # noqa: ANN202
@@ -30,9 +32,10 @@ def db() -> None:
 @db.command("init")
 def db_init() -> None:
     """Create the tables (run once per database, before any server or worker starts)."""
-    app = _open(create_tables=True)
-    app.close()
-    click.echo(f"initialised {Settings().database_url}")
+    settings = Settings()
+    _open(create_tables=True).close()
+    create_view_tables(make_engine(settings.database_url))
+    click.echo(f"initialised {settings.database_url}")
 
 
 @main.command()

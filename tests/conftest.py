@@ -129,3 +129,15 @@ def add_staff(app: Minqing) -> None:
     for username, (role, cell) in STAFF.items():
         app.open_account(actor=SYSTEM, username=username, occurred_at=when)
         app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell, occurred_at=when)
+
+
+@pytest.fixture
+def views_engine(database_url: str, open_app: Callable[[], Minqing]):  # noqa: ANN201
+    """A SQLAlchemy engine on the test's database with the view tables created."""
+    from projections.db import make_engine
+    from projections.processor import create_tables
+
+    engine = make_engine(database_url)
+    create_tables(engine)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,206 @@
+"""The `cases` view: the searchable list of demands, one row per case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+
+from domain.demand import Demand
+from domain.templates import TEMPLATES
+from projections.core import JSON_TEXT, Row, UTCDateTime, View
+
+metadata = MetaData()
+
+cases = Table(
+    "view_cases", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("receipt", String(16), index=True),
+    Column("title", Text, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("category", String(50), index=True),
+    Column("track", String(20), index=True),
+    Column("template", String(50)),
+    Column("status", String(20), nullable=False, index=True),
+    Column("outcome", String(20)),
+    Column("current_step", String(40), nullable=False),
+    Column("cell_id", String(100), nullable=False, index=True),
+    Column("responsible_cell_id", String(100), nullable=False, index=True),
+    Column("assignee", String(100), index=True),
+    Column("raised_at", UTCDateTime, nullable=False, index=True),
+    Column("triaged_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("deadlines", JSON_TEXT, nullable=False),       # {name: iso due time} of open deadlines
+    Column("missed", JSON_TEXT, nullable=False),          # ["name@iso due", ...] recorded as missed
+    Column("due_at", UTCDateTime, index=True),            # earliest open deadline not yet recorded missed
+    Column("missed_deadlines", Integer, nullable=False),
+    Column("overdue", Boolean, nullable=False, index=True),
+    Column("rounds", Integer, nullable=False),
+    Column("escalation_level", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("escalations", JSON_TEXT, nullable=False),     # [{from, to, automatic, at, by}]
+    Column("flag_details", JSON_TEXT, nullable=False),    # [{responsible, finding, at, by}]
+    Column("reopen_count", Integer, nullable=False),
+    Column("feedback_state", String(20), index=True),
+    Column("feedback_due", UTCDateTime),
+    Column("rating", String(30)),
+    Column("visit_id", String(36)),
+    Column("version", Integer, nullable=False),
+)
+
+
+def demand_key(event: Any) -> str | None:
+    return str(event.originator_id)
+
+
+def step_after(template: str | None, step: str, *, advanced: bool) -> str:
+    """The step a deliberation waits for after `step` was held (advanced) or sent back."""
+    assert template is not None
+    keys = [s.key for s in TEMPLATES[template].steps]
+    if not advanced:
+        return keys[0]
+    index = keys.index(step) + 1
+    return keys[index] if index < len(keys) else "implementation"
+
+
+def _due(row: Row) -> datetime | None:
+    missed = set(row["missed"])
+    open_dues = [datetime.fromisoformat(due) for name, due in row["deadlines"].items()
+                 if f"{name}@{due}" not in missed]
+    return min(open_dues) if open_dues else None
+
+
+def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
+    row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
+    row["due_at"] = _due(row)
+    return row
+
+
+def _touch(row: Row, event: Any) -> Row:
+    row["updated_at"] = max(row["updated_at"], event.occurred_at)
+    row["version"] = event.originator_version
+    return row
+
+
+def _raised(_: Row | None, e: Any) -> Row:
+    row: Row = {
+        "id": str(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
+        "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
+        "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
+        "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
+        "deadlines": {}, "missed": [], "missed_deadlines": 0, "overdue": False, "rounds": 1,
+        "escalation_level": 0, "flags": 0, "escalations": [], "flag_details": [], "reopen_count": 0, "feedback_state": None, "feedback_due": None,
+        "rating": None, "visit_id": str(e.visit_id) if e.visit_id else None, "version": e.originator_version,
+    }
+    return _with_deadlines(row, {"first_response": e.respond_by})
+
+
+def _triaged(row: Row, e: Any) -> Row:
+    row.update(category=e.category, track=e.track, template=e.template, responsible_cell_id=e.responsible_cell_id,
+               triaged_at=e.occurred_at,
+               status="in_progress" if e.track == "direct" else "deliberating",
+               current_step="in_progress" if e.track == "direct" else TEMPLATES[e.template].steps[0].key)
+    return _with_deadlines(_touch(row, e), e.deadlines)
+
+
+def _assigned(row: Row, e: Any) -> Row:
+    row["assignee"] = e.assignee
+    return _touch(row, e)
+
+
+def _escalated(row: Row, e: Any) -> Row:
+    row["responsible_cell_id"] = e.to_cell_id
+    row["escalation_level"] += 1
+    row["escalations"] = [*row["escalations"], {"from": e.from_cell_id, "to": e.to_cell_id, "by": e.actor,
+                                                "automatic": e.automatic, "at": e.occurred_at.isoformat()}]
+    return _touch(row, e)
+
+
+def _stepped(row: Row, e: Any, *, advanced: bool, new_round: bool) -> Row:
+    row["current_step"] = step_after(row["template"], e.step, advanced=advanced)
+    if row["current_step"] == "implementation":
+        row["status"] = "implementing"
+    if new_round:
+        row["rounds"] += 1
+    return _with_deadlines(_touch(row, e), e.deadlines)
+
+
+def _discussed(row: Row, e: Any) -> Row:
+    returned = e.outcome == "returned"
+    return _stepped(row, e, advanced=not returned, new_round=returned)
+
+
+def _voted(row: Row, e: Any) -> Row:
+    if e.outcome == "invalid":
+        return _with_deadlines(_touch(row, e), e.deadlines)
+    adopted = e.outcome == "adopted"
+    return _stepped(row, e, advanced=adopted, new_round=not adopted)
+
+
+def _publicized(row: Row, e: Any) -> Row:
+    if e.step is None:
+        return _with_deadlines(_touch(row, e), e.deadlines)
+    return _stepped(row, e, advanced=True, new_round=False)
+
+
+def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
+    row.update(status="closed", outcome=outcome, current_step="closed", closed_at=e.occurred_at,
+               feedback_state="asked" if feedback_due else None, feedback_due=feedback_due, rating=None)
+    return _with_deadlines(_touch(row, e), {})
+
+
+def _resolved(row: Row, e: Any) -> Row:
+    return _closed(row, e, "resolved", e.feedback_due)
+
+
+def _closed_otherwise(row: Row, e: Any) -> Row:
+    return _closed(row, e, e.outcome, e.feedback_due)
+
+
+def _feedback(row: Row, e: Any) -> Row:
+    row.update(feedback_state="given", rating=e.rating)
+    return _touch(row, e)
+
+
+def _feedback_expired(row: Row, e: Any) -> Row:
+    row["feedback_state"] = "expired"
+    return _touch(row, e)
+
+
+def _reopened(row: Row, e: Any) -> Row:
+    direct = row["track"] == "direct"
+    row.update(status="in_progress" if direct else "implementing", outcome=None, closed_at=None,
+               current_step="in_progress" if direct else "implementation", feedback_state=None,
+               feedback_due=None, rating=None, reopen_count=row["reopen_count"] + 1)
+    return _with_deadlines(_touch(row, e), e.deadlines)
+
+
+def _deadline_missed(row: Row, e: Any) -> Row:
+    row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
+    row.update(missed_deadlines=len(row["missed"]), overdue=True, due_at=_due(row))
+    return _touch(row, e)
+
+
+def _flagged(row: Row, e: Any) -> Row:
+    row["flags"] += 1
+    row["flag_details"] = [*row["flag_details"], {"responsible": e.responsible, "finding": e.finding,
+                                                  "by": e.actor, "at": e.occurred_at.isoformat()}]
+    return _touch(row, e)
+
+
+def _touched(row: Row, e: Any) -> Row:
+    return _touch(row, e)
+
+
+def view() -> View:
+    D = Demand
+    return View("cases", cases, demand_key, {
+        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Escalated: _escalated,
+        D.NoteAdded: _touched, D.Discussed: _discussed, D.Voted: _voted, D.Publicized: _publicized,
+        D.ObjectionLodged: _touched, D.ObjectionAnswered: _touched, D.NoticeEnded: _touched,
+        D.ImplementationProgressed: _touched, D.Resolved: _resolved, D.Closed: _closed_otherwise,
+        D.FeedbackGiven: _feedback, D.FeedbackExpired: _feedback_expired, D.Reopened: _reopened,
+        D.DeadlineMissed: _deadline_missed, D.AccountabilityFlagged: _flagged,
+    })

@@ -1,0 +1,35 @@
+"""SQLAlchemy engines for the views, in the same database (and schema) as the events."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from sqlalchemy import Engine, create_engine, event
+
+
+def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+    """An engine for MINQING_DATABASE_URL.
+
+    On SQLite a writer's transactions take the write lock up front (BEGIN IMMEDIATE), so two
+    processors never both read a position and then race to write; readers do not block writers.
+    """
+    url = urlsplit(database_url)
+    if url.scheme == "sqlite":
+        engine = create_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+        return engine
+    schema = parse_qs(url.query).get("schema", [""])[0]
+    plain = urlunsplit(("postgresql+psycopg", url.netloc, url.path, "", ""))
+    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+    return create_engine(plain, connect_args=connect_args, pool_pre_ping=True, **kwargs)

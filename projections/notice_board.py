@@ -1,0 +1,64 @@
+"""The public `notice_board` view: notices posted for each case, with no personal data — only the
+notice text, the category and the grid cell — and the digest of the case history behind each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Column, MetaData, String, Table
+
+from domain.demand import Demand
+from projections.cases import demand_key
+from projections.core import JSON_TEXT, Row, View
+
+metadata = MetaData()
+
+notice_board = Table(
+    "view_notice_board", metadata,
+    Column("id", String(36), primary_key=True),           # the case
+    Column("category", String(50)),
+    Column("cell_id", String(100), nullable=False, index=True),
+    Column("notices", JSON_TEXT, nullable=False),
+    Column("active", Boolean, nullable=False, index=True),  # some notice not yet taken down
+)
+
+
+def _raised(_: Row | None, e: Any) -> Row:
+    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "notices": [],
+            "active": False}
+
+
+def _triaged(row: Row, e: Any) -> Row:
+    row["category"] = e.category
+    return row
+
+
+def _posted(row: Row, e: Any) -> Row:
+    notice = {"notice_id": e.notice_id, "kind": e.kind, "step": e.step, "text": e.text, "channels": e.channels,
+              "posted_at": e.occurred_at.isoformat(), "ends_at": e.ends_at.isoformat(), "ended": False,
+              "objections": 0, "history_digest": e.chain, "version": e.originator_version}
+    row["notices"] = [*row["notices"], notice]
+    row["active"] = True
+    return row
+
+
+def _change_notice(row: Row, notice_id: str, changes: Any) -> Row:
+    row["notices"] = [{**n, **changes(n)} if n["notice_id"] == notice_id else n for n in row["notices"]]
+    row["active"] = any(not n["ended"] for n in row["notices"])
+    return row
+
+
+def _objection(row: Row, e: Any) -> Row:
+    return _change_notice(row, e.notice_id, lambda n: {"objections": n["objections"] + 1})
+
+
+def _ended(row: Row, e: Any) -> Row:
+    return _change_notice(row, e.notice_id, lambda n: {"ended": True})
+
+
+def view() -> View:
+    D = Demand
+    return View("notice_board", notice_board, demand_key, {
+        D.Raised: _raised, D.Triaged: _triaged, D.Publicized: _posted, D.ObjectionLodged: _objection,
+        D.NoticeEnded: _ended,
+    })

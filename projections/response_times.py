@@ -1,0 +1,94 @@
+"""The `response_times` view: per case, time to first response (triage), to resolution and in
+each deliberation step; summaries by category, cell, worker and month are computed from it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Float, MetaData, String, Table
+
+from domain.demand import Demand
+from projections.cases import demand_key
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, month_of
+
+metadata = MetaData()
+
+response_times = Table(
+    "view_response_times", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("category", String(50), index=True),
+    Column("cell_id", String(100), nullable=False, index=True),
+    Column("worker", String(100), index=True),          # the assignee, else whoever resolved it
+    Column("month", String(7), nullable=False, index=True),   # month the demand was raised
+    Column("raised_at", UTCDateTime, nullable=False),
+    Column("first_response_seconds", Float),
+    Column("resolved_at", UTCDateTime),
+    Column("resolution_seconds", Float),                # to the latest resolution; cleared on reopen
+    Column("on_time", Boolean),                         # resolved with no deadline missed or passed
+    Column("deadlines", JSON_TEXT, nullable=False),
+    Column("missed", Boolean, nullable=False),
+    Column("step_started_at", UTCDateTime),
+    Column("steps", JSON_TEXT, nullable=False),         # [{round, step, seconds}] deliberation steps held
+)
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds()
+
+
+def _raised(_: Row | None, e: Any) -> Row:
+    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
+            "month": month_of(e.occurred_at), "raised_at": e.occurred_at, "first_response_seconds": None,
+            "resolved_at": None, "resolution_seconds": None, "on_time": None,
+            "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": False,
+            "step_started_at": None, "steps": []}
+
+
+def _triaged(row: Row, e: Any) -> Row:
+    row.update(category=e.category, first_response_seconds=_seconds(row["raised_at"], e.occurred_at),
+               step_started_at=e.occurred_at if e.track == "deliberation" else None,
+               deadlines={k: v.isoformat() for k, v in e.deadlines.items()})
+    return row
+
+
+def _assigned(row: Row, e: Any) -> Row:
+    row["worker"] = e.assignee
+    return row
+
+
+def _step_held(row: Row, e: Any) -> Row:
+    if e.step is not None and row["step_started_at"] is not None:
+        row["steps"] = [*row["steps"], {"round": e.round if hasattr(e, "round") else None, "step": e.step,
+                                        "seconds": _seconds(row["step_started_at"], e.occurred_at)}]
+        row["step_started_at"] = e.occurred_at
+    row["deadlines"] = {k: v.isoformat() for k, v in e.deadlines.items()}
+    return row
+
+
+def _resolved(row: Row, e: Any) -> Row:
+    dues = [datetime.fromisoformat(v) for v in row["deadlines"].values()]
+    row.update(resolved_at=e.occurred_at, resolution_seconds=_seconds(row["raised_at"], e.occurred_at),
+               on_time=not row["missed"] and all(e.occurred_at <= due for due in dues),
+               worker=row["worker"] or e.actor)
+    return row
+
+
+def _reopened(row: Row, e: Any) -> Row:
+    row.update(resolved_at=None, resolution_seconds=None, on_time=None,
+               deadlines={k: v.isoformat() for k, v in e.deadlines.items()})
+    return row
+
+
+def _missed(row: Row, e: Any) -> Row:
+    row["missed"] = True
+    return row
+
+
+def view() -> View:
+    D = Demand
+    return View("response_times", response_times, demand_key, {
+        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Discussed: _step_held,
+        D.Voted: _step_held, D.Publicized: _step_held, D.Resolved: _resolved, D.Reopened: _reopened,
+        D.DeadlineMissed: _missed,
+    })

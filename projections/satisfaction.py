@@ -1,0 +1,80 @@
+"""The `satisfaction` view: per case, feedback asked, answered (by rating), expired and reopened;
+summaries by category, cell, worker and month (of the first request) are computed from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from domain.demand import RATINGS, Demand
+from projections.cases import demand_key
+from projections.core import Row, View, month_of
+
+metadata = MetaData()
+
+satisfaction = Table(
+    "view_satisfaction", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("category", String(50), index=True),
+    Column("cell_id", String(100), nullable=False, index=True),
+    Column("worker", String(100), index=True),
+    Column("month", String(7), index=True),          # month feedback was first asked
+    Column("asked", Integer, nullable=False),
+    Column("answered", Integer, nullable=False),
+    Column("satisfied", Integer, nullable=False),
+    Column("basically_satisfied", Integer, nullable=False),
+    Column("dissatisfied", Integer, nullable=False),
+    Column("expired", Integer, nullable=False),
+    Column("reopens", Integer, nullable=False),
+)
+
+
+def _raised(_: Row | None, e: Any) -> Row:
+    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
+            "month": None, "asked": 0, "answered": 0, "satisfied": 0, "basically_satisfied": 0,
+            "dissatisfied": 0, "expired": 0, "reopens": 0}
+
+
+def _triaged(row: Row, e: Any) -> Row:
+    row["category"] = e.category
+    return row
+
+
+def _assigned(row: Row, e: Any) -> Row:
+    row["worker"] = e.assignee
+    return row
+
+
+def _asked(row: Row, e: Any) -> Row:
+    if getattr(e, "feedback_due", None) is None:
+        return row
+    row["asked"] += 1
+    row["month"] = row["month"] or month_of(e.occurred_at)
+    row["worker"] = row["worker"] or e.actor
+    return row
+
+
+def _answered(row: Row, e: Any) -> Row:
+    assert e.rating in RATINGS
+    row["answered"] += 1
+    row[e.rating] += 1
+    return row
+
+
+def _expired(row: Row, e: Any) -> Row:
+    row["expired"] += 1
+    return row
+
+
+def _reopened(row: Row, e: Any) -> Row:
+    row["reopens"] += 1
+    return row
+
+
+def view() -> View:
+    D = Demand
+    return View("satisfaction", satisfaction, demand_key, {
+        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Resolved: _asked, D.Closed: _asked,
+        D.FeedbackGiven: _answered, D.FeedbackExpired: _expired, D.Reopened: _reopened,
+    })

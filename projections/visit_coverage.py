@@ -1,0 +1,95 @@
+"""The `visit_coverage` view: per household, last visit, next visit due and visit counts
+(counted in 户次); summaries by cell and visitor are computed from it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, Integer, MetaData, String, Table
+
+from domain.household import Household
+from domain.visit import HouseholdVisit
+from projections.core import JSON_TEXT, Row, UTCDateTime, View
+
+metadata = MetaData()
+
+visit_coverage = Table(
+    "view_visit_coverage", metadata,
+    Column("id", String(36), primary_key=True),           # the household
+    Column("cell_id", String(100), index=True),
+    Column("categories", JSON_TEXT),
+    Column("cadence_days", Integer),
+    Column("registered_at", UTCDateTime),
+    Column("last_visit_at", UTCDateTime),
+    Column("last_visitor", String(100), index=True),
+    Column("last_mode", String(20)),
+    Column("next_due_at", UTCDateTime, index=True),       # null when the household has no cadence
+    Column("conducted", Integer, nullable=False),
+    Column("missed", Integer, nullable=False),
+    Column("scheduled", Integer, nullable=False),         # scheduled and not yet conducted or missed
+)
+
+
+def household_key(event: Any) -> str | None:
+    if isinstance(event, Household.Event):
+        return str(event.originator_id)
+    return str(event.household_id)
+
+
+def _next_due(row: Row) -> datetime | None:
+    since = row["last_visit_at"] or row["registered_at"]
+    if row["cadence_days"] is None or since is None:
+        return None
+    return since + timedelta(days=row["cadence_days"])  # type: ignore[no-any-return]
+
+
+def _blank(household_id: str) -> Row:
+    return {"id": household_id, "cell_id": None, "categories": [], "cadence_days": None, "registered_at": None,
+            "last_visit_at": None, "last_visitor": None, "last_mode": None, "next_due_at": None,
+            "conducted": 0, "missed": 0, "scheduled": 0}
+
+
+def _registered(row: Row | None, e: Any) -> Row:
+    row = row or _blank(str(e.originator_id))
+    row.update(cell_id=e.cell_id, categories=list(e.categories), cadence_days=e.cadence_days,
+               registered_at=e.occurred_at)
+    row["next_due_at"] = _next_due(row)
+    return row
+
+
+def _recategorised(row: Row, e: Any) -> Row:
+    row.update(categories=list(e.categories), cadence_days=e.cadence_days)
+    row["next_due_at"] = _next_due(row)
+    return row
+
+
+def _scheduled(row: Row | None, e: Any) -> Row:
+    row = row or _blank(str(e.household_id))
+    row["scheduled"] += 1
+    return row
+
+
+def _conducted(row: Row | None, e: Any) -> Row:
+    row = row or _blank(str(e.household_id))
+    row["scheduled"] -= 1
+    row["conducted"] += 1
+    if row["last_visit_at"] is None or e.occurred_at >= row["last_visit_at"]:
+        row.update(last_visit_at=e.occurred_at, last_visitor=e.actor, last_mode=e.mode)
+    row["next_due_at"] = _next_due(row)
+    return row
+
+
+def _missed(row: Row | None, e: Any) -> Row:
+    row = row or _blank(str(e.household_id))
+    row["scheduled"] -= 1
+    row["missed"] += 1
+    return row
+
+
+def view() -> View:
+    return View("visit_coverage", visit_coverage, household_key, {
+        Household.Registered: _registered, Household.Recategorised: _recategorised,
+        HouseholdVisit.Scheduled: _scheduled, HouseholdVisit.Conducted: _conducted,
+        HouseholdVisit.Missed: _missed,
+    })

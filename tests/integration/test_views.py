@@ -1,0 +1,77 @@
+"""Views built from real events on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from domain.application import Minqing
+from projections.cases import cases
+from projections.notice_board import notice_board
+from projections.processor import Processor
+from projections.response_times import response_times
+from projections.satisfaction import satisfaction
+from projections.visit_coverage import visit_coverage
+from tests.conftest import Clock
+
+
+def row(engine: Engine, table, key) -> dict:  # noqa: ANN001
+    with engine.connect() as conn:
+        return dict(conn.execute(select(table).where(table.c.id == str(key))).mappings().one())
+
+
+def test_a_street_light_case_through_four_deliberations_shows_in_every_view(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    raised_at = clock.now
+    case = app.raise_demand(actor="wang.worker", channel="reception_day", title="东村路灯 Street lights",
+                            cell_id="qingshui.dongcun.g1").id
+    clock.advance(hours=3)
+    app.triage(case, actor="wang.worker", category="public_works")
+    app.assign(case, actor="wang.worker", assignee="wang.worker")
+    for step in ("branch_proposal", "two_committees", "members_assembly"):
+        clock.advance(days=2)
+        app.discuss(case, actor="wang.worker", step=step)
+    clock.advance(days=2)
+    app.vote(case, actor="wang.worker", body="representatives", members=30, present=24, in_favour=20, against=2,
+             abstained=2)
+    clock.advance(days=1)
+    app.publicize(case, actor="wang.worker", kind="resolution", text="决议：安装路灯12盏")
+    processor = Processor(app, views_engine)
+    processor.catch_up()
+    listed = row(views_engine, cases, case)
+    assert (listed["status"], listed["current_step"], listed["rounds"]) == ("implementing", "implementation", 1)
+    board = row(views_engine, notice_board, case)
+    assert board["active"] and board["notices"][0]["text"] == "决议：安装路灯12盏"
+    assert board["notices"][0]["history_digest"] == app.history(case)[-1].chain
+
+    clock.advance(days=8)
+    app.resolve(case, actor="wang.worker", summary="12 lights installed")
+    clock.advance(days=1)
+    app.give_feedback(case, actor="wang.worker", rating="basically_satisfied")
+    processor.catch_up()
+    times = row(views_engine, response_times, case)
+    assert times["first_response_seconds"] == 3 * 3600
+    assert times["resolution_seconds"] == (clock.now - timedelta(days=1) - raised_at).total_seconds()
+    assert [s["step"] for s in times["steps"]] == ["branch_proposal", "two_committees", "members_assembly",
+                                                   "resolution_vote", "resolution_notice"]
+    assert times["on_time"] is True
+    rated = row(views_engine, satisfaction, case)
+    assert (rated["asked"], rated["answered"], rated["basically_satisfied"]) == (1, 1, 1)
+    assert rated["worker"] == "wang.worker"
+
+
+def test_visits_move_a_households_next_due_date(stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    household = app.register_household(actor="wang.worker", cell_id="qingshui.dongcun.g2", address="东村二组5号",
+                                       categories=["elderly_alone"]).id
+    visit = app.schedule_visit(household, actor="wang.worker", visitor="wang.worker", purpose="welfare_call",
+                               due_at=clock.now + timedelta(days=3)).id
+    clock.advance(days=2)
+    app.conduct_visit(visit, actor="wang.worker", mode="in_home", notes="well")
+    Processor(app, views_engine).catch_up()
+    coverage = row(views_engine, visit_coverage, household)
+    assert coverage["last_visit_at"] == clock.now
+    assert coverage["next_due_at"] == clock.now + timedelta(days=14)
+    assert (coverage["conducted"], coverage["scheduled"]) == (1, 0)
