@@ -1,0 +1,290 @@
+"""A random but lawful history: demands on both tracks through every step and outcome, with
+reopenings, expiries, missed deadlines, escalations and flags, plus households and visits.
+
+Stories are generators that yield the time of their next action; a scheduler interleaves them in
+time order on one clock, so the log looks like a real deployment's. The history is made through
+the Application's use cases on an in-memory store (fast), then copied row by row into a real
+store with `copy_events`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from uuid import UUID
+
+from domain.application import SYSTEM, Minqing
+from domain.deployment import Deployment
+from domain.errors import DomainError
+
+Story = Iterator[datetime]
+SUPERVISOR = "history.supervisor"
+WORKERS = [f"history.worker{n}" for n in range(1, 7)]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class History:
+    app: Minqing
+    clock: Clock
+    demands: list[UUID] = field(default_factory=list)
+    households: list[UUID] = field(default_factory=list)
+
+
+def _hours(n: float) -> timedelta:
+    return timedelta(hours=n)
+
+
+def _leaf_cells(deployment: Deployment) -> list[str]:
+    parents = {c.parent for c in deployment.cells.values()}
+    return [c for c in deployment.cells if c not in parents]
+
+
+class Stories:
+    """The kinds of story, sharing one application, one clock and one random source."""
+
+    def __init__(self, history: History, rng: random.Random) -> None:
+        self.h, self.app, self.rng = history, history.app, rng
+        deployment = self.app.deployment
+        self.cells = _leaf_cells(deployment)
+        self.direct = [c.key for c in deployment.categories.values() if c.track == "direct"]
+        self.deliberation = {c.key: c.template for c in deployment.categories.values()
+                             if c.track == "deliberation"}
+
+    @property
+    def now(self) -> datetime:
+        return self.h.clock.now
+
+    def watched(self, demand_id: UUID, until: datetime) -> Story:
+        """Act as the deadline watcher would before `until`: record each deadline missed soon after it passes."""
+        while pending := self.app.demand(demand_id).passed_deadlines(until):
+            yield min(due for _, due in pending) + _hours(1)
+            self.app.record_missed_deadlines(demand_id)
+        yield until
+
+    def after(self, demand_id: UUID, hours: float) -> Story:
+        yield from self.watched(demand_id, self.now + _hours(hours))
+
+    # ---------------------------------------------------------------- demands
+    def demand(self, start: datetime) -> Story:
+        rng, app = self.rng, self.app
+        yield start
+        deliberate = rng.random() < 0.2
+        if deliberate:
+            category = rng.choice(sorted(self.deliberation))
+            cells = [c for c in self.cells if ("community" in c) == (self.deliberation[category] == "six_step_deliberation")]
+        else:
+            category = rng.choice(self.direct)
+            cells = self.cells
+        demand_id = app.raise_demand(actor=SYSTEM, channel=rng.choice(["visit", "phone", "online", "reception_day",
+                                                                       "grid_patrol", "message_box", "open311"]),
+                                     title=f"Demand about {category}", cell_id=rng.choice(cells),
+                                     resident_name="居民", resident_phone="13800000000").id
+        self.h.demands.append(demand_id)
+        if rng.random() < 0.03:
+            yield from self.after(demand_id, rng.uniform(1, 20))
+            app.close_case(demand_id, actor=SYSTEM, outcome="withdrawn", explanation="resident withdrew")
+            return
+        yield from self.after(demand_id, rng.choice([rng.uniform(0.5, 20), rng.uniform(20, 60)]))
+        app.triage(demand_id, actor=SYSTEM, category=category)
+        if rng.random() < 0.9:
+            yield from self.after(demand_id, rng.uniform(0.1, 5))
+            app.assign(demand_id, actor=SYSTEM, assignee=rng.choice(WORKERS))
+        if deliberate:
+            finished = yield from self.deliberation_steps(demand_id)
+            if not finished:
+                return
+        yield from self.work(demand_id, deliberate)
+
+    def deliberation_steps(self, demand_id: UUID) -> Iterator[datetime]:
+        """Every step of the case's template, with returns, invalid and rejected votes; False if it ends rejected."""
+        rng, app = self.rng, self.app
+        while True:
+            demand = app.demand(demand_id)
+            step = demand.awaited_step
+            if step is None:
+                return True
+            notices = [n["ends_at"] for n in demand.notices.values() if not n["ended"]]
+            yield from self.after(demand_id, rng.uniform(24, 24 * 20))
+            if notices and self.now < max(notices):
+                yield from self.watched(demand_id, max(notices) + _hours(2))
+            for notice_id, notice in app.demand(demand_id).notices.items():
+                if not notice["ended"] and notice["ends_at"] <= self.now:
+                    app.end_notice(demand_id, notice_id=notice_id)
+            if step.kind == "discussion":
+                returned = step.may_return and rng.random() < 0.08
+                app.discuss(demand_id, actor=SYSTEM, step=step.key, outcome="returned" if returned else "endorsed",
+                            attendees=["member"] * rng.randint(3, 9))
+            elif step.kind == "vote":
+                body = step.vote_bodies[0]
+                members = rng.randint(20, 60)
+                roll = rng.random()
+                present = rng.randint(0, members // 2) if roll < 0.08 else rng.randint(members * 3 // 4, members)
+                in_favour = rng.randint(0, present // 2) if roll > 0.9 else rng.randint(present * 3 // 4, present)
+                outcome = app.vote(demand_id, actor=SYSTEM, body=body, members=members, present=present,
+                                   in_favour=in_favour, against=present - in_favour, abstained=0)
+                if app.demand(demand_id).just_rejected and rng.random() < 0.5:
+                    yield from self.after(demand_id, rng.uniform(2, 48))
+                    app.publicize(demand_id, actor=SYSTEM, kind="rejection", text="表决未通过 The vote rejected it")
+                    yield from self.after(demand_id, rng.uniform(24, 24 * 10))
+                    app.close_case(demand_id, actor=SYSTEM, outcome="rejected")
+                    return False
+                del outcome
+            else:
+                notice_id = app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind, text="公示 Notice text")
+                del notice_id
+                yield from self.objections(demand_id)
+
+    def objections(self, demand_id: UUID) -> Story:
+        demand = self.app.demand(demand_id)
+        notice_id, notice = list(demand.notices.items())[-1]
+        if self.rng.random() < 0.2:
+            yield from self.after(demand_id, self.rng.uniform(1, 72))
+            objection = self.app.lodge_objection(demand_id, actor=SYSTEM, notice_id=notice_id, text="异议 objection")
+            del objection
+            yield from self.after(demand_id, self.rng.uniform(1, 48))
+            objection_id = list(self.app.demand(demand_id).objections)[-1]
+            self.app.answer_objection(demand_id, actor=SYSTEM, objection_id=objection_id, answer="已答复 answered")
+        del notice
+
+    def work(self, demand_id: UUID, deliberate: bool) -> Story:
+        rng, app = self.rng, self.app
+        roll = rng.random()
+        if roll < 0.08:                                   # left open and overdue
+            yield from self.after(demand_id, rng.uniform(24 * 10, 24 * 40))
+            if rng.random() < 0.5 and app.demand(demand_id).is_unresolved(self.now):
+                app.flag(demand_id, actor=SYSTEM, responsible="责任单位 responsible unit", finding="久拖不决 left undone")
+            return
+        if roll < 0.12 and not deliberate:
+            yield from self.after(demand_id, rng.uniform(24, 24 * 6))
+            app.close_case(demand_id, actor=SYSTEM, outcome="not_resolvable", explanation="超出职权 beyond our powers")
+        elif roll < 0.15 and not deliberate and len(self.h.demands) > 1:
+            yield from self.after(demand_id, rng.uniform(1, 48))
+            app.close_case(demand_id, actor=SYSTEM, outcome="merged", merged_into=self.h.demands[0])
+            return
+        else:
+            if rng.random() < 0.4:
+                yield from self.after(demand_id, rng.uniform(4, 72))
+                app.record_progress(demand_id, actor=SYSTEM, summary="进行中 under way", percent=rng.randint(10, 90))
+            demand = app.demand(demand_id)
+            notices = [n["ends_at"] for n in demand.notices.values()]
+            yield from self.after(demand_id, rng.uniform(4, 24 * 12))
+            if notices and self.now < max(notices):
+                yield from self.watched(demand_id, max(notices) + _hours(1))
+            app.resolve(demand_id, actor=SYSTEM, summary="已解决 done")
+            if deliberate and app.demand(demand_id).template.result_notice and rng.random() < 0.9:
+                yield from self.after(demand_id, rng.uniform(1, 48))
+                app.publicize(demand_id, actor=SYSTEM, kind="result", text="实施结果公开 result")
+        yield from self.feedback(demand_id, deliberate)
+
+    def feedback(self, demand_id: UUID, deliberate: bool) -> Story:
+        rng, app = self.rng, self.app
+        due = app.demand(demand_id).feedback_due
+        roll = rng.random()
+        if roll < 0.15:
+            yield due + _hours(2)
+            app.expire_feedback(demand_id)
+            return
+        yield min(due, self.now + _hours(rng.uniform(1, 24 * 6)))
+        rating = "satisfied" if roll < 0.6 else "basically_satisfied" if roll < 0.85 else "dissatisfied"
+        app.give_feedback(demand_id, actor=SYSTEM, rating=rating)
+        if rating == "dissatisfied" and rng.random() < 0.7:
+            yield from self.after(demand_id, rng.uniform(2, 48))
+            app.reopen(demand_id, actor=SYSTEM, reason="回访复查不满意 recheck found it undone")
+            yield from self.work(demand_id, deliberate)
+
+    # ---------------------------------------------------------------- households
+    def household(self, start: datetime, end: datetime) -> Story:
+        rng, app = self.rng, self.app
+        yield start
+        categories = rng.choice([["ordinary"], ["minimum_living_allowance"], ["hardship"], ["elderly_alone"],
+                                 ["elderly_alone", "disabled"], ["unemployed"], ["hospitalised"]])
+        household_id = app.register_household(actor=SYSTEM, cell_id=rng.choice(self.cells), address="门牌 address",
+                                              categories=categories, members=rng.randint(1, 6)).id
+        self.h.households.append(household_id)
+        cadence = app.household(household_id).cadence_days or 60
+        diligent = rng.random() < 0.8
+        t = start
+        while True:
+            t += timedelta(days=cadence * (rng.uniform(0.6, 1.0) if diligent else rng.uniform(1.1, 2.5)))
+            if t >= end:
+                return
+            yield t - timedelta(days=3)
+            visit_id = app.schedule_visit(household_id, actor=SYSTEM, visitor=rng.choice(WORKERS),
+                                          purpose=rng.choice(["routine", "welfare_call", "follow_up", "mediation"]),
+                                          due_at=t).id
+            yield t
+            if rng.random() < 0.1:
+                app.miss_visit(visit_id, actor=SYSTEM, reason="不在家 nobody home")
+                continue
+            app.conduct_visit(visit_id, actor=SYSTEM, mode=rng.choice(["in_home", "phone", "reception"]))
+            if rng.random() < 0.05:
+                app.raise_demand(actor=SYSTEM, channel="visit", title="走访发现 need found on a visit",
+                                 cell_id=app.household(household_id).cell_id, visit_id=visit_id)
+
+
+def generate(deployment: Deployment, *, demands: int, households: int = 0, seed: int = 1,
+             days: int = 180, end: datetime | None = None) -> History:
+    """Play a random history into a fresh in-memory Application; returns it with the ids made."""
+    end = end or datetime.now(timezone.utc).replace(microsecond=0)
+    start = end - timedelta(days=days)
+    clock = Clock(start - timedelta(days=1))
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "100000",
+           "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}  # the stories never keep a failed command's aggregate
+    app = Minqing(deployment, env=env, clock=clock)
+    for username in [SUPERVISOR, *WORKERS]:
+        app.open_account(actor=SYSTEM, username=username)
+    history, rng = History(app, clock), random.Random(seed)
+    stories = Stories(history, rng)
+    queue: list[tuple[datetime, int, Story]] = []
+    counter = itertools.count()
+
+    def push(story: Story) -> None:
+        try:
+            heapq.heappush(queue, (next(story), next(counter), story))
+        except StopIteration:
+            pass
+
+    for _ in range(demands):
+        push(stories.demand(start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.9))))
+    for _ in range(households):
+        push(stories.household(start + timedelta(seconds=rng.uniform(0, 86400 * 30)), end))
+    while queue:
+        when, _, story = heapq.heappop(queue)
+        if when > end:
+            continue
+        clock.now = max(clock.now, when)
+        try:
+            nxt = next(story)
+        except StopIteration:
+            continue
+        except DomainError as error:  # a story that asked for something unlawful is a bug in the story
+            raise AssertionError(f"history story broke a rule at {clock.now}: {error}") from error
+        heapq.heappush(queue, (max(nxt, clock.now), next(counter), story))
+    return history
+
+
+def copy_events(source: Minqing, target: Minqing, page: int = 2000) -> int:
+    """Copy every stored event, in log order, into another store (same encoding); returns the count."""
+    from eventsourcing.persistence import StoredEvent
+
+    copied, start = 0, 1
+    while True:
+        notifications = source.recorder.select_notifications(start, page)
+        if not notifications:
+            return copied
+        target.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
+                                       for n in notifications])
+        copied += len(notifications)
+        start = notifications[-1].id + 1

@@ -1,0 +1,246 @@
+"""Query functions over the views, for the HTTP API and the CLI. None of them reads the event store.
+
+Lists take filters, a sort key (prefix "-" for descending) and limit/offset, and return a `Page`.
+Summaries group per-case rows by one dimension and compute their figures in Python with the
+definitions in `projections.stats`, the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, ColumnElement, Select, Table, and_, func, or_, select
+
+from projections.cases import cases
+from projections.notice_board import notice_board
+from projections.response_times import response_times
+from projections.satisfaction import satisfaction
+from projections.stats import median, p90, share
+from projections.visit_coverage import visit_coverage
+
+GROUPINGS = ("category", "cell", "worker", "month")
+MAX_LIMIT = 500
+
+
+class BadQuery(ValueError):
+    """A filter, sort key or grouping the view does not have."""
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: int, offset: int,
+          tiebreak: str = "id") -> Page:
+    name = sort.lstrip("-")
+    if name not in table.c:
+        raise BadQuery(f"cannot sort by {name!r}; sort by one of {sorted(table.c.keys())}")
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    column = table.c[name]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = conn.execute(query.order_by(order, table.c[tiebreak]).limit(limit).offset(offset)).mappings()
+    return Page([dict(r) for r in rows], total, limit, offset)
+
+
+def _in_cells(columns: Sequence[ColumnElement[Any]], cells: Sequence[str] | None) -> list[ColumnElement[bool]]:
+    if cells is None:
+        return []
+    return [or_(*(c.in_(list(cells)) for c in columns))]
+
+
+# ---------------------------------------------------------------- cases
+def search_cases(conn: Connection, *, text: str | None = None, status: str | None = None,
+                 track: str | None = None, step: str | None = None, category: str | None = None,
+                 cells: Sequence[str] | None = None, assignee: str | None = None, channel: str | None = None,
+                 overdue: bool | None = None, raised_from: datetime | None = None,
+                 raised_to: datetime | None = None, receipt: str | None = None, sort: str = "-raised_at",
+                 limit: int = 50, offset: int = 0) -> Page:
+    """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible cell)."""
+    c = cases.c
+    where: list[ColumnElement[bool]] = _in_cells([c.cell_id, c.responsible_cell_id], cells)
+    for column, value in ((c.status, status), (c.track, track), (c.current_step, step), (c.category, category),
+                          (c.assignee, assignee), (c.channel, channel), (c.overdue, overdue),
+                          (c.receipt, receipt)):
+        if value is not None:
+            where.append(column == value)
+    if text:
+        where.append(func.lower(c.title).contains(text.lower(), autoescape=True))
+    if raised_from is not None:
+        where.append(c.raised_at >= raised_from)
+    if raised_to is not None:
+        where.append(c.raised_at < raised_to)
+    return _page(conn, cases, select(cases).where(and_(True, *where)), sort, limit, offset)
+
+
+def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
+               category: str | None = None, assignee: str | None = None, flagged: bool | None = None,
+               sort: str = "raised_at", limit: int = 50, offset: int = 0) -> Page:
+    """Open cases past any deadline (应予解决而未解决), with what an accountability review needs."""
+    c = cases.c
+    where = [c.status != "closed", or_(c.overdue.is_(True), c.due_at <= now),
+             *_in_cells([c.cell_id, c.responsible_cell_id], cells)]
+    if category is not None:
+        where.append(c.category == category)
+    if assignee is not None:
+        where.append(c.assignee == assignee)
+    if flagged is not None:
+        where.append(c.flags > 0 if flagged else c.flags == 0)
+    page = _page(conn, cases, select(cases).where(and_(*where)), sort, limit, offset)
+    items = [{
+        "id": r["id"], "title": r["title"], "category": r["category"], "step": r["current_step"],
+        "cell_id": r["cell_id"], "responsible_cell_id": r["responsible_cell_id"], "assignee": r["assignee"],
+        "raised_at": r["raised_at"], "age_days": round((now - r["raised_at"]).total_seconds() / 86400, 1),
+        "due_at": r["due_at"], "deadlines_missed": r["missed"], "escalation_level": r["escalation_level"],
+        "escalations": r["escalations"], "accountability_flags": r["flag_details"],
+    } for r in page.items]
+    return Page(items, page.total, page.limit, page.offset)
+
+
+# ---------------------------------------------------------------- summaries
+def _group_column(table: Table, by: str) -> ColumnElement[Any]:
+    if by not in GROUPINGS:
+        raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
+    return table.c["cell_id" if by == "cell" else by]
+
+
+def _rows(conn: Connection, table: Table, by: str, category: str | None, cells: Sequence[str] | None,
+          month: str | None) -> dict[Any, list[dict[str, Any]]]:
+    where = _in_cells([table.c.cell_id], cells)
+    if category is not None:
+        where.append(table.c.category == category)
+    if month is not None:
+        where.append(table.c.month == month)
+    group = _group_column(table, by)
+    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for r in conn.execute(select(table).where(and_(True, *where))).mappings():
+        grouped[r[group.name]].append(dict(r))
+    return grouped
+
+
+def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
+                          cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
+    """Per group: cases, median and 90th percentile of hours to first response and to resolution,
+    and the share resolved on time (of those resolved)."""
+    summary = []
+    for group, rows in sorted(_rows(conn, response_times, by, category, cells, month).items(),
+                              key=lambda kv: str(kv[0])):
+        first = [r["first_response_seconds"] / 3600 for r in rows if r["first_response_seconds"] is not None]
+        resolved = [r for r in rows if r["resolution_seconds"] is not None]
+        hours = [r["resolution_seconds"] / 3600 for r in resolved]
+        summary.append({
+            by: group, "count": len(rows), "responded": len(first), "resolved": len(resolved),
+            "first_response_hours_median": median(first), "first_response_hours_p90": p90(first),
+            "resolution_hours_median": median(hours), "resolution_hours_p90": p90(hours),
+            "on_time_share": share(sum(1 for r in resolved if r["on_time"]), len(resolved)),
+        })
+    return summary
+
+
+def step_time_summary(conn: Connection, *, category: str | None = None,
+                      cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Per deliberation step: how many times it was held and the median and p90 days spent in it."""
+    per_step: dict[str, list[float]] = defaultdict(list)
+    where = _in_cells([response_times.c.cell_id], cells)
+    if category is not None:
+        where.append(response_times.c.category == category)
+    for steps in conn.execute(select(response_times.c.steps).where(and_(True, *where))).scalars():
+        for held in steps:
+            per_step[held["step"]].append(held["seconds"] / 86400)
+    return [{"step": step, "count": len(days), "days_median": median(days), "days_p90": p90(days)}
+            for step, days in sorted(per_step.items())]
+
+
+RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissatisfied", "expired", "reopens")
+
+
+def satisfaction_summary(conn: Connection, *, by: str = "category", category: str | None = None,
+                         cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
+    """Per group: feedback asked, answered, each rating, expired, reopens; satisfaction rate =
+    (satisfied + basically satisfied) / answered; response rate = answered / asked."""
+    summary = []
+    for group, rows in sorted(_rows(conn, satisfaction, by, category, cells, month).items(),
+                              key=lambda kv: str(kv[0])):
+        totals = {name: sum(r[name] for r in rows) for name in RATING_COUNTS}
+        if totals["asked"] == 0 and totals["reopens"] == 0:
+            continue
+        summary.append({
+            by: group, **totals,
+            "satisfaction_rate": share(totals["satisfied"] + totals["basically_satisfied"], totals["answered"]),
+            "response_rate": share(totals["answered"], totals["asked"]),
+        })
+    return summary
+
+
+# ---------------------------------------------------------------- visits
+def households(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
+               visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
+               limit: int = 50, offset: int = 0) -> Page:
+    """Households with their last visit, next visit due and whether they are overdue."""
+    v = visit_coverage.c
+    where = [v.registered_at.is_not(None), *_in_cells([v.cell_id], cells)]
+    if visitor is not None:
+        where.append(v.last_visitor == visitor)
+    if overdue is True:
+        where.append(v.next_due_at <= now)
+    elif overdue is False:
+        where.append(or_(v.next_due_at.is_(None), v.next_due_at > now))
+    page = _page(conn, visit_coverage, select(visit_coverage).where(and_(*where)), sort, limit, offset)
+    items = [{**r, "overdue": r["next_due_at"] is not None and r["next_due_at"] <= now} for r in page.items]
+    return Page(items, page.total, page.limit, page.offset)
+
+
+def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
+                           cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Per cell or per last visitor: households (户), those with a cadence, overdue, visits (户次)."""
+    if by not in ("cell", "visitor"):
+        raise BadQuery("visit coverage is grouped by cell or visitor")
+    column = visit_coverage.c.cell_id if by == "cell" else visit_coverage.c.last_visitor
+    grouped: dict[Any, list[Any]] = defaultdict(list)
+    where = [visit_coverage.c.registered_at.is_not(None), *_in_cells([visit_coverage.c.cell_id], cells)]
+    for r in conn.execute(select(visit_coverage).where(and_(*where))).mappings():
+        grouped[r[column.name]].append(r)
+    summary = []
+    for group, rows in sorted(grouped.items(), key=lambda kv: str(kv[0])):
+        due = [r for r in rows if r["next_due_at"] is not None]
+        late = sum(1 for r in due if r["next_due_at"] <= now)
+        summary.append({by: group, "households": len(rows), "with_cadence": len(due), "overdue": late,
+                        "covered_share": share(len(due) - late, len(due)),
+                        "visits_conducted": sum(r["conducted"] for r in rows),
+                        "visits_missed": sum(r["missed"] for r in rows)})
+    return summary
+
+
+# ---------------------------------------------------------------- notices
+def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
+                   limit: int = 50, offset: int = 0) -> Page:
+    """Public notices still up, newest first: no names or phone numbers, only what was posted."""
+    where = [notice_board.c.active.is_(True), *_in_cells([notice_board.c.cell_id], cells)]
+    notices = []
+    for r in conn.execute(select(notice_board).where(and_(*where))).mappings():
+        for n in r["notices"]:
+            if not n["ended"]:
+                notices.append({"case_id": r["id"], "category": r["category"], "cell_id": r["cell_id"], **n,
+                                "period_over": datetime.fromisoformat(n["ends_at"]) <= now})
+    notices.sort(key=lambda n: (n["posted_at"], n["notice_id"]), reverse=True)
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    return Page(notices[offset:offset + limit], len(notices), limit, offset)
+
+
+def notices_to_take_down(conn: Connection, *, now: datetime) -> list[tuple[str, str]]:
+    """(case id, notice id) of notices whose period is over but which are still up."""
+    found = []
+    for r in conn.execute(select(notice_board).where(notice_board.c.active.is_(True))).mappings():
+        found += [(r["id"], n["notice_id"]) for n in r["notices"]
+                  if not n["ended"] and datetime.fromisoformat(n["ends_at"]) <= now]
+    return found
