@@ -171,7 +171,8 @@ class Stories:
             app.close_case(demand_id, actor=SYSTEM, outcome="not_resolvable", explanation="超出职权 beyond our powers")
         elif roll < 0.15 and not deliberate and len(self.h.demands) > 1:
             yield from self.after(demand_id, rng.uniform(1, 48))
-            app.close_case(demand_id, actor=SYSTEM, outcome="merged", merged_into=self.h.demands[0])
+            survivor = next(d for d in self.h.demands if d != demand_id)
+            app.close_case(demand_id, actor=SYSTEM, outcome="merged", merged_into=survivor)
             return
         else:
             if rng.random() < 0.4:

@@ -71,13 +71,13 @@ class Processor:
         for view in self.views:
             mine = [(n.id, e) for n, e in zip(page, events, strict=True) if n.id > known[view.name]]
             if mine:
-                applied += self._apply(view, known[view.name], mine)
+                applied += self.apply(view, known[view.name], mine)
         return applied
 
     def _decode(self, page: Iterable[Notification]) -> list[Any]:
         return [self.mapper.to_domain_event(n) for n in page]
 
-    def _apply(self, view: View, expected: int, numbered: list[tuple[int, Any]]) -> int:
+    def apply(self, view: View, expected: int, numbered: list[tuple[int, Any]]) -> int:
         """Apply events and move the position in one transaction; 0 if another processor won."""
         try:
             with self.engine.begin() as conn:

@@ -1,0 +1,28 @@
+"""Helpers for view tests: a view's rows, and the rows a fresh rebuild gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from domain.application import Minqing
+from projections.core import View
+from projections.core import positions
+from projections.processor import Processor, shadow_of
+
+
+def rows_of(engine: Engine, view: View) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(view.table).order_by(view.key_column)).mappings()]
+
+
+def fresh_rebuild(app: Minqing, engine: Engine, view: View) -> list[dict[str, Any]]:
+    """The view's rows built from scratch into a shadow table (the live table is left alone)."""
+    shadow = shadow_of(view)
+    with engine.begin() as conn:
+        shadow.table.drop(conn, checkfirst=True)
+        shadow.table.create(conn)
+        conn.execute(positions.delete().where(positions.c.view == shadow.name))
+    Processor(app, engine, [shadow], batch_size=5000).catch_up()
+    return rows_of(engine, shadow)

@@ -1,0 +1,110 @@
+"""The projection worker: keeps the views current, exactly once, one writer per view.
+
+On PostgreSQL each view is held by one worker at a time through an advisory lock (others wait on
+standby), and the library's LISTEN/NOTIFY subscription wakes the loop when events are recorded.
+On SQLite, where the library has no subscription, the loop polls; transactions that begin with
+the write lock and the compare-and-set position keep two writers from counting anything twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, text
+
+from projections.core import View
+from projections.processor import Processor
+
+log = structlog.get_logger("minqing.worker.projections")
+POLL_SECONDS = 0.2
+STANDBY_SECONDS = 2.0
+
+
+class ViewLocks:
+    """Advisory locks (PostgreSQL) naming which views this worker may write."""
+
+    def __init__(self, engine: Engine, views: Sequence[View]) -> None:
+        self.engine, self.views = engine, list(views)
+        self.held: list[View] = []
+        self.conn: Connection | None = None
+
+    def acquire(self) -> list[View]:
+        if self.engine.dialect.name != "postgresql":
+            self.held = self.views
+            return self.held
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        for view in self.views:
+            if view in self.held:
+                continue
+            key = zlib.crc32(f"minqing.view.{view.name}".encode())
+            if self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                self.conn.commit()
+                self.held.append(view)
+                log.info("view_lock_acquired", view=view.name)
+        return self.held
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # ends the session, which releases its advisory locks
+            self.conn = None
+        self.held = []
+
+
+class Wakeup:
+    """Wakes the loop when events are recorded (PostgreSQL subscription) or after a short poll."""
+
+    def __init__(self, app: Any) -> None:
+        self.event = threading.Event()
+        self.subscription = None
+        self.thread: threading.Thread | None = None
+        try:
+            self.subscription = app.recorder.subscribe(gt=app.recorder.max_notification_id())
+        except NotImplementedError:  # SQLite: no subscription in the library
+            return
+        self.thread = threading.Thread(target=self._listen, name="minqing-subscription", daemon=True)
+        self.thread.start()
+
+    def _listen(self) -> None:
+        assert self.subscription is not None
+        try:
+            for _ in self.subscription:
+                self.event.set()
+        except Exception as error:  # noqa: BLE001 — polling still works; say so and carry on
+            log.warning("subscription_stopped", error=repr(error))
+
+    def wait(self, seconds: float) -> None:
+        self.event.wait(seconds)
+        self.event.clear()
+
+    def close(self) -> None:
+        if self.subscription is not None:
+            self.subscription.stop()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+def run(app: Any, engine: Engine, views: Sequence[View], stop: threading.Event, *,
+        batch_size: int = 500) -> None:
+    """Keep `views` current until `stop` is set."""
+    locks, wakeup = ViewLocks(engine, views), Wakeup(app)
+    log.info("projection_worker_started", views=[v.name for v in views], database=engine.dialect.name)
+    try:
+        while not stop.is_set():
+            held = locks.acquire()
+            if not held:
+                stop.wait(STANDBY_SECONDS)
+                continue
+            applied = Processor(app, engine, held, batch_size).run_once()
+            if applied:
+                log.debug("events_applied", events=applied)
+            else:
+                wakeup.wait(POLL_SECONDS if len(held) == len(views) else STANDBY_SECONDS)
+    finally:
+        wakeup.close()
+        locks.release()
+        log.info("projection_worker_stopped")
