@@ -59,10 +59,13 @@ class Demand(ChainedAggregate):
             d.deadlines = {"first_response": self.respond_by}
             d.missed = []
             d.round, d.step_index, d.last_vote = 1, 0, None
+            d.rejected_round = None     # the round a rejected vote sent the case back to
             d.notices, d.objections = {}, {}
             d.escalations, d.flags, d.progress_log = [], [], []
             d.feedback_state, d.feedback_due, d.rating = None, None, None
             d.reopen_count, d.merged_into = 0, None
+            d.closed_from = None        # the status a closed case returns to when reopened
+            d.respond_by = self.respond_by  # the first response deadline as first set
             d.triaged_at = d.resolved_at = None
             d.result_published = False
 
@@ -141,6 +144,7 @@ class Demand(ChainedAggregate):
                 d._advance()
             elif self.outcome == REJECTED:
                 d.round, d.step_index = d.round + 1, 0
+                d.rejected_round = d.round
 
     class Publicized(ChainedAggregate.Event):
         notice_id: str
@@ -152,7 +156,7 @@ class Demand(ChainedAggregate):
         deadlines: dict[str, datetime]
 
         def apply(self, d: Any) -> None:
-            d.notices[self.notice_id] = {"kind": self.kind, "posted_at": self.occurred_at,
+            d.notices[self.notice_id] = {"kind": self.kind, "round": d.round, "posted_at": self.occurred_at,
                                          "ends_at": self.ends_at, "ended": False}
             d.deadlines = dict(self.deadlines)
             if self.step is not None:
@@ -193,6 +197,7 @@ class Demand(ChainedAggregate):
         feedback_due: datetime
 
         def apply(self, d: Any) -> None:
+            d.closed_from = d.status
             d.status, d.outcome, d.resolved_at = CLOSED, "resolved", self.occurred_at
             d.deadlines, d.result_published = {}, False
             d.feedback_state, d.feedback_due, d.rating = "asked", self.feedback_due, None
@@ -204,6 +209,7 @@ class Demand(ChainedAggregate):
         feedback_due: datetime | None
 
         def apply(self, d: Any) -> None:
+            d.closed_from = d.status
             d.status, d.outcome, d.merged_into = CLOSED, self.outcome, self.merged_into
             d.deadlines = {}
             if self.feedback_due is not None:
@@ -225,7 +231,7 @@ class Demand(ChainedAggregate):
         deadlines: dict[str, datetime]
 
         def apply(self, d: Any) -> None:
-            d.status = IN_PROGRESS if d.track == "direct" else IMPLEMENTING
+            d.status = d.closed_from
             d.outcome, d.deadlines = None, dict(self.deadlines)
             d.feedback_state, d.feedback_due = None, None
             d.reopen_count += 1
@@ -268,6 +274,11 @@ class Demand(ChainedAggregate):
     @property
     def is_open(self) -> bool:
         return self.status != CLOSED
+
+    @property
+    def just_rejected(self) -> bool:
+        """The last deliberation step was a rejected vote; the round it opened has not begun."""
+        return self.rejected_round == self.round and self.step_index == 0
 
     def _advance(self) -> None:
         assert self.template is not None
@@ -383,6 +394,7 @@ class Demand(ChainedAggregate):
                            reason=reason, automatic=automatic, actor=actor, occurred_at=occurred_at)
 
     def add_note(self, *, text: str, actor: str, occurred_at: datetime) -> None:
+        self._require_open()
         if not text.strip():
             raise errors.InvalidInput("a note needs text")
         self.trigger_event(self.NoteAdded, text=text, actor=actor, occurred_at=occurred_at)
@@ -436,7 +448,7 @@ class Demand(ChainedAggregate):
             self._require_result_notice_due()
         elif kind == "rejection":
             self._require_deliberation()
-            if not (self.last_vote == REJECTED and self.step_index == 0):
+            if not self.just_rejected:
                 raise errors.StepOutOfOrder("a rejection is made public right after a rejected vote")
         else:
             awaited = self._require_step(NOTICE)
@@ -532,8 +544,9 @@ class Demand(ChainedAggregate):
         if outcome == "merged" and (merged_into is None or merged_into == self.id):
             raise errors.ClosingNotAllowed("a merged case points at another, surviving case")
         if outcome == "rejected":
-            rejections = [n for n in self.notices.values() if n["kind"] == "rejection"]
-            if self.last_vote != REJECTED or not rejections:
+            rejections = [n for n in self.notices.values()
+                          if n["kind"] == "rejection" and n["round"] == self.round]
+            if not self.just_rejected or not rejections:
                 raise errors.ClosingNotAllowed("a case is closed as rejected after a rejected vote is made public")
         feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
         self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
@@ -566,9 +579,17 @@ class Demand(ChainedAggregate):
             raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
         if not reason.strip():
             raise errors.InvalidInput("say why the case is reopened")
-        due = occurred_at + timedelta(days=self.policy["direct_resolution_days"])
-        self.trigger_event(self.Reopened, reason=reason, deadlines={"resolution": due}, actor=actor,
-                           occurred_at=occurred_at)
+        self.trigger_event(self.Reopened, reason=reason, deadlines=self._reopened_deadlines(occurred_at),
+                           actor=actor, occurred_at=occurred_at)
+
+    def _reopened_deadlines(self, at: datetime) -> dict[str, datetime]:
+        """Fresh deadlines for the work a reopened case returns to (triage, a step, or the resolution)."""
+        if self.closed_from == RAISED:
+            return {"first_response": at + (self.respond_by - self.raised_at)}
+        if self.closed_from == DELIBERATING:
+            return {"step": at + timedelta(days=self.policy["deliberation_step_days"]),
+                    "deliberation": at + timedelta(days=self.policy["deliberation_total_days"])}
+        return {"resolution": at + timedelta(days=self.policy["direct_resolution_days"])}
 
     def passed_deadlines(self, at: datetime) -> list[tuple[str, datetime]]:
         """Deadlines due by `at` that are not yet recorded as missed."""

@@ -111,8 +111,15 @@ class Deployment:
         return timedelta(days=self.feedback_days)
 
 
+def _policy(where: str, settings: dict[str, int], base: DeadlinePolicy) -> DeadlinePolicy:
+    unknown = set(settings) - set(base.__dict__)
+    if unknown:
+        raise InvalidInput(f"{where}: unknown deadline settings {sorted(unknown)}")
+    return DeadlinePolicy(**{**base.__dict__, **settings})
+
+
 def parse(data: dict[str, Any]) -> Deployment:
-    defaults = DeadlinePolicy(**data.get("deadlines", {}))
+    defaults = _policy("deadlines", data.get("deadlines", {}), DeadlinePolicy())
     cells: dict[str, Cell] = {}
     for raw in data["cells"]:
         parent = raw.get("parent")
@@ -129,7 +136,7 @@ def parse(data: dict[str, Any]) -> Deployment:
             raise InvalidInput(f"category {raw['key']!r}: unknown track {track!r}")
         if template not in TEMPLATES:
             raise InvalidInput(f"category {raw['key']!r}: unknown template {template!r}")
-        policy = DeadlinePolicy(**{**defaults.__dict__, **raw.get("deadlines", {})})
+        policy = _policy(f"category {raw['key']!r}", raw.get("deadlines", {}), defaults)
         categories[raw["key"]] = Category(raw["key"], raw["title"], track, template, policy)
     cadence = {"minimum_living_allowance": 30, "hardship": 30, "elderly_alone": 14,
                **data.get("visit_cadence_days", {})}

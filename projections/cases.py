@@ -32,6 +32,8 @@ cases = Table(
     Column("triaged_at", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
+    Column("closed_from", String(20)),                    # status and step a reopened case returns to
+    Column("closed_step", String(40)),
     Column("deadlines", JSON_TEXT, nullable=False),       # {name: iso due time} of open deadlines
     Column("missed", JSON_TEXT, nullable=False),          # ["name@iso due", ...] recorded as missed
     Column("due_at", UTCDateTime, index=True),            # earliest open deadline not yet recorded missed
@@ -90,6 +92,7 @@ def _raised(_: Row | None, e: Any) -> Row:
         "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
         "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
+        "closed_from": None, "closed_step": None,
         "deadlines": {}, "missed": [], "missed_deadlines": 0, "overdue": False, "rounds": 1,
         "escalation_level": 0, "flags": 0, "escalations": [], "flag_details": [], "reopen_count": 0, "feedback_state": None, "feedback_due": None,
         "rating": None, "visit_id": str(e.visit_id) if e.visit_id else None, "version": e.originator_version,
@@ -146,6 +149,7 @@ def _publicized(row: Row, e: Any) -> Row:
 
 
 def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
+    row.update(closed_from=row["status"], closed_step=row["current_step"])
     row.update(status="closed", outcome=outcome, current_step="closed", closed_at=e.occurred_at,
                feedback_state="asked" if feedback_due else None, feedback_due=feedback_due, rating=None)
     return _with_deadlines(_touch(row, e), {})
@@ -170,10 +174,8 @@ def _feedback_expired(row: Row, e: Any) -> Row:
 
 
 def _reopened(row: Row, e: Any) -> Row:
-    direct = row["track"] == "direct"
-    row.update(status="in_progress" if direct else "implementing", outcome=None, closed_at=None,
-               current_step="in_progress" if direct else "implementation", feedback_state=None,
-               feedback_due=None, rating=None, reopen_count=row["reopen_count"] + 1)
+    row.update(status=row["closed_from"], current_step=row["closed_step"], outcome=None, closed_at=None,
+               feedback_state=None, feedback_due=None, rating=None, reopen_count=row["reopen_count"] + 1)
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 

@@ -1,0 +1,192 @@
+"""Every figure of the response-time and satisfaction views equals a plain recomputation from the
+aggregates' own histories, over a random history of 2,000+ demands on both tracks."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from bench.history import History, copy_events, generate
+from domain.application import Minqing
+from domain.deployment import Deployment
+from projections import queries
+from projections.processor import Processor
+
+
+@pytest.fixture(scope="module")
+def history(deployment: Deployment) -> History:
+    return generate(deployment, demands=2100, households=0, seed=7)
+
+
+def nearest_rank_p90(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.ceil(len(ordered) * 9 / 10) - 1]
+
+
+def recompute_case(app: Minqing, demand_id: Any) -> dict[str, Any]:
+    """Walk one case's history by hand."""
+    case: dict[str, Any] = {"worker": None, "sat_worker": None, "first": None, "resolution": None,
+                            "on_time": None, "steps": [], "asked": 0, "answered": 0, "expired": 0, "reopens": 0,
+                            "sat_month": None, "ratings": defaultdict(int)}
+    deadlines: dict[str, datetime] = {}
+    missed_any, step_start = False, None
+    for e in app.history(demand_id):
+        d, at = e.data, e.occurred_at
+        if e.type == "Raised":
+            raised = at
+            case.update(category=d["category_hint"], cell=d["cell_id"], month=at.strftime("%Y-%m"))
+            deadlines = {"first_response": d["respond_by"]}
+        elif e.type == "Triaged":
+            case["category"] = d["category"]
+            case["first"] = (at - raised).total_seconds() / 3600
+            step_start = at if d["track"] == "deliberation" else None
+            deadlines = d["deadlines"]
+        elif e.type == "Assigned":
+            case["worker"] = case["sat_worker"] = d["assignee"]
+        elif e.type in ("Discussed", "Voted", "Publicized"):
+            if d.get("step") and step_start is not None:
+                case["steps"].append((d["step"], (at - step_start).total_seconds() / 86400))
+                step_start = at
+            deadlines = d["deadlines"]
+        elif e.type == "Resolved":
+            case["resolution"] = (at - raised).total_seconds() / 3600
+            case["on_time"] = not missed_any and all(at <= due for due in deadlines.values())
+            case["worker"] = case["worker"] or e.actor
+        elif e.type == "Reopened":
+            case.update(resolution=None, on_time=None)
+            case["reopens"] += 1
+            deadlines = d["deadlines"]
+        elif e.type == "DeadlineMissed":
+            missed_any = True
+        elif e.type == "FeedbackGiven":
+            case["answered"] += 1
+            case["ratings"][d["rating"]] += 1
+        elif e.type == "FeedbackExpired":
+            case["expired"] += 1
+        if e.type == "Resolved" or (e.type == "Closed" and d["feedback_due"] is not None):
+            case["asked"] += 1
+            case["sat_month"] = case["sat_month"] or at.strftime("%Y-%m")
+            case["sat_worker"] = case["sat_worker"] or e.actor
+    return case
+
+
+@pytest.fixture(scope="module")
+def truth(history: History) -> list[dict[str, Any]]:
+    return [recompute_case(history.app, d) for d in history.demands]
+
+
+def close(a: float | None, b: float | None) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, abs_tol=1e-6))
+
+
+@pytest.fixture
+def views(open_app: Callable[[], Minqing], history: History, views_engine: Engine) -> Engine:
+    app = open_app()
+    copy_events(history.app, app)
+    Processor(app, views_engine, batch_size=1000).catch_up()
+    return views_engine
+
+
+GROUP_KEYS = {"category": "category", "cell": "cell", "worker": "worker", "month": "month"}
+
+
+@pytest.mark.parametrize("by", queries.GROUPINGS)
+def test_response_time_figures_match_a_recomputation_from_the_histories(
+        views: Engine, truth: list[dict[str, Any]], by: str) -> None:
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for case in truth:
+        groups[case[GROUP_KEYS[by]]].append(case)
+    with views.connect() as conn:
+        summary = {row[by]: row for row in queries.response_time_summary(conn, by=by)}
+    assert set(summary) == set(groups)
+    for group, cases in groups.items():
+        row = summary[group]
+        first = [c["first"] for c in cases if c["first"] is not None]
+        resolved = [c for c in cases if c["resolution"] is not None]
+        hours = [c["resolution"] for c in resolved]
+        assert row["count"] == len(cases)
+        assert row["resolved"] == len(resolved)
+        assert close(row["first_response_hours_median"], statistics.median(first) if first else None)
+        assert close(row["first_response_hours_p90"], nearest_rank_p90(first))
+        assert close(row["resolution_hours_median"], statistics.median(hours) if hours else None)
+        assert close(row["resolution_hours_p90"], nearest_rank_p90(hours))
+        on_time = sum(1 for c in resolved if c["on_time"])
+        assert close(row["on_time_share"], on_time / len(resolved) if resolved else None)
+
+
+def test_time_in_each_deliberation_step_matches_a_recomputation(views: Engine, truth: list[dict[str, Any]]) -> None:
+    per_step: dict[str, list[float]] = defaultdict(list)
+    for case in truth:
+        for step, days in case["steps"]:
+            per_step[step].append(days)
+    with views.connect() as conn:
+        summary = {row["step"]: row for row in queries.step_time_summary(conn)}
+    assert set(summary) == set(per_step)
+    for step, days in per_step.items():
+        assert summary[step]["count"] == len(days)
+        assert close(summary[step]["days_median"], statistics.median(days))
+        assert close(summary[step]["days_p90"], nearest_rank_p90(days))
+
+
+@pytest.mark.parametrize("by", queries.GROUPINGS)
+def test_satisfaction_figures_match_a_recomputation_from_the_histories(
+        views: Engine, truth: list[dict[str, Any]], by: str) -> None:
+    key = {"category": "category", "cell": "cell", "worker": "sat_worker", "month": "sat_month"}[by]
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for case in truth:
+        if case["asked"] or case["reopens"]:
+            groups[case[key]].append(case)
+    with views.connect() as conn:
+        summary = {row[by]: row for row in queries.satisfaction_summary(conn, by=by)}
+    assert set(summary) == set(groups)
+    for group, cases in groups.items():
+        row = summary[group]
+        asked = sum(c["asked"] for c in cases)
+        answered = sum(c["answered"] for c in cases)
+        good = sum(c["ratings"]["satisfied"] + c["ratings"]["basically_satisfied"] for c in cases)
+        assert row["asked"] == asked
+        assert row["answered"] == answered
+        for rating in ("satisfied", "basically_satisfied", "dissatisfied"):
+            assert row[rating] == sum(c["ratings"][rating] for c in cases)
+        assert row["expired"] == sum(c["expired"] for c in cases)
+        assert row["reopens"] == sum(c["reopens"] for c in cases)
+        assert close(row["satisfaction_rate"], good / answered if answered else None)
+        assert close(row["response_rate"], answered / asked if asked else None)
+
+
+def test_the_random_history_covers_every_track_outcome_rating_and_reopening(history: History,
+                                                                            truth: list[dict[str, Any]]) -> None:
+    outcomes = {(history.app.demand(d).track, history.app.demand(d).outcome) for d in history.demands}
+    assert {("direct", "resolved"), ("direct", "not_resolvable"), ("direct", "merged"),
+            ("deliberation", "resolved"), ("deliberation", "rejected"), (None, "withdrawn")} <= outcomes
+    assert len(history.demands) >= 2000
+    assert sum(c["reopens"] for c in truth) > 0 and sum(c["expired"] for c in truth) > 0
+    assert all(sum(c["ratings"][r] for c in truth) > 0 for r in ("satisfied", "basically_satisfied", "dissatisfied"))
+
+
+def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: History) -> None:
+    from sqlalchemy import select
+
+    from projections.cases import cases
+
+    with views.connect() as conn:
+        rows = {r["id"]: r for r in conn.execute(select(cases)).mappings()}
+    assert len(rows) == len(history.demands)
+    for demand_id in history.demands:
+        demand, row = history.app.demand(demand_id), rows[str(demand_id)]
+        expected = (demand.status, demand.current_step, demand.outcome, demand.round, demand.assignee,
+                    demand.responsible_cell_id, demand.reopen_count, demand.feedback_state, len(demand.missed),
+                    len(demand.flags), demand.version)
+        found = (row["status"], row["current_step"], row["outcome"], row["rounds"], row["assignee"],
+                 row["responsible_cell_id"], row["reopen_count"], row["feedback_state"], row["missed_deadlines"],
+                 row["flags"], row["version"])
+        assert found == expected, demand_id

@@ -1,0 +1,122 @@
+"""Staff accounts: opened and given roles by an admin, and answerable as of any time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from domain import errors
+from domain.account import account_id
+from domain.application import Minqing
+from tests.unit import cases
+
+
+@pytest.fixture
+def new_worker(app: Minqing) -> str:
+    """An account opened by the admin and made a worker over Nanling village."""
+    app.open_account(actor="admin", username="he.worker", display_name="何网格员")
+    app.grant_role(actor="admin", username="he.worker", role="worker", cell_id="qingshui.nanling")
+    return "he.worker"
+
+
+def test_an_admin_opens_an_account_and_grants_it_a_role(app: Minqing, new_worker: str) -> None:
+    account = app.account(new_worker)
+    assert (account.display_name, account.grants) == ("何网格员", [["worker", "qingshui.nanling"]])
+
+
+def test_a_new_account_acts_within_its_granted_cell(app: Minqing, new_worker: str) -> None:
+    demand_id = cases.raise_repair(app, cell_id="qingshui.nanling.g2", actor=new_worker)
+    assert app.demand(demand_id).raised_by == new_worker
+
+
+def test_an_account_without_a_role_may_do_nothing(app: Minqing) -> None:
+    app.open_account(actor="admin", username="qian.new")
+    with pytest.raises(errors.NotAuthorised):
+        cases.raise_repair(app, actor="qian.new")
+
+
+def test_opening_an_account_under_a_name_already_taken_is_refused(app: Minqing) -> None:
+    with pytest.raises(errors.AccountExists):
+        app.open_account(actor="admin", username="wang.worker")
+
+
+def test_a_user_name_is_one_word(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.open_account(actor="admin", username="wang worker")
+
+
+@pytest.mark.parametrize("actor", ["wang.worker", "chen.supervisor", "sun.reviewer"])
+def test_only_an_admin_opens_accounts(app: Minqing, actor: str) -> None:
+    with pytest.raises(errors.NotAuthorised):
+        app.open_account(actor=actor, username="qian.new")
+
+
+@pytest.mark.parametrize("actor", ["wang.worker", "chen.supervisor", "sun.reviewer"])
+def test_only_an_admin_grants_roles(app: Minqing, actor: str) -> None:
+    with pytest.raises(errors.NotAuthorised):
+        app.grant_role(actor=actor, username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+
+
+def test_only_an_admin_revokes_roles(app: Minqing) -> None:
+    with pytest.raises(errors.NotAuthorised):
+        app.revoke_role(actor="chen.supervisor", username="wang.worker", role="worker",
+                        cell_id="qingshui.dongcun")
+
+
+def test_a_role_is_one_the_domain_knows(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.grant_role(actor="admin", username="wang.worker", role="mayor", cell_id="qingshui.dongcun")
+
+
+def test_a_role_is_granted_over_a_cell_of_the_grid(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.grant_role(actor="admin", username="wang.worker", role="worker", cell_id="qingshui.beicun")
+
+
+def test_a_role_already_held_is_not_granted_twice(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.grant_role(actor="admin", username="wang.worker", role="worker", cell_id="qingshui.dongcun")
+
+
+def test_a_role_not_held_is_not_revoked(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.revoke_role(actor="admin", username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+
+
+def test_a_role_is_granted_to_an_existing_account(app: Minqing) -> None:
+    with pytest.raises(errors.NotFound):
+        app.grant_role(actor="admin", username="nobody", role="worker", cell_id="qingshui.dongcun")
+
+
+# ---------------------------------------------------------------- as of a time
+def test_an_audit_tells_which_roles_an_account_held_before_a_revocation(app: Minqing) -> None:
+    app.grant_role(actor="admin", username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+    app.revoke_role(actor="admin", username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+    granted, revoked = [e.recorded_at for e in app.history(account_id("wang.worker"))[-2:]]
+    assert granted < revoked
+    held = app.as_of(account_id("wang.worker"), revoked - timedelta(microseconds=1))
+    assert ["supervisor", "qingshui.dongcun"] in held.grants
+
+
+def test_an_audit_tells_which_roles_an_account_held_after_a_revocation(app: Minqing) -> None:
+    app.grant_role(actor="admin", username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+    app.revoke_role(actor="admin", username="wang.worker", role="supervisor", cell_id="qingshui.dongcun")
+    revoked = app.history(account_id("wang.worker"))[-1].recorded_at
+    assert app.as_of(account_id("wang.worker"), revoked).grants == [["worker", "qingshui.dongcun"]]
+
+
+def test_an_audit_finds_no_account_before_it_was_opened(app: Minqing) -> None:
+    opened = app.history(account_id("wang.worker"))[0].recorded_at
+    assert app.as_of(account_id("wang.worker"), opened - timedelta(microseconds=1)) is None
+
+
+def test_an_as_of_time_needs_a_time_zone(app: Minqing) -> None:
+    with pytest.raises(errors.InvalidInput):
+        app.as_of(account_id("wang.worker"), app.history(account_id("wang.worker"))[0].recorded_at.replace(
+            tzinfo=None))
+
+
+def test_the_history_of_an_account_says_who_granted_each_role(app: Minqing, new_worker: str) -> None:
+    assert [(e.type, e.actor) for e in app.history(account_id(new_worker))] == [
+        ("Opened", "admin"), ("RoleGranted", "admin")]
