@@ -115,11 +115,11 @@ class Processor:
 
 def shadow_of(view: View) -> View:
     """A copy of the view writing to its own table and position, for rebuilding beside the live one."""
-    table = Table(view.table.name + SHADOW, MetaData(),
-                  *(c._copy() for c in view.table.columns))  # noqa: SLF001 — a plain column copy
-    for column in table.columns:
-        column.index = None
-    return View(view.name + SHADOW, table, view.key, view.handlers)
+    columns = [c._copy() for c in view.table.columns]  # noqa: SLF001 — a plain column copy
+    for column in columns:
+        column.index = False  # the live table's indexes are created under their own names at the swap
+    return View(view.name + SHADOW, Table(view.table.name + SHADOW, MetaData(), *columns), view.key,
+                view.handlers)
 
 
 def rebuild(app: Any, engine: Engine, view: View, progress: Callable[[int], None] | None = None,

@@ -50,7 +50,9 @@ class ViewLocks:
 
     def release(self) -> None:
         if self.conn is not None:
-            self.conn.close()  # ends the session, which releases its advisory locks
+            self.conn.execute(text("SELECT pg_advisory_unlock_all()"))  # the pool keeps the session open
+            self.conn.commit()
+            self.conn.close()
             self.conn = None
         self.held = []
 

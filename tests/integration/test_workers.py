@@ -1,0 +1,138 @@
+"""The deadline watcher and the operations on views, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from click.testing import CliRunner
+from sqlalchemy import Engine, select
+
+from api.cli import main
+from bench.history import copy_events, generate
+from domain.application import Minqing
+from domain.deployment import Deployment
+from projections import all_views
+from projections.cases import cases
+from projections.processor import Processor, rebuild
+from tests.conftest import Clock
+from tests.support.views import fresh_rebuild, rows_of
+from workers import deadlines
+from workers.projections import ViewLocks
+
+
+def overdue_repairs(app: Minqing, clock: Clock, count: int) -> list:  # noqa: ANN001
+    ids = []
+    for n in range(count):
+        case = app.raise_demand(actor="wang.worker", channel="phone", title=f"井盖损坏 manhole cover {n}",
+                                cell_id="qingshui.dongcun.g1").id
+        app.triage(case, actor="wang.worker", category="repairs")
+        ids.append(case)
+    clock.advance(days=6)
+    return ids
+
+
+def test_the_watcher_records_each_missed_deadline_once_and_escalates_even_with_two_watchers(
+        stored_app: Minqing, open_app: Callable[[], Minqing], views_engine: Engine, clock: Clock) -> None:
+    ids = overdue_repairs(stored_app, clock, 12)
+    Processor(stored_app, views_engine).catch_up()
+    second = open_app()
+    results = []
+    threads = [threading.Thread(target=lambda a=a: results.append(deadlines.sweep(a, views_engine)))
+               for a in (stored_app, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r["deadline_missed"] for r in results) == 12
+    for case in ids:
+        history = [e.type for e in stored_app.history(case)]
+        assert history.count("DeadlineMissed") == 1
+        assert history.count("Escalated") == 1
+        assert stored_app.demand(case).responsible_cell_id == "qingshui.dongcun"
+    Processor(stored_app, views_engine).catch_up()
+    assert deadlines.sweep(stored_app, views_engine)["deadline_missed"] == 0
+
+
+def test_the_watcher_expires_silent_feedback_and_takes_down_notices_whose_period_is_over(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    repair = app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak", cell_id="qingshui.dongcun.g1").id
+    app.triage(repair, actor="wang.worker", category="repairs")
+    app.resolve(repair, actor="wang.worker", summary="fixed")
+    lights = app.raise_demand(actor="wang.worker", channel="visit", title="路灯 lights", cell_id="qingshui.dongcun").id
+    app.triage(lights, actor="wang.worker", category="public_works")
+    for step in ("branch_proposal", "two_committees", "members_assembly"):
+        app.discuss(lights, actor="wang.worker", step=step)
+    app.vote(lights, actor="wang.worker", body="representatives", members=9, present=9, in_favour=9, against=0,
+             abstained=0)
+    app.publicize(lights, actor="wang.worker", kind="resolution", text="决议 resolution")
+    clock.advance(days=8)
+    Processor(app, views_engine).catch_up()
+    done = deadlines.sweep(app, views_engine)
+    assert (done["feedback_expired"], done["notice_ended"]) == (1, 1)
+    assert app.demand(repair).feedback_state == "expired"
+    assert all(n["ended"] for n in app.demand(lights).notices.values())
+
+
+def test_a_rebuild_swaps_in_an_identical_view_and_the_live_one_answers_until_then(
+        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine) -> None:
+    app = open_app()
+    copy_events(generate(deployment, demands=150, households=20, seed=5).app, app)
+    Processor(app, views_engine).catch_up()
+    view = all_views()["cases"]
+    before = rows_of(views_engine, view)
+    seen_during: list[int] = []
+
+    def read_live(_: int) -> None:
+        with views_engine.connect() as conn:
+            seen_during.append(len(conn.execute(select(cases.c.id)).all()))
+
+    rebuild(app, views_engine, view, progress=read_live, batch_size=200)
+    assert seen_during and set(seen_during) == {len(before)}
+    assert rows_of(views_engine, view) == before
+    assert Processor(app, views_engine).positions()["cases"] == app.recorder.max_notification_id()
+
+
+def test_status_and_rebuild_commands_report_lag_and_throughput(
+        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine, database_url: str,
+        monkeypatch) -> None:  # noqa: ANN001
+    app = open_app()
+    total = copy_events(generate(deployment, demands=60, seed=6).app, app)
+    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    runner = CliRunner()
+    status = runner.invoke(main, ["projections", "status"])
+    assert status.exit_code == 0, status.output
+    assert f"{0:>10}{total:>10}{total:>12}" in status.output
+    rebuilt = runner.invoke(main, ["projections", "rebuild", "satisfaction"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert f"satisfaction: {total} events" in rebuilt.output and "events/s" in rebuilt.output
+    assert rows_of(views_engine, all_views()["satisfaction"]) == fresh_rebuild(app, views_engine,
+                                                                              all_views()["satisfaction"])
+    after = runner.invoke(main, ["projections", "status"]).output
+    assert [line for line in after.splitlines() if line.startswith("satisfaction")][0].split()[1:4] == \
+        [str(total), str(total), "0"]
+
+
+def test_only_one_worker_holds_a_view_at_a_time(views_engine: Engine) -> None:
+    views = list(all_views().values())
+    first, second = ViewLocks(views_engine, views), ViewLocks(views_engine, views)
+    try:
+        assert first.acquire() == views
+        if views_engine.dialect.name == "postgresql":
+            assert second.acquire() == []
+            first.release()
+            assert second.acquire() == views
+    finally:
+        first.release()
+        second.release()
+
+
+def test_deadlines_are_swept_by_the_clock_of_the_application(stored_app: Minqing, views_engine: Engine,
+                                                            clock: Clock) -> None:
+    overdue_repairs(stored_app, clock, 1)
+    clock.advance(days=-2)
+    Processor(stored_app, views_engine).catch_up()
+    assert deadlines.sweep(stored_app, views_engine)["deadline_missed"] == 0
+    clock.advance(days=2, seconds=1)
+    assert deadlines.sweep(stored_app, views_engine)["deadline_missed"] == 1
