@@ -26,6 +26,7 @@ class Account(ChainedAggregate):
 
         def apply(self, a: Any) -> None:
             a.username, a.display_name, a.grants = self.username, self.display_name, []
+            a.tokens = {}   # token id → sha256 of the secret; the secret itself is never stored
 
     class RoleGranted(ChainedAggregate.Event):
         role: str
@@ -40,6 +41,20 @@ class Account(ChainedAggregate):
 
         def apply(self, a: Any) -> None:
             a.grants.remove([self.role, self.cell_id])
+
+    class TokenIssued(ChainedAggregate.Event):
+        token_id: str
+        secret_hash: str
+        label: str
+
+        def apply(self, a: Any) -> None:
+            a.tokens[self.token_id] = self.secret_hash
+
+    class TokenRevoked(ChainedAggregate.Event):
+        token_id: str
+
+        def apply(self, a: Any) -> None:
+            del a.tokens[self.token_id]
 
     @staticmethod
     def create_id(username: str) -> UUID:  # type: ignore[override]
@@ -63,6 +78,18 @@ class Account(ChainedAggregate):
         if [role, cell_id] not in self.grants:
             raise errors.InvalidInput(f"{self.username} does not hold {role} over {cell_id}")
         self.trigger_event(self.RoleRevoked, role=role, cell_id=cell_id, actor=actor, occurred_at=occurred_at)
+
+    def issue_token(self, *, token_id: str, secret_hash: str, label: str, actor: str,
+                    occurred_at: datetime) -> None:
+        if token_id in self.tokens:
+            raise errors.InvalidInput(f"token {token_id} already exists")
+        self.trigger_event(self.TokenIssued, token_id=token_id, secret_hash=secret_hash, label=label,
+                           actor=actor, occurred_at=occurred_at)
+
+    def revoke_token(self, *, token_id: str, actor: str, occurred_at: datetime) -> None:
+        if token_id not in self.tokens:
+            raise errors.NotFound(f"{self.username} has no token {token_id}")
+        self.trigger_event(self.TokenRevoked, token_id=token_id, actor=actor, occurred_at=occurred_at)
 
     def roles_over(self, role: str) -> list[str]:
         return [cell for r, cell in self.grants if r == role]
