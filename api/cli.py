@@ -6,11 +6,16 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 import click
 
+from api.runtime import create_api_tables
 from api.settings import NotInitialised, Settings
+from domain.account import ROLES
+from domain.application import SYSTEM
 from projections import all_views
 from projections.core import View
 from projections.db import make_engine
@@ -42,9 +47,46 @@ def db() -> None:
 def db_init() -> None:
     """Create the tables (run once per database, before any server or worker starts)."""
     settings = Settings()
-    _open(create_tables=True).close()
-    create_view_tables(make_engine(settings.database_url))
+    _initialise(settings)
     click.echo(f"initialised {settings.database_url}")
+
+
+def _initialise(settings: Settings) -> None:
+    """Create the event store's, the views' and the API's tables (idempotent)."""
+    _open(create_tables=True).close()
+    engine = make_engine(settings.database_url)
+    create_view_tables(engine)
+    create_api_tables(engine)
+    engine.dispose()
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Load another batch beside a demo already loaded.")
+@click.option("--seed", type=int, default=2026, show_default=True, help="Same seed, same content and counts.")
+def demo(force: bool, seed: int) -> None:
+    """Load the demo: 清水镇's three villages and community, six months of demands and visits."""
+    from api.demo import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
+
+    settings = Settings()
+    if settings.is_sqlite:                  # the embedded database needs no separate `db init`
+        _initialise(settings)
+    app = _open()
+    try:
+        if already_loaded(app) and not force:
+            raise click.ClickException(
+                f"the demo is already loaded in {settings.database_url}; "
+                "run `minqing demo --force` to load another batch beside it")
+        started = time.monotonic()
+        with click.progressbar(length=DEMO_UNITS, label="loading the demo") as bar:
+            summary = load_demo(app, seed=seed, progress=bar.update)
+    except WrongDeployment as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        app.close()
+    click.echo(f"loaded the demo (seed {seed}) into {settings.database_url} "
+               f"in {time.monotonic() - started:.1f} s")
+    for line in summary.lines():
+        click.echo(line)
 
 
 @main.command()
@@ -172,6 +214,107 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
     finally:
         engine.dispose()
         app.close()
+
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Embedded mode: API, pages and workers in one process (tables created on the embedded SQLite)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    if settings.is_sqlite:
+        _initialise(settings)
+    configure_logs()
+    uvicorn.run(create_app(settings, embedded_workers=True), host=host, port=port, log_config=None,
+                access_log=False)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="API processes.")
+def api(host: str, port: int, workers: int) -> None:
+    """The API only (run `worker projections` and `worker deadlines` beside it), in several processes."""
+    import uvicorn
+
+    _open().close()  # refuse early, with the message, when the database was never initialised
+    configure_logs()
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+                access_log=False)
+
+
+@main.group()
+def accounts() -> None:
+    """Staff accounts, roles and tokens (acting as the operator at the console)."""
+
+
+def _account_command(action: Callable[[Any], Any]) -> None:
+    from domain.errors import DomainError
+
+    app = _open()
+    try:
+        action(app)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    finally:
+        app.close()
+
+
+@accounts.command("create")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--role", type=click.Choice(ROLES), help="Grant this role at once (with --cell).")
+@click.option("--cell", "cell_id", help="The grid cell the role covers (and everything below it).")
+def accounts_create(username: str, display_name: str, role: str | None, cell_id: str | None) -> None:
+    """Open a staff account, optionally with a first role."""
+    def action(app: Any) -> None:
+        app.open_account(actor=SYSTEM, username=username, display_name=display_name)
+        if role:
+            app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell_id or app._root_of_any())
+        click.echo(f"opened {username}" + (f" as {role} over {cell_id or app._root_of_any()}" if role else ""))
+    _account_command(action)
+
+
+@accounts.command("grant")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@click.argument("cell_id")
+def accounts_grant(username: str, role: str, cell_id: str) -> None:
+    """Grant a role over a grid cell."""
+    _account_command(lambda app: (app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell_id),
+                                  click.echo(f"{username} is {role} over {cell_id}")))
+
+
+@accounts.command("revoke")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@click.argument("cell_id")
+def accounts_revoke(username: str, role: str, cell_id: str) -> None:
+    """Revoke a role over a grid cell."""
+    _account_command(lambda app: (app.revoke_role(actor=SYSTEM, username=username, role=role, cell_id=cell_id),
+                                  click.echo(f"{username} is no longer {role} over {cell_id}")))
+
+
+@accounts.command("issue-token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+def accounts_issue_token(username: str, label: str) -> None:
+    """Issue a bearer token; it is printed once and stored only as a hash."""
+    _account_command(lambda app: click.echo(app.issue_token(actor=SYSTEM, username=username, label=label)[1]))
+
+
+@accounts.command("revoke-token")
+@click.argument("username")
+@click.argument("token_id")
+def accounts_revoke_token(username: str, token_id: str) -> None:
+    """Revoke a bearer token (its id is the part between the two dots)."""
+    _account_command(lambda app: (app.revoke_token(actor=SYSTEM, username=username, token_id=token_id),
+                                  click.echo(f"revoked {username}'s token {token_id}")))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     lock_timeout_seconds: int = 5
+    public_requests_per_minute: int = 30    # per client and API process, on the public routes
 
     @property
     def is_sqlite(self) -> bool:

@@ -272,10 +272,10 @@ class Minqing(Application):
         return self._save(demand)
 
     def lodge_objection(self, demand_id: UUID, *, actor: str, notice_id: str, text: str,
-                        occurred_at: datetime | None = None) -> Recorded:
+                        expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Lodge an objection (异议) to a notice while it is up; anyone may, residents included."""
         when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "object")
+        demand = self._demand(demand_id, actor, "object", expected_version)
         demand.lodge_objection(notice_id=notice_id, text=text, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -327,10 +327,10 @@ class Minqing(Application):
         return self._save(demand)
 
     def give_feedback(self, demand_id: UUID, *, actor: str, rating: str, comment: str = "",
-                      occurred_at: datetime | None = None) -> Recorded:
+                      expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Record the resident's rating (satisfied, basically satisfied, dissatisfied)."""
         when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "feedback")
+        demand = self._demand(demand_id, actor, "feedback", expected_version)
         demand.give_feedback(rating=rating, comment=comment, actor=actor, occurred_at=when)
         return self._save(demand)
 

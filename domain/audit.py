@@ -124,3 +124,65 @@ def verify(app: Minqing, aggregate_id: UUID | None = None) -> Verification:
     for stored in rows:
         chains.check(stored)
     return result
+
+
+@dataclass(frozen=True)
+class Period:
+    """Who or which cell held a case, or which step it waited at, from when to when."""
+
+    kind: str            # "assignee" | "responsible_cell" | "step"
+    holder: str
+    start: datetime
+    end: datetime | None
+
+    def hours(self, now: datetime) -> float:
+        return round(((self.end or now) - self.start).total_seconds() / 3600, 2)
+
+
+def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
+    """The accountability trace (问责追溯) of a case from its history: who held it and for how long,
+    at which step, which deadlines passed, escalations and flags."""
+    periods: list[Period] = []
+    open_: dict[str, tuple[str, datetime]] = {}
+
+    def hold(kind: str, holder: str | None, at: datetime) -> None:
+        if kind in open_:
+            previous, since = open_.pop(kind)
+            periods.append(Period(kind, previous, since, at))
+        if holder is not None:
+            open_[kind] = (holder, at)
+
+    missed, escalations, flags = [], [], []
+    for e in entries:
+        d, at = e.data, e.occurred_at
+        if e.type == "Raised":
+            hold("responsible_cell", d["cell_id"], at)
+            hold("step", "raised", at)
+        elif e.type == "Triaged":
+            hold("responsible_cell", d["responsible_cell_id"], at)
+            hold("step", "triaged", at)
+        elif e.type == "Assigned":
+            hold("assignee", d["assignee"], at)
+        elif e.type == "Escalated":
+            hold("responsible_cell", d["to_cell_id"], at)
+            escalations.append({"at": at, "from": d["from_cell_id"], "to": d["to_cell_id"], "by": e.actor,
+                                "automatic": d["automatic"], "reason": d["reason"]})
+        elif e.type in ("Discussed", "Voted", "Publicized") and d.get("step"):
+            hold("step", f"{d['step']} held", at)
+        elif e.type in ("Resolved", "Closed"):
+            hold("step", "closed", at)
+        elif e.type == "Reopened":
+            hold("step", "reopened", at)
+        elif e.type == "DeadlineMissed":
+            missed.append({"deadline": d["deadline"], "due_at": d["due_at"], "recorded_at": at,
+                           "late_hours": round((at - d["due_at"]).total_seconds() / 3600, 2)})
+        elif e.type == "AccountabilityFlagged":
+            flags.append({"at": at, "by": e.actor, "responsible": d["responsible"], "finding": d["finding"]})
+    for kind, (holder, since) in open_.items():
+        periods.append(Period(kind, holder, since, None))
+    periods.sort(key=lambda p: (p.start, p.kind))
+    return {
+        "periods": [{"kind": p.kind, "holder": p.holder, "from": p.start, "to": p.end, "hours": p.hours(now)}
+                    for p in periods],
+        "deadlines_missed": missed, "escalations": escalations, "accountability_flags": flags,
+    }

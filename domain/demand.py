@@ -610,6 +610,36 @@ class Demand(ChainedAggregate):
         self.trigger_event(self.DeadlineMissed, deadline=deadline, due_at=due, actor=actor,
                            occurred_at=occurred_at)
 
+    def next_actions(self, at: datetime) -> list[str]:
+        """The commands the case's state allows next (who may give them is checked separately)."""
+        if self.status == CLOSED:
+            actions = ["feedback"] if self.feedback_state == "asked" else []
+            if self.outcome in ("resolved", "not_resolvable"):
+                actions.append("reopen")
+            if self.outcome == "resolved" and self.template is not None and self.template.result_notice \
+                    and not self.result_published:
+                actions.append("publicize")
+            return actions
+        actions = ["note", "escalate", "close"]
+        if self.status == RAISED:
+            actions.append("triage")
+        else:
+            actions.append("assign")
+        step = self.awaited_step
+        if step is not None:
+            actions.append({DISCUSSION: "discuss", VOTE: "vote", NOTICE: "publicize"}[step.kind])
+        elif self.track == "deliberation" and self.just_rejected:
+            actions.append("publicize")
+        if self.status in (IN_PROGRESS, IMPLEMENTING):
+            actions += ["progress", "resolve"]
+        if any(not n["ended"] and at <= n["ends_at"] for n in self.notices.values()):
+            actions.append("object")
+        if any(not o["answered"] for o in self.objections.values()):
+            actions.append("answer_objection")
+        if self.is_unresolved(at):
+            actions.append("flag")
+        return sorted(set(actions))
+
     def is_unresolved(self, at: datetime) -> bool:
         """应予解决而未解决: open and past one of its deadlines."""
         return self.is_open and (bool(self.missed) or any(due <= at for due in self.deadlines.values()))

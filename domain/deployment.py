@@ -90,6 +90,11 @@ class Deployment:
         """Is `cell_id` the cell `scope_id` or below it?"""
         return cell_id == scope_id or scope_id in self.ancestors(cell_id)
 
+    def subtree(self, cell_id: str) -> list[str]:
+        """`cell_id` and every cell below it."""
+        self.cell(cell_id)
+        return [c for c in self.cells if self.within(c, cell_id)]
+
     def category(self, key: str) -> Category:
         try:
             return self.categories[key]

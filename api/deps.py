@@ -1,0 +1,85 @@
+"""Typed dependencies: the runtime, the caller's account, its read scope, and header values."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.runtime import Runtime
+from domain import errors
+from domain.account import Account
+from domain.application import Minqing
+
+# Per-request facts for the request log, filled in by dependencies running in other threads.
+request_facts: ContextVar[dict[str, Any] | None] = ContextVar("minqing_request_facts", default=None)
+
+bearer = HTTPBearer(auto_error=False, description="A staff token from `minqing accounts issue-token`")
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def application(rt: RuntimeDep) -> Minqing:
+    return rt.app
+
+
+App = Annotated[Minqing, Depends(application)]
+
+
+def staff(request: Request, rt: RuntimeDep,
+          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Account:
+    """The signed-in member of staff; 401 without a valid token, 403 without any role."""
+    if credentials is None:
+        raise errors.UnknownActor("sign in with a bearer token")
+    account = rt.app.authenticate(credentials.credentials)
+    if not account.grants:
+        raise errors.NotAuthorised(f"{account.username} holds no role")
+    facts = request_facts.get()
+    if facts is not None:
+        facts["actor"] = account.username
+    return account
+
+
+Staff = Annotated[Account, Depends(staff)]
+
+
+def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
+    """Every cell the caller may read: the subtrees of all their grants, whatever the role."""
+    cells: set[str] = set()
+    for _, cell in account.grants:
+        cells.update(rt.app.deployment.subtree(cell))
+    return sorted(cells)
+
+
+Scope = Annotated[list[str], Depends(read_scope)]
+
+
+def if_match(if_match: Annotated[str | None, Header(description="The version the command expects")] = None
+             ) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().strip('"').removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise errors.InvalidInput("If-Match is the case's version number, e.g. If-Match: 7")
+    return int(value)
+
+
+IfMatch = Annotated[int | None, Depends(if_match)]
+
+
+def masks_personal_data(account: Account) -> bool:
+    """Reviewers and admins see names and phone numbers masked; workers and supervisors do not."""
+    return not any(role in ("worker", "supervisor") for role, _ in account.grants)
+
+
+def mask(value: str | None) -> str | None:
+    if not value:
+        return value
+    return value[0] + "*" * (len(value) - 1) if len(value) <= 4 else value[:3] + "****" + value[-4:]

@@ -1,0 +1,241 @@
+"""Demands (诉求): raise, read, search, and one command endpoint per use case."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from api.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from api.routes.common import csv_response, narrowed, plain, require_in_scope, run
+from api.schemas import (Assign, Close, Discuss, Escalate, Feedback, Flag, Note, Objection, AnswerObjection, Page,
+                         Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage, Vote)
+from domain.account import Account
+from domain.application import PERMISSIONS, Minqing
+from domain.demand import Demand
+from projections import queries
+
+router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
+
+def allowed_for(account: Account, demand: Demand, app: Minqing) -> list[str]:
+    roles = {role for role, _ in account.grants}
+    allowed = []
+    for action in demand.next_actions(app.clock()):
+        # Reassigning is a supervisor's; closing as not resolvable needs a supervisor too (but others may close).
+        permission = {"assign": "reassign" if demand.assignee else "assign"}.get(action, action)
+        if roles & set(PERMISSIONS.get(permission, ())):
+            allowed.append(action)
+    return allowed
+
+
+def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
+    hide = masks_personal_data(account)
+    return plain({
+        "id": demand.id, "version": demand.version, "receipt": demand.receipt, "title": demand.title,
+        "description": demand.description, "channel": demand.channel, "category": demand.category,
+        "track": demand.track, "template": demand.template_key, "status": demand.status,
+        "outcome": demand.outcome, "current_step": demand.current_step, "round": demand.round,
+        "cell_id": demand.cell_id, "responsible_cell_id": demand.responsible_cell_id,
+        "assignee": demand.assignee, "raised_at": demand.raised_at, "raised_by": demand.raised_by,
+        "location": demand.location, "visit_id": demand.visit_id,
+        "resident_name": mask(demand.resident_name) if hide else demand.resident_name,
+        "resident_phone": mask(demand.resident_phone) if hide else demand.resident_phone,
+        "deadlines": demand.deadlines, "deadlines_missed": demand.missed, "notices": demand.notices,
+        "objections": demand.objections, "escalations": demand.escalations, "flags": demand.flags,
+        "feedback_state": demand.feedback_state, "feedback_due": demand.feedback_due, "rating": demand.rating,
+        "reopen_count": demand.reopen_count, "merged_into": demand.merged_into,
+    })
+
+
+def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
+    demand = app.demand(demand_id)
+    require_in_scope([demand.cell_id, demand.responsible_cell_id], scope, f"case {demand_id}")
+    return demand
+
+
+@router.post("", status_code=201, response_model=Recorded)
+def raise_demand(body: RaiseDemand, app: App, actor: Staff, response: Response) -> Recorded:
+    """Record a resident's demand raised through a channel (optionally from a household visit)."""
+    done = run(lambda: app.raise_demand(actor=actor.username, **body.model_dump()), None)
+    response.headers["Location"] = f"/api/v1/demands/{done.id}"
+    return done
+
+
+@router.get("", response_model=Page)
+def search(rt: RuntimeDep, scope: Scope, actor: Staff,
+           q: Annotated[str | None, Query(max_length=200, description="Words in the title")] = None,
+           status: str | None = None, track: str | None = None, step: str | None = None,
+           category: str | None = None, cell: str | None = None, assignee: str | None = None,
+           channel: str | None = None, overdue: bool | None = None, sort: str = "-raised_at",
+           limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+           after: Annotated[int | None, Query(ge=0)] = None) -> Any:
+    """Search the case list (the `cases` view) within your grid cells."""
+    rt.wait_for_views(after, ["cases"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        page = queries.search_cases(conn, text=q, status=status, track=track, step=step, category=category,
+                                    cells=cells, assignee=assignee, channel=channel, overdue=overdue, sort=sort,
+                                    limit=limit, offset=offset)
+    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/{demand_id}")
+def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONResponse:
+    """A case's current state, version, step and the actions you may take next."""
+    demand = readable(app, demand_id, scope)
+    body = state_of(demand, actor, app) | {"allowed_actions": allowed_for(actor, demand, app)}
+    return JSONResponse(body, headers={"ETag": f'"{demand.version}"'})
+
+
+@router.get("/{demand_id}/history")
+def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
+            as_of: Annotated[str | None, Query(description="An ISO datetime with zone: the state then")] = None
+            ) -> Any:
+    """Every event of the case (type, actor, recorded at, occurred at, data, hash), or its state as of a time."""
+    readable(app, demand_id, scope)
+    if as_of is not None:
+        return state_as_of(app, demand_id, as_of, actor)
+    hide = masks_personal_data(actor)
+    entries = []
+    for e in app.history(demand_id):
+        data = dict(e.data)
+        if hide:
+            for key in ("resident_name", "resident_phone"):
+                if key in data:
+                    data[key] = mask(data[key])
+        entries.append({"version": e.version, "type": e.type, "actor": e.actor, "recorded_at": e.recorded_at,
+                        "occurred_at": e.occurred_at, "data": data, "hash": e.chain})
+    return plain(entries)
+
+
+def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> Any:
+    from datetime import datetime
+
+    from domain.errors import InvalidInput, NotFound
+
+    try:
+        at = datetime.fromisoformat(as_of)
+    except ValueError:
+        raise InvalidInput(f"as_of {as_of!r} is not an ISO datetime") from None
+    demand = app.as_of(demand_id, at)
+    if demand is None:
+        raise NotFound(f"case {demand_id} did not exist yet at {as_of}")
+    return state_of(demand, actor, app) | {"as_of": at.isoformat()}
+
+
+@router.get("/{demand_id}/trace")
+def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
+          format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:  # noqa: A002
+    """The accountability trace: who held the case, for how long, at which step; deadlines passed,
+    escalations and flags."""
+    from domain.audit import trace as trace_of
+
+    readable(app, demand_id, scope)
+    found = trace_of(app.history(demand_id), app.clock())
+    if format == "csv":
+        rows = [{"kind": p["kind"], "holder": p["holder"], "from": p["from"], "to": p["to"], "hours": p["hours"]}
+                for p in found["periods"]]
+        rows += [{"kind": "deadline_missed", "holder": m["deadline"], "from": m["due_at"], "to": m["recorded_at"],
+                  "hours": m["late_hours"]} for m in found["deadlines_missed"]]
+        rows += [{"kind": "escalation", "holder": f"{x['from']} -> {x['to']}", "from": x["at"], "to": None,
+                  "hours": None} for x in found["escalations"]]
+        rows += [{"kind": "accountability_flag", "holder": f["responsible"], "from": f["at"], "to": None,
+                  "hours": None} for f in found["accountability_flags"]]
+        return csv_response(rows, f"trace-{demand_id}")
+    return plain({"id": demand_id} | found)
+
+
+def _command(path: str, summary: str):  # noqa: ANN202
+    return router.post(f"/{{demand_id}}/{path}", response_model=Recorded, summary=summary)
+
+
+@_command("triage", "Triage: category, track, responsible cell, deadlines")
+def triage(demand_id: UUID, body: Triage, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.triage(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("assign", "Assign the case to a person (reassigning is a supervisor's)")
+def assign(demand_id: UUID, body: Assign, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.assign(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("escalate", "Escalate (上报) to any higher cell")
+def escalate(demand_id: UUID, body: Escalate, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.escalate(demand_id, actor=actor.username, expected_version=version,
+                                    **body.model_dump()), version)
+
+
+@_command("discuss", "Record a deliberation meeting")
+def discuss(demand_id: UUID, body: Discuss, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.discuss(demand_id, actor=actor.username, expected_version=version,
+                                   **body.model_dump()), version)
+
+
+@_command("vote", "Record a vote; the outcome follows the statute")
+def vote(demand_id: UUID, body: Vote, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.vote(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("publicize", "Post a public notice (公开)")
+def publicize(demand_id: UUID, body: Publicize, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.publicize(demand_id, actor=actor.username, expected_version=version,
+                                     **body.model_dump()), version)
+
+
+@_command("object", "Lodge an objection to a notice while it is up")
+def lodge_objection(demand_id: UUID, body: Objection, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.lodge_objection(demand_id, actor=actor.username, expected_version=version,
+                                           **body.model_dump()), version)
+
+
+@_command("answer-objection", "Answer an objection (supervisor)")
+def answer_objection(demand_id: UUID, body: AnswerObjection, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.answer_objection(demand_id, actor=actor.username, expected_version=version,
+                                            **body.model_dump()), version)
+
+
+@_command("progress", "Record implementation progress")
+def progress(demand_id: UUID, body: Progress, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.record_progress(demand_id, actor=actor.username, expected_version=version,
+                                           **body.model_dump()), version)
+
+
+@_command("resolve", "Mark resolved; the resident is asked for feedback")
+def resolve(demand_id: UUID, body: Resolve, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.resolve(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("close", "Close as not resolvable, withdrawn, rejected or merged")
+def close(demand_id: UUID, body: Close, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.close_case(demand_id, actor=actor.username, expected_version=version,
+                                      **body.model_dump()), version)
+
+
+@_command("feedback", "Record the resident's feedback taken by a worker")
+def feedback(demand_id: UUID, body: Feedback, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.give_feedback(demand_id, actor=actor.username, expected_version=version,
+                                         **body.model_dump()), version)
+
+
+@_command("reopen", "Reopen a resolved case (supervisor)")
+def reopen(demand_id: UUID, body: Reopen, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.reopen(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("flag", "Flag an unresolved case for accountability (supervisor)")
+def flag(demand_id: UUID, body: Flag, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.flag(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)
+
+
+@_command("note", "Add a working note")
+def note(demand_id: UUID, body: Note, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return run(lambda: app.add_note(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
+               version)

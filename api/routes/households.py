@@ -1,0 +1,82 @@
+"""Households (住户) and visits (走访): register, schedule, conduct, miss; list with coverage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from api.routes.common import narrowed, plain, require_in_scope, run
+from api.schemas import ConductVisit, MissVisit, Page, Recorded, RegisterHousehold, ScheduleVisit
+from projections import queries
+
+router = APIRouter(prefix="/api/v1", tags=["households and visits"])
+
+
+@router.post("/households", status_code=201, response_model=Recorded)
+def register(body: RegisterHousehold, app: App, actor: Staff, response: Response) -> Recorded:
+    """Register a household in a grid cell; its categories set how often it is visited."""
+    done = run(lambda: app.register_household(actor=actor.username, **body.model_dump()), None)
+    response.headers["Location"] = f"/api/v1/households/{done.id}"
+    return done
+
+
+@router.get("/households", response_model=Page)
+def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None = None,
+                    visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+                    after: Annotated[int | None, Query(ge=0)] = None) -> Any:
+    """Households with last visit, next visit due and whether overdue (the visit coverage view)."""
+    rt.wait_for_views(after, ["visit_coverage"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        page = queries.households(conn, now=rt.app.clock(), cells=cells, visitor=visitor, overdue=overdue,
+                                  sort=sort, limit=limit, offset=offset)
+    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/households/{household_id}")
+def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
+    """A household's registration and categories."""
+    household = app.household(household_id)
+    require_in_scope([household.cell_id], scope, f"household {household_id}")
+    hide = masks_personal_data(actor)
+    return plain({"id": household.id, "version": household.version, "cell_id": household.cell_id,
+                  "address": household.address, "members": household.members, "categories": household.categories,
+                  "cadence_days": household.cadence_days, "registered_at": household.registered_at,
+                  "head_name": mask(household.head_name) if hide else household.head_name,
+                  "phone": mask(household.phone) if hide else household.phone})
+
+
+@router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)
+def schedule(household_id: UUID, body: ScheduleVisit, app: App, actor: Staff, response: Response) -> Recorded:
+    """Schedule a visit to a household."""
+    done = run(lambda: app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None)
+    response.headers["Location"] = f"/api/v1/visits/{done.id}"
+    return done
+
+
+@router.get("/visits/{visit_id}")
+def get_visit(visit_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
+    """A visit: household, visitor, purpose, due date, status and the demands raised from it."""
+    visit = app.visit(visit_id)
+    require_in_scope([visit.cell_id], scope, f"visit {visit_id}")
+    return plain({"id": visit.id, "version": visit.version, "household_id": visit.household_id,
+                  "cell_id": visit.cell_id, "visitor": visit.visitor, "purpose": visit.purpose,
+                  "due_at": visit.due_at, "status": visit.status, "demand_ids": visit.demand_ids})
+
+
+@router.post("/visits/{visit_id}/conduct", response_model=Recorded)
+def conduct(visit_id: UUID, body: ConductVisit, app: App, actor: Staff) -> Recorded:
+    """Record that the visit took place, and the needs found."""
+    return run(lambda: app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None)
+
+
+@router.post("/visits/{visit_id}/miss", response_model=Recorded)
+def miss(visit_id: UUID, body: MissVisit, app: App, actor: Staff) -> Recorded:
+    """Record that the visit did not take place."""
+    return run(lambda: app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None)
+
+

@@ -1,0 +1,77 @@
+"""The views supervisors and accountability reviews read; every one also as CSV."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import RuntimeDep, Scope, Staff
+from api.routes.common import csv_response, narrowed, plain
+from projections import queries
+
+router = APIRouter(prefix="/api/v1/views", tags=["views"])
+
+Format = Annotated[str, Query(pattern="^(json|csv)$", description="json, or csv for a spreadsheet")]
+After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
+Grouping = Annotated[str, Query(pattern="^(category|cell|worker|month)$")]
+Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
+
+
+def _out(rows: list[dict[str, Any]], format: str, name: str) -> Any:  # noqa: A002
+    return csv_response(rows, name) if format == "csv" else plain(rows)
+
+
+@router.get("/response-times")
+def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "category",
+                   category: str | None = None, cell: str | None = None, month: Month = None,
+                   steps: bool = False, format: Format = "json", after: After = None) -> Any:  # noqa: A002
+    """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
+    cell, worker or month; with steps=true, days spent in each deliberation step."""
+    rt.wait_for_views(after, ["response_times"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
+                queries.response_time_summary(conn, by=by, category=category, cells=cells, month=month))
+    return _out(rows, format, "response-times")
+
+
+@router.get("/satisfaction")
+def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "category",
+                 category: str | None = None, cell: str | None = None, month: Month = None,
+                 format: Format = "json", after: After = None) -> Any:  # noqa: A002
+    """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates."""
+    rt.wait_for_views(after, ["satisfaction"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month)
+    return _out(rows, format, "satisfaction")
+
+
+@router.get("/unresolved")
+def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None, cell: str | None = None,
+               assignee: str | None = None, flagged: bool | None = None, sort: str = "raised_at",
+               limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+               format: Format = "json", after: After = None) -> Any:  # noqa: A002
+    """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
+    escalations and accountability flags."""
+    rt.wait_for_views(after, ["cases"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        page = queries.unresolved(conn, now=rt.app.clock(), cells=cells, category=category, assignee=assignee,
+                                  flagged=flagged, sort=sort, limit=limit, offset=offset)
+    if format == "csv":
+        return csv_response(page.items, "unresolved")
+    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+
+
+@router.get("/visit-coverage")
+def visit_coverage(rt: RuntimeDep, scope: Scope, actor: Staff,
+                   by: Annotated[str, Query(pattern="^(cell|visitor)$")] = "cell", cell: str | None = None,
+                   format: Format = "json", after: After = None) -> Any:  # noqa: A002
+    """Households (户), those with a visiting cadence, overdue, visits conducted and missed (户次)."""
+    rt.wait_for_views(after, ["visit_coverage"])
+    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    with rt.reader.connect() as conn:
+        rows = queries.visit_coverage_summary(conn, now=rt.app.clock(), by=by, cells=cells)
+    return _out(rows, format, "visit-coverage")

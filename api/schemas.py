@@ -1,0 +1,178 @@
+"""Request and response bodies. Free text is bounded; times must carry a zone."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(max_length=5000)]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+Count = Annotated[int, Field(ge=0, le=10_000_000)]
+Channel = Literal["visit", "reception_day", "phone", "online", "open311", "delegate", "message_box", "grid_patrol"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Command(Body):
+    occurred_at: AwareDatetime | None = Field(None, description="When it happened (a meeting's date); default now")
+
+
+class RaiseDemand(Command):
+    channel: Channel
+    title: Line
+    cell_id: Name
+    description: Text = ""
+    category: Name | None = None
+    location: Line | None = None
+    resident_name: Name | None = None
+    resident_phone: Annotated[str, StringConstraints(max_length=30)] | None = None
+    visit_id: UUID | None = None
+
+
+class Triage(Command):
+    category: Name
+    responsible_cell_id: Name | None = None
+    track: Literal["direct", "deliberation"] | None = None
+
+
+class Assign(Command):
+    assignee: Name
+
+
+class Escalate(Command):
+    to_cell_id: Name
+    reason: Text = ""
+
+
+class Discuss(Command):
+    step: Name
+    outcome: Literal["endorsed", "returned"] = "endorsed"
+    attendees: list[Name] = Field(default_factory=list, max_length=1000)
+    summary: Text = ""
+
+
+class Vote(Command):
+    body: Literal["representatives", "assembly", "residents_representatives"]
+    members: Count
+    present: Count
+    in_favour: Count
+    against: Count
+    abstained: Count
+    households: Count = 0
+    households_present: Count = 0
+    attendees: list[Name] = Field(default_factory=list, max_length=1000)
+
+
+class Publicize(Command):
+    kind: Literal["resolution", "result", "draft", "rejection"]
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    channels: list[Literal["notice_board", "loudspeaker", "online", "sms", "wechat_group"]] = \
+        Field(default_factory=lambda: ["notice_board"], min_length=1, max_length=5)
+    period_days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class Objection(Command):
+    notice_id: Name
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class AnswerObjection(Command):
+    objection_id: Name
+    answer: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class Progress(Command):
+    summary: Text = ""
+    percent: Annotated[int, Field(ge=0, le=100)]
+
+
+class Resolve(Command):
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class Close(Command):
+    outcome: Literal["not_resolvable", "withdrawn", "rejected", "merged"]
+    explanation: Text = ""
+    merged_into: UUID | None = None
+
+
+class Feedback(Command):
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    comment: Text = ""
+
+
+class Reopen(Command):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class Flag(Command):
+    responsible: Line
+    finding: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class Note(Command):
+    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
+class RegisterHousehold(Command):
+    cell_id: Name
+    address: Line
+    categories: list[Literal["ordinary", "minimum_living_allowance", "hardship", "elderly_alone", "disabled",
+                             "hospitalised", "unemployed"]] = Field(min_length=1, max_length=7)
+    members: Annotated[int, Field(ge=1, le=100)] = 1
+    head_name: Name | None = None
+    phone: Annotated[str, StringConstraints(max_length=30)] | None = None
+
+
+class ScheduleVisit(Command):
+    visitor: Name
+    purpose: Literal["routine", "welfare_call", "mediation", "follow_up"]
+    due_at: AwareDatetime
+
+
+class ConductVisit(Command):
+    mode: Literal["in_home", "phone", "reception"]
+    notes: Text = ""
+    needs_found: list[Line] = Field(default_factory=list, max_length=50)
+
+
+class MissVisit(Command):
+    reason: Text = ""
+
+
+class PublicDemand(Body):
+    title: Line
+    cell_id: Name
+    description: Text = ""
+    category: Name | None = None
+    location: Line | None = None
+    resident_name: Name | None = None
+    resident_phone: Annotated[str, StringConstraints(max_length=30)] | None = None
+
+
+class PublicFeedback(Body):
+    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    comment: Text = ""
+
+
+class Recorded(BaseModel):
+    id: UUID
+    version: int
+    position: int = Field(description="Position in the event log: pass as ?after= to read your write")
+
+
+class Receipt(BaseModel):
+    receipt: str
+    position: int
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
