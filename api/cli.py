@@ -26,9 +26,9 @@ from workers import projections as projection_worker
 from workers.logs import configure as configure_logs
 
 
-def _open(create_tables: bool = False):  # noqa: ANN202
+def _open(create_tables: bool = False, settings: Settings | None = None):  # noqa: ANN202
     try:
-        return Settings().open_application(create_tables=create_tables)
+        return (settings or Settings()).open_application(create_tables=create_tables)
     except NotInitialised as error:
         raise click.ClickException(str(error)) from None
 
@@ -53,7 +53,7 @@ def db_init() -> None:
 
 def _initialise(settings: Settings) -> None:
     """Create the event store's, the views' and the API's tables (idempotent)."""
-    _open(create_tables=True).close()
+    _open(create_tables=True, settings=settings).close()
     engine = make_engine(settings.database_url)
     create_view_tables(engine)
     create_api_tables(engine)
@@ -91,8 +91,10 @@ def demo(force: bool, seed: int) -> None:
 
 @main.command()
 @click.argument("aggregate_id", type=click.UUID)
-def history(aggregate_id: UUID) -> None:
-    """Print the full history of a case (or household, visit, account)."""
+@click.option("--personal-data", is_flag=True, help="Show residents' names and phone numbers unmasked.")
+def history(aggregate_id: UUID, personal_data: bool) -> None:
+    """Print the full history of a case (or household, visit, account); personal data masked."""
+    from api.deps import PERSONAL_FIELDS, mask
     from domain.errors import DomainError
 
     app = _open()
@@ -103,7 +105,8 @@ def history(aggregate_id: UUID) -> None:
     finally:
         app.close()
     for e in entries:
-        details = ", ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", [], {}))
+        data = e.data if personal_data else {k: mask(v) if k in PERSONAL_FIELDS else v for k, v in e.data.items()}
+        details = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
         click.echo(f"v{e.version:<4} {e.occurred_at:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
                    f"(recorded {e.recorded_at:%Y-%m-%d %H:%M:%S})  {details}")
         click.echo(f"      chain {e.chain}")
@@ -244,8 +247,17 @@ def api(host: str, port: int, workers: int) -> None:
 
     _open().close()  # refuse early, with the message, when the database was never initialised
     configure_logs()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
+    uvicorn.run("api.cli:api_process", factory=True, host=host, port=port, workers=workers, log_config=None,
                 access_log=False)
+
+
+def api_process():  # noqa: ANN201
+    """The app of one API process. Worker processes are spawned afresh, so each sets up the JSON logs
+    itself (without this, every process but a lone one logged in structlog's console format)."""
+    from api.app import create_app
+
+    configure_logs()
+    return create_app()
 
 
 @main.group()
@@ -312,7 +324,7 @@ def accounts_issue_token(username: str, label: str) -> None:
 @click.argument("username")
 @click.argument("token_id")
 def accounts_revoke_token(username: str, token_id: str) -> None:
-    """Revoke a bearer token (its id is the part between the two dots)."""
+    """Revoke a bearer token (its id is the part between the user name and the secret, the last two dots)."""
     _account_command(lambda app: (app.revoke_token(actor=SYSTEM, username=username, token_id=token_id),
                                   click.echo(f"revoked {username}'s token {token_id}")))
 

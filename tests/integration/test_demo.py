@@ -253,6 +253,9 @@ def test_the_demo_command_loads_once_refuses_a_second_time_and_loads_again_when_
     history = runner.invoke(main, ["history", manhole.group(1)])
     assert history.exit_code == 0
     assert "Raised" in history.output and "AccountabilityFlagged" in history.output
+    assert not re.search(r"resident_phone=1\d{10}", history.output)       # masked by default
+    unmasked = runner.invoke(main, ["history", manhole.group(1), "--personal-data"])
+    assert re.search(r"resident_phone=1\d{10}", unmasked.output)
 
 
 def test_the_demo_command_refuses_another_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
