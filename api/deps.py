@@ -16,17 +16,21 @@ from domain.application import Minqing
 # Per-request facts for the request log, filled in by dependencies running in other threads.
 request_facts: ContextVar[dict[str, Any] | None] = ContextVar("minqing_request_facts", default=None)
 
+# Dependencies that neither read the store nor wait are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, a hand-off to another thread and back for each one, which cost
+# more than a command's own work (docs/performance.md, "HTTP API").
+
 bearer = HTTPBearer(auto_error=False, description="A staff token from `minqing accounts issue-token`")
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def application(rt: RuntimeDep) -> Minqing:
+async def application(rt: RuntimeDep) -> Minqing:
     return rt.app
 
 
@@ -50,7 +54,7 @@ def staff(request: Request, rt: RuntimeDep,
 Staff = Annotated[Account, Depends(staff)]
 
 
-def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
+async def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
     """Every cell the caller may read: the subtrees of all their grants, whatever the role."""
     cells: set[str] = set()
     for _, cell in account.grants:
@@ -61,7 +65,7 @@ def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
 Scope = Annotated[list[str], Depends(read_scope)]
 
 
-def if_match(if_match: Annotated[str | None, Header(description="The version the command expects")] = None
+async def if_match(if_match: Annotated[str | None, Header(description="The version the command expects")] = None
              ) -> int | None:
     if if_match is None:
         return None
@@ -77,6 +81,9 @@ IfMatch = Annotated[int | None, Depends(if_match)]
 def masks_personal_data(account: Account) -> bool:
     """Reviewers and admins see names and phone numbers masked; workers and supervisors do not."""
     return not any(role in ("worker", "supervisor") for role, _ in account.grants)
+
+
+PERSONAL_FIELDS = ("resident_name", "resident_phone", "head_name", "phone")
 
 
 def mask(value: str | None) -> str | None:
