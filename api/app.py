@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.deps import request_facts
@@ -48,61 +50,135 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
         return {"status": "ok", "head": runtime.app.recorder.max_notification_id() or 0,
                 "views": runtime.positions()}
 
-    app.middleware("http")(idempotent_posts)
-    app.middleware("http")(request_log)
+    app.add_middleware(IdempotentPosts)
+    app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app
 
 
-async def request_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """One JSON log line per request: request id, actor, route, status, duration. No personal data."""
-    request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
-    started = time.perf_counter()
-    facts: dict[str, Any] = {}
-    request_facts.set(facts)
-    structlog.contextvars.bind_contextvars(request_id=request_id)
-    try:
-        response = await call_next(request)
-    finally:
-        structlog.contextvars.unbind_contextvars("request_id")
-    route = request.scope.get("route")
-    log.info("request", request_id=request_id, actor=facts.get("actor"),
-             method=request.method, route=getattr(route, "path", request.url.path), status=response.status_code,
-             duration_ms=round((time.perf_counter() - started) * 1000, 2))
-    response.headers["X-Request-ID"] = request_id
-    return response
+class RequestLog:
+    """One JSON log line per request: request id, actor, route, status, duration. No personal data.
+
+    A pure ASGI middleware: Starlette's `BaseHTTPMiddleware` (`app.middleware("http")`) runs the
+    rest of the app in another task with memory streams between them, which cost more CPU per
+    request than a command's own work (docs/performance.md, "HTTP API")."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id")[:64] or uuid.uuid4().hex
+        started = time.perf_counter()
+        facts: dict[str, Any] = {}
+        reset = request_facts.set(facts)
+        status = 500  # what the client gets if the app fails before it answers
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"x-request-id", request_id.encode("latin-1"))]}
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            request_facts.reset(reset)
+            route = scope.get("route")
+            log.info("request", request_id=request_id, actor=facts.get("actor"), method=scope["method"],
+                     route=getattr(route, "path", scope["path"]), status=status,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 2))
 
 
-async def idempotent_posts(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Idempotency-Key: a retried POST returns the first response and records nothing new."""
-    key = request.headers.get("idempotency-key")
-    if request.method != "POST" or key is None:
-        return await call_next(request)
-    if not key.strip() or len(key) > 200:
-        return errors.problem(422, "invalid-idempotency-key", "Idempotency-Key is 1 to 200 characters",
-                              "send a unique key of 1 to 200 characters", request.url.path)
-    store = request.app.state.runtime.idempotency
-    client = request.client.host if request.client else "unknown"
-    scope = digest(request.headers.get("authorization") or f"public:{client}")
-    fingerprint = digest(request.method, request.url.path, await request.body())
-    stored = await run_in_threadpool(store.claim, scope, key, fingerprint)
-    if stored is not None:
-        if stored.fingerprint != fingerprint:
-            return errors.problem(422, "idempotency-key-reused", "Idempotency-Key was used for another request",
-                                  "use a new key for a different request", request.url.path)
-        if stored.status is None:
-            return errors.problem(409, "request-in-progress", "The first request with this key is still running",
-                                  "retry in a moment", request.url.path, )
-        return Response(stored.body, status_code=stored.status,
-                        headers={**stored.headers, "Idempotent-Replayed": "true"})
-    try:
-        response = await call_next(request)
-        body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-    except BaseException:
-        await run_in_threadpool(store.release, scope, key)
-        raise
-    if response.status_code >= 500:
-        await run_in_threadpool(store.release, scope, key)
-    else:
-        kept = {k: v for k, v in response.headers.items() if k in REPLAYED_HEADERS}
-        await run_in_threadpool(store.complete, scope, key, response.status_code, kept, body)
-    return Response(body, status_code=response.status_code, headers=dict(response.headers))
+class IdempotentPosts:
+    """Idempotency-Key: a retried POST returns the first response and records nothing new.
+
+    A pure ASGI middleware (see `RequestLog`); requests without the header pass straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = _header_or_none(scope, b"idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if not key.strip() or len(key) > 200:
+            await errors.problem(422, "invalid-idempotency-key", "Idempotency-Key is 1 to 200 characters",
+                                 "send a unique key of 1 to 200 characters", request.url.path)(scope, receive, send)
+            return
+        store = scope["app"].state.runtime.idempotency
+        client = request.client.host if request.client else "unknown"
+        # Without a token the client's address may be shared (NAT), so the route narrows the scope too.
+        who = digest(request.headers.get("authorization") or f"public:{client}:{request.url.path}")
+        body = await request.body()
+        fingerprint = digest(request.method, request.url.path, body)
+        stored = await run_in_threadpool(store.claim, who, key, fingerprint)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                answer = errors.problem(422, "idempotency-key-reused", "Idempotency-Key was used for another request",
+                                        "use a new key for a different request", request.url.path)
+            elif stored.status is None:
+                answer = errors.problem(409, "request-in-progress",
+                                        "The first request with this key is still running",
+                                        "retry in a moment", request.url.path)
+            else:
+                answer = Response(stored.body, status_code=stored.status,
+                                  headers={**stored.headers, "Idempotent-Replayed": "true"})
+            await answer(scope, receive, send)
+            return
+
+        sent_body = False
+
+        async def replay_body() -> Message:  # the app reads the body this middleware has already read
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        try:
+            await self.app(scope, replay_body, keep)
+        except BaseException:
+            await run_in_threadpool(store.release, who, key)
+            raise
+        answered = b"".join(chunks)
+        status = start["status"]
+        if not 200 <= status < 300:  # nothing was recorded: the request may be retried under its key
+            await run_in_threadpool(store.release, who, key)
+        else:
+            headers = MutableHeaders(raw=list(start.get("headers", [])))
+            kept = {k: v for k, v in headers.items() if k in REPLAYED_HEADERS}
+            await run_in_threadpool(store.complete, who, key, status, kept, answered)
+        await send(start)
+        await send({"type": "http.response.body", "body": answered, "more_body": False})
+
+
+def _header_or_none(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    return _header_or_none(scope, name) or ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 import time
@@ -247,8 +248,20 @@ def api(host: str, port: int, workers: int) -> None:
 
     _open().close()  # refuse early, with the message, when the database was never initialised
     configure_logs()
-    uvicorn.run("api.cli:api_process", factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False)
+    if workers == 1:
+        uvicorn.run("api.cli:api_process", factory=True, host=host, port=port, log_config=None, access_log=False)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("api.cli:api_process", factory=True, host=host, port=port, workers=workers,
+                            log_config=None, access_log=False)
+    sock = config.bind_socket()
+    # uvicorn binds the shared socket with protocol 0, so asyncio does not set TCP_NODELAY on the
+    # connections it accepts; a response written in two parts then waited for the client's delayed
+    # ACK, about 40 ms per request (docs/performance.md, "HTTP API"). Accepted sockets inherit it.
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def api_process():  # noqa: ANN201

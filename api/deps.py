@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.runtime import Runtime
 from domain import errors
@@ -30,19 +31,22 @@ async def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def application(rt: RuntimeDep) -> Minqing:
-    return rt.app
+async def application(request: Request) -> Minqing:
+    return request.app.state.runtime.app  # type: ignore[no-any-return]
 
 
 App = Annotated[Minqing, Depends(application)]
 
 
-def staff(request: Request, rt: RuntimeDep,
-          credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Account:
+async def staff(request: Request,
+                credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Account:
     """The signed-in member of staff; 401 without a valid token, 403 without any role."""
     if credentials is None:
         raise errors.UnknownActor("sign in with a bearer token")
-    account = rt.app.authenticate(credentials.credentials)
+    rt: Runtime = request.app.state.runtime
+    account = rt.app.authenticate(credentials.credentials, cached_only=True)
+    if account is None:  # not cached (once every few seconds per account): read the store in a thread
+        account = await run_in_threadpool(rt.app.authenticate, credentials.credentials)
     if not account.grants:
         raise errors.NotAuthorised(f"{account.username} holds no role")
     facts = request_facts.get()

@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain import errors
 from projections.queries import BadQuery
@@ -52,6 +54,17 @@ def status_of(error: errors.DomainError) -> int:
 
 
 def install(app: FastAPI) -> None:
+    """Map every error to a problem, and say so in the OpenAPI document."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build_openapi()  # built once, then kept in app.openapi_schema
+        if "Problem" not in schema.get("components", {}).get("schemas", {}):
+            document_problems(schema)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, error: errors.DomainError) -> JSONResponse:
         status = status_of(error)
@@ -67,6 +80,13 @@ def install(app: FastAPI) -> None:
         response.headers.update(error.headers)
         return response
 
+    @app.exception_handler(DataError)
+    async def unsearchable(request: Request, error: DataError) -> JSONResponse:
+        # Commands write through the event store; this comes from a view read with a value the database
+        # cannot compare, e.g. a NUL character in a query parameter on PostgreSQL.
+        return problem(422, "bad-query", "The query is not one this view answers",
+                       "a value in the request cannot be searched for", request.url.path)
+
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, error: BadQuery) -> JSONResponse:
         return problem(422, "bad-query", "The query is not one this view answers", str(error), request.url.path)
@@ -80,8 +100,77 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}.get(error.status_code,
-                                                                                      "http-error")
+        codes = {400: "unreadable-body", 401: "unauthenticated", 404: "not-found", 405: "method-not-allowed"}
+        code = codes.get(error.status_code, "http-error")
         response = problem(error.status_code, code, str(error.detail), str(error.detail), request.url.path)
         response.headers.update(error.headers or {})
+        if error.status_code == 405:  # every method the path answers, not only those of the first route found
+            response.headers["Allow"] = ", ".join(
+                method for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
+                if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                       for route in request.app.router.routes))
         return response
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Problem",
+    "description": "An error (RFC 9457): `type` is /problems/<the rule broken>, e.g. /problems/not-triaged",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "description": "Each invalid field of the request, by its path",
+                   "items": {"type": "object", "required": ["path", "message", "type"],
+                             "properties": {"path": {"type": "string", "examples": ["body.title"]},
+                                            "message": {"type": "string"}, "type": {"type": "string"}}}},
+    },
+    "required": ["type", "title", "status", "detail", "instance"],
+}
+PROBLEMS = {
+    400: "The body cannot be read (not UTF-8 JSON)", 401: "No valid bearer token",
+    403: "The role or the grid cells do not allow it", 404: "No such case, household, visit or receipt",
+    409: "The case's state, or its version, does not allow it",
+    422: "The request is not valid", 429: "Too many public requests: retry after Retry-After seconds",
+    504: "The views did not reach ?after= in time: retry",
+}
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "A retried POST with the same key gets the first response back; nothing is recorded twice",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """State in the OpenAPI document what each operation can answer: problems as application/problem+json
+    (in place of FastAPI's default 422 body), CSV where ?format=csv is offered, Idempotency-Key on POSTs."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    components["Problem"] = PROBLEM_SCHEMA
+    problem_content = {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            parameters = operation.setdefault("parameters", [])
+            names = {p["name"] for p in parameters}
+            statuses = set()
+            if parameters or "requestBody" in operation or method == "post":
+                statuses.add(422)
+            if "requestBody" in operation:
+                statuses.add(400)
+            if operation.get("security"):
+                statuses |= {401, 403}
+            if "{" in path:
+                statuses.add(404)
+            if method == "post":
+                statuses.add(409)
+                parameters.append(IDEMPOTENCY_KEY)
+            if "public" in operation.get("tags", []):
+                statuses.add(429)
+            if "after" in names or "{receipt}" in path:
+                statuses.add(504)
+            responses = operation.setdefault("responses", {})
+            for status in sorted(statuses):
+                responses[str(status)] = {"description": PROBLEMS[status], "content": problem_content}
+            if "format" in names:
+                ok = next(r for code, r in responses.items() if code.startswith("2"))
+                ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+            operation["responses"] = dict(sorted(responses.items()))

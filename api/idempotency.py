@@ -2,7 +2,8 @@
 
 The first request with a key claims it (a row with no response yet); a concurrent retry finds the
 claim and is told to wait (409); a later retry gets the stored response. A key reused with a
-different request is refused. Server errors release the claim so the request can be retried.
+different request is refused. Only a response that recorded something (2xx) is kept: any other
+releases the claim, so a refused or failed request leaves no trace and may be retried.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ metadata = MetaData()
 
 requests = Table(
     "api_idempotency", metadata,
-    Column("scope", String(64), primary_key=True),      # hash of who asked (token, or the client for public routes)
+    Column("scope", String(64), primary_key=True),      # hash of who asked (token, or client and route if public)
     Column("key", String(200), primary_key=True),
     Column("fingerprint", String(64), nullable=False),  # hash of method, path and body
     Column("status", Integer),                          # null while the first request is in flight

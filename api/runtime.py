@@ -91,15 +91,24 @@ class Runtime:
 
     def wait_for_views(self, position: int | None, views: list[str] | None = None,
                        seconds: float = 5.0) -> None:
-        """Read your writes: wait until the views have processed `position` (bounded)."""
+        """Read your writes: wait until the views have processed `position` (bounded).
+
+        A position beyond the end of the log was never returned by a command: waiting cannot
+        reach it, so it is the caller's mistake (422), not views that lag (504)."""
         if position is None:
             return
         deadline = time.monotonic() + seconds
+        head: int | None = None
         while True:
             current = self.positions()
             relevant = [current[v] for v in views] if views else list(current.values())
             if min(relevant) >= position:
                 return
+            if head is None:
+                head = self.app.recorder.max_notification_id() or 0
+                if position > head:
+                    raise Problem(422, "position-not-recorded",
+                                  f"nothing is recorded at position {position}: the log ends at {head}")
             if time.monotonic() > deadline:
                 raise Problem(504, "views-behind",
                               f"the views reached position {min(relevant)}, not {position}, within {seconds:g} s",

@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    # Times far outside this range cannot even be converted to UTC (year 1 at +14:00), which the views do.
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"a time from {EARLIEST:%Y} to {LATEST:%Y} is expected")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
 Channel = Literal["visit", "reception_day", "phone", "online", "open311", "delegate", "message_box", "grid_patrol"]
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(map(_holds_nul, value))
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: an event carrying one would stop every view that copies it.
+        if _holds_nul(value):
+            raise ValueError("text may not contain the NUL character (\\u0000)")
+        return value
+
 
 class Command(Body):
-    occurred_at: AwareDatetime | None = Field(None, description="When it happened (a meeting's date); default now")
+    occurred_at: Moment | None = Field(None, description="When it happened (a meeting's date); default now")
 
 
 class RaiseDemand(Command):
@@ -132,7 +166,7 @@ class RegisterHousehold(Command):
 class ScheduleVisit(Command):
     visitor: Name
     purpose: Literal["routine", "welfare_call", "mediation", "follow_up"]
-    due_at: AwareDatetime
+    due_at: Moment
 
 
 class ConductVisit(Command):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -127,15 +127,22 @@ class Minqing(Application):
 
     def account(self, username: str) -> Account:
         """The account of a member of staff, cached for a few seconds."""
-        cached = self._accounts.get(username)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        cached = self.cached_account(username)
+        if cached is not None:
+            return cached
         try:
             account = self.repository.get(account_id(username), projector_func=replay)
         except AggregateNotFoundError:
             raise errors.UnknownActor(f"no account {username!r}") from None
         self._accounts[username] = (time.monotonic() + self.account_cache_seconds, account)
         return account
+
+    def cached_account(self, username: str) -> Account | None:
+        """The account if it is in the cache and fresh, else None; never reads the store."""
+        cached = self._accounts.get(username)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
 
     def authorise(self, actor: str, action: str, cells: list[str]) -> None:
         """Raise unless `actor` holds a role allowed `action` over one of `cells` (or above it)."""
@@ -201,7 +208,7 @@ class Minqing(Application):
         track = track or spec.track
         if track not in ("direct", "deliberation"):
             raise errors.InvalidInput("track is direct or deliberation")
-        responsible = responsible_cell_id or demand.cell_id
+        responsible = responsible_cell_id or demand.responsible_cell_id  # keeps an escalation made before triage
         self.deployment.cell(responsible)
         self.authorise(actor, "triage", [responsible])
         demand.triage(category=category, track=track, template=spec.template, responsible_cell_id=responsible,
@@ -498,13 +505,23 @@ class Minqing(Application):
         self._accounts.pop(username, None)
         return recorded
 
-    def authenticate(self, token: str) -> Account:
-        """The account a bearer token belongs to; UnknownActor for anything else."""
-        username, _, rest = token.partition(".")
-        token_id, _, secret = rest.partition(".")
+    @overload
+    def authenticate(self, token: str) -> Account: ...
+    @overload
+    def authenticate(self, token: str, *, cached_only: bool) -> Account | None: ...
+
+    def authenticate(self, token: str, *, cached_only: bool = False) -> Account | None:
+        """The account a bearer token belongs to; UnknownActor for anything else. With `cached_only`,
+        None when the account is not in the cache, so that a caller on an event loop can do the
+        (rare) read of the store in a thread instead."""
+        # user.name.tokenid.secret: user names may hold dots, token ids and secrets never do
+        rest, _, secret = token.rpartition(".")
+        username, _, token_id = rest.rpartition(".")
         if not (username and token_id and secret):
             raise errors.UnknownActor("malformed token")
-        account = self.account(username)
+        account = self.cached_account(username) if cached_only else self.account(username)
+        if account is None:
+            return None
         expected = account.tokens.get(token_id)
         if expected is None or not hmac.compare_digest(expected, _hash(secret)):
             raise errors.UnknownActor("unknown or revoked token")

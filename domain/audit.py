@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.chain import GENESIS, chain_of, payload_of
+from domain.chain import ENVELOPE, GENESIS, chain_of
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from domain.application import Minqing
 
 PAGE = 1000
+NOT_DATA = ENVELOPE | {"actor", "occurred_at"}  # an event's data in its history: its payload less these
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Verification:
 def history(app: Minqing, aggregate_id: UUID) -> list[HistoryEntry]:
     entries = []
     for event in app.events.get(aggregate_id):
-        data = {k: v for k, v in payload_of(event).items() if k not in ("actor", "occurred_at")}
+        data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less who and when
         entries.append(HistoryEntry(event.originator_version, type(event).__name__, event.actor,
                                     event.timestamp, event.occurred_at, data, event.chain))
     return entries
@@ -146,6 +147,8 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
     open_: dict[str, tuple[str, datetime]] = {}
 
     def hold(kind: str, holder: str | None, at: datetime) -> None:
+        if kind in open_ and open_[kind][0] == holder:
+            return  # still the same holder: one unbroken period
         if kind in open_:
             previous, since = open_.pop(kind)
             periods.append(Period(kind, previous, since, at))

@@ -61,7 +61,7 @@ def run(app: Any, engine: Engine, stop: threading.Event, *, every: float = SWEEP
             done = sweep(app, engine)
             if sum(done.values()):
                 log.info("deadlines_swept", **done)
-        except DomainError as error:
-            log.error("sweep_failed", error=error.message)
+        except Exception:  # noqa: BLE001 — a database hiccup must not end the watcher; the next sweep retries
+            log.exception("sweep_failed")
         stop.wait(every)
     log.info("deadline_worker_stopped")

@@ -22,6 +22,7 @@ from projections.processor import Processor
 log = structlog.get_logger("minqing.worker.projections")
 POLL_SECONDS = 0.2
 STANDBY_SECONDS = 2.0
+RETRY_SECONDS = 5.0
 
 
 class ViewLocks:
@@ -31,6 +32,7 @@ class ViewLocks:
         self.engine, self.views = engine, list(views)
         self.held: list[View] = []
         self.conn: Connection | None = None
+        self.schema = ""
 
     def acquire(self) -> list[View]:
         if self.engine.dialect.name != "postgresql":
@@ -38,10 +40,12 @@ class ViewLocks:
             return self.held
         if self.conn is None:
             self.conn = self.engine.connect()
+            # Advisory locks are per database: the schema keeps deployments sharing one database apart.
+            self.schema = self.conn.execute(text("SELECT current_schema()")).scalar() or ""
         for view in self.views:
             if view in self.held:
                 continue
-            key = zlib.crc32(f"minqing.view.{view.name}".encode())
+            key = zlib.crc32(f"minqing.view.{self.schema}.{view.name}".encode())
             if self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 self.conn.commit()
                 self.held.append(view)
@@ -95,13 +99,25 @@ def run(app: Any, engine: Engine, views: Sequence[View], stop: threading.Event, 
     """Keep `views` current until `stop` is set."""
     locks, wakeup = ViewLocks(engine, views), Wakeup(app)
     log.info("projection_worker_started", views=[v.name for v in views], database=engine.dialect.name)
+    processor: Processor | None = None
     try:
         while not stop.is_set():
             held = locks.acquire()
             if not held:
                 stop.wait(STANDBY_SECONDS)
                 continue
-            applied = Processor(app, engine, held, batch_size).run_once()
+            if processor is None or processor.views != held:
+                # one processor while the held views stay the same: it keeps the rows it wrote
+                processor = Processor(app, engine, list(held), batch_size)
+            try:
+                applied = processor.run_once()
+            except Exception:  # noqa: BLE001 — a database hiccup or a bad event must not end the worker
+                processor = None
+                # Nothing was committed for the failed batch; say so loudly, back off, and try again.
+                # A poison event keeps failing here and shows as lag in `projections status`.
+                log.exception("projection_batch_failed", retry_in_seconds=RETRY_SECONDS)
+                stop.wait(RETRY_SECONDS)
+                continue
             if applied:
                 log.debug("events_applied", events=applied)
             else:

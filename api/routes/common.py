@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from api.schemas import Recorded
 from domain import errors
@@ -31,6 +32,13 @@ def run(command: Callable[[], Done], expected_version: int | None) -> Recorded:
     raise AssertionError("unreachable")
 
 
+async def run_off_loop(command: Callable[[], Done], expected_version: int | None) -> Recorded:
+    """`run` in the thread pool, for an `async def` endpoint. FastAPI runs a plain `def` endpoint in
+    the pool and then validates its response model in the pool again, two hand-offs between threads
+    per command; this is one (docs/performance.md, "HTTP API")."""
+    return await run_in_threadpool(run, command, expected_version)
+
+
 def require_in_scope(cells: Iterable[str], scope: list[str], what: str) -> None:
     if not set(cells) & set(scope):
         raise errors.OutsideScope(f"{what} lies outside your grid cells")
@@ -41,6 +49,8 @@ def narrowed(scope: list[str], subtree: list[str] | None) -> list[str]:
 
 
 def plain(value: Any) -> Any:
+    if value is None or type(value) in (str, int, bool, float):  # most values: return them at once
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -52,10 +62,11 @@ def plain(value: Any) -> Any:
     return value
 
 
-def csv_response(rows: list[dict[str, Any]], filename: str) -> Response:
+def csv_response(rows: list[dict[str, Any]], filename: str, columns: Iterable[str] = ()) -> Response:
+    """Rows as CSV; `columns` head the file even when there are no rows (more found in rows follow)."""
     out = io.StringIO()
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    header = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
+    writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: plain(v) if isinstance(v, datetime) else

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
-from api.routes.common import csv_response, narrowed, plain, require_in_scope, run
+from api.routes.common import csv_response, narrowed, plain, require_in_scope, run_off_loop
 from api.schemas import (Assign, Close, Discuss, Escalate, Feedback, Flag, Note, Objection, AnswerObjection, Page,
                          Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage, Vote)
 from domain.account import Account
@@ -56,9 +56,9 @@ def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
 
 
 @router.post("", status_code=201, response_model=Recorded)
-def raise_demand(body: RaiseDemand, app: App, actor: Staff, response: Response) -> Recorded:
+async def raise_demand(body: RaiseDemand, app: App, actor: Staff, response: Response) -> Recorded:
     """Record a resident's demand raised through a channel (optionally from a household visit)."""
-    done = run(lambda: app.raise_demand(actor=actor.username, **body.model_dump()), None)
+    done = await run_off_loop(lambda: app.raise_demand(actor=actor.username, **body.model_dump()), None)
     response.headers["Location"] = f"/api/v1/demands/{done.id}"
     return done
 
@@ -69,7 +69,8 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
            status: str | None = None, track: str | None = None, step: str | None = None,
            category: str | None = None, cell: str | None = None, assignee: str | None = None,
            channel: str | None = None, overdue: bool | None = None, sort: str = "-raised_at",
-           limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+           limit: Annotated[int, Query(ge=1, le=500)] = 50,
+           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
            after: Annotated[int | None, Query(ge=0)] = None) -> Any:
     """Search the case list (the `cases` view) within your grid cells."""
     rt.wait_for_views(after, ["cases"])
@@ -105,9 +106,12 @@ def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
             for key in ("resident_name", "resident_phone"):
                 if key in data:
                     data[key] = mask(data[key])
-        entries.append({"version": e.version, "type": e.type, "actor": e.actor, "recorded_at": e.recorded_at,
-                        "occurred_at": e.occurred_at, "data": data, "hash": e.chain})
-    return plain(entries)
+        entries.append({"version": e.version, "type": e.type, "actor": e.actor,
+                        "recorded_at": e.recorded_at.isoformat(), "occurred_at": e.occurred_at.isoformat(),
+                        "data": plain(data), "hash": e.chain})
+    # Only JSON types are left: skip FastAPI's jsonable_encoder, which walked every value again and,
+    # with plain() over the whole list, took as long as reading the events (docs/performance.md, "HTTP API")
+    return JSONResponse(entries)
 
 
 def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> Any:
@@ -152,90 +156,107 @@ def _command(path: str, summary: str):  # noqa: ANN202
 
 
 @_command("triage", "Triage: category, track, responsible cell, deadlines")
-def triage(demand_id: UUID, body: Triage, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.triage(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def triage(demand_id: UUID, body: Triage, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.triage(demand_id, actor=actor.username, expected_version=version,
+                           **body.model_dump()), version)
 
 
 @_command("assign", "Assign the case to a person (reassigning is a supervisor's)")
-def assign(demand_id: UUID, body: Assign, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.assign(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def assign(demand_id: UUID, body: Assign, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.assign(demand_id, actor=actor.username, expected_version=version,
+                           **body.model_dump()), version)
 
 
 @_command("escalate", "Escalate (上报) to any higher cell")
-def escalate(demand_id: UUID, body: Escalate, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.escalate(demand_id, actor=actor.username, expected_version=version,
-                                    **body.model_dump()), version)
+async def escalate(demand_id: UUID, body: Escalate, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.escalate(demand_id, actor=actor.username, expected_version=version,
+                             **body.model_dump()), version)
 
 
 @_command("discuss", "Record a deliberation meeting")
-def discuss(demand_id: UUID, body: Discuss, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.discuss(demand_id, actor=actor.username, expected_version=version,
-                                   **body.model_dump()), version)
+async def discuss(demand_id: UUID, body: Discuss, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.discuss(demand_id, actor=actor.username, expected_version=version,
+                            **body.model_dump()), version)
 
 
 @_command("vote", "Record a vote; the outcome follows the statute")
-def vote(demand_id: UUID, body: Vote, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.vote(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def vote(demand_id: UUID, body: Vote, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.vote(demand_id, actor=actor.username, expected_version=version,
+                         **body.model_dump()), version)
 
 
 @_command("publicize", "Post a public notice (公开)")
-def publicize(demand_id: UUID, body: Publicize, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.publicize(demand_id, actor=actor.username, expected_version=version,
-                                     **body.model_dump()), version)
+async def publicize(demand_id: UUID, body: Publicize, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.publicize(demand_id, actor=actor.username, expected_version=version,
+                              **body.model_dump()), version)
 
 
 @_command("object", "Lodge an objection to a notice while it is up")
-def lodge_objection(demand_id: UUID, body: Objection, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.lodge_objection(demand_id, actor=actor.username, expected_version=version,
-                                           **body.model_dump()), version)
+async def lodge_objection(demand_id: UUID, body: Objection, app: App, actor: Staff,
+                          version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.lodge_objection(demand_id, actor=actor.username, expected_version=version,
+                                    **body.model_dump()), version)
 
 
 @_command("answer-objection", "Answer an objection (supervisor)")
-def answer_objection(demand_id: UUID, body: AnswerObjection, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.answer_objection(demand_id, actor=actor.username, expected_version=version,
-                                            **body.model_dump()), version)
+async def answer_objection(demand_id: UUID, body: AnswerObjection, app: App, actor: Staff,
+                           version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.answer_objection(demand_id, actor=actor.username, expected_version=version,
+                                     **body.model_dump()), version)
 
 
 @_command("progress", "Record implementation progress")
-def progress(demand_id: UUID, body: Progress, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.record_progress(demand_id, actor=actor.username, expected_version=version,
-                                           **body.model_dump()), version)
+async def progress(demand_id: UUID, body: Progress, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.record_progress(demand_id, actor=actor.username, expected_version=version,
+                                    **body.model_dump()), version)
 
 
 @_command("resolve", "Mark resolved; the resident is asked for feedback")
-def resolve(demand_id: UUID, body: Resolve, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.resolve(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def resolve(demand_id: UUID, body: Resolve, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.resolve(demand_id, actor=actor.username, expected_version=version,
+                            **body.model_dump()), version)
 
 
 @_command("close", "Close as not resolvable, withdrawn, rejected or merged")
-def close(demand_id: UUID, body: Close, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.close_case(demand_id, actor=actor.username, expected_version=version,
-                                      **body.model_dump()), version)
+async def close(demand_id: UUID, body: Close, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.close_case(demand_id, actor=actor.username, expected_version=version,
+                               **body.model_dump()), version)
 
 
 @_command("feedback", "Record the resident's feedback taken by a worker")
-def feedback(demand_id: UUID, body: Feedback, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.give_feedback(demand_id, actor=actor.username, expected_version=version,
-                                         **body.model_dump()), version)
+async def feedback(demand_id: UUID, body: Feedback, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.give_feedback(demand_id, actor=actor.username, expected_version=version,
+                                  **body.model_dump()), version)
 
 
 @_command("reopen", "Reopen a resolved case (supervisor)")
-def reopen(demand_id: UUID, body: Reopen, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.reopen(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def reopen(demand_id: UUID, body: Reopen, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.reopen(demand_id, actor=actor.username, expected_version=version,
+                           **body.model_dump()), version)
 
 
 @_command("flag", "Flag an unresolved case for accountability (supervisor)")
-def flag(demand_id: UUID, body: Flag, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.flag(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def flag(demand_id: UUID, body: Flag, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.flag(demand_id, actor=actor.username, expected_version=version,
+                         **body.model_dump()), version)
 
 
 @_command("note", "Add a working note")
-def note(demand_id: UUID, body: Note, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return run(lambda: app.add_note(demand_id, actor=actor.username, expected_version=version, **body.model_dump()),
-               version)
+async def note(demand_id: UUID, body: Note, app: App, actor: Staff, version: IfMatch) -> Recorded:
+    return await run_off_loop(
+        lambda: app.add_note(demand_id, actor=actor.username, expected_version=version,
+                             **body.model_dump()), version)

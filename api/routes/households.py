@@ -26,7 +26,8 @@ def register(body: RegisterHousehold, app: App, actor: Staff, response: Response
 @router.get("/households", response_model=Page)
 def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None = None,
                     visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                     after: Annotated[int | None, Query(ge=0)] = None) -> Any:
     """Households with last visit, next visit due and whether overdue (the visit coverage view)."""
     rt.wait_for_views(after, ["visit_coverage"])

@@ -30,7 +30,7 @@ Public = Annotated[Runtime, Depends(limited)]
 
 @router.get("/notices", response_model=Page)
 def notices(rt: Public, cell: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            offset: Annotated[int, Query(ge=0)] = 0) -> Any:
+            offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Any:
     """The public notice board: notices still up, with the digest of the case history behind each."""
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:

@@ -17,9 +17,23 @@ After = Annotated[int | None, Query(ge=0, description="Wait until the views have
 Grouping = Annotated[str, Query(pattern="^(category|cell|worker|month)$")]
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 
+# The columns of each export after its grouping column, so that an export with no rows still has its
+# header row (the rows themselves come from projections.queries; tests/e2e/test_csv.py keeps them equal).
+RESPONSE_TIME_COLUMNS = ("count", "responded", "resolved", "first_response_hours_median",
+                         "first_response_hours_p90", "resolution_hours_median", "resolution_hours_p90",
+                         "on_time_share")
+STEP_TIME_COLUMNS = ("step", "count", "days_median", "days_p90")
+SATISFACTION_COLUMNS = (*queries.RATING_COUNTS, "satisfaction_rate", "response_rate")
+UNRESOLVED_COLUMNS = ("id", "title", "category", "step", "cell_id", "responsible_cell_id", "assignee",
+                      "raised_at", "age_days", "due_at", "deadlines_missed", "escalation_level",
+                      "escalations", "accountability_flags")
+VISIT_COVERAGE_COLUMNS = ("households", "with_cadence", "overdue", "covered_share", "visits_conducted",
+                          "visits_missed")
 
-def _out(rows: list[dict[str, Any]], format: str, name: str) -> Any:  # noqa: A002
-    return csv_response(rows, name) if format == "csv" else plain(rows)
+
+def _out(rows: list[dict[str, Any]], format: str, name: str,  # noqa: A002
+         columns: tuple[str, ...]) -> Any:
+    return csv_response(rows, name, columns) if format == "csv" else plain(rows)
 
 
 @router.get("/response-times")
@@ -33,7 +47,7 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
     with rt.reader.connect() as conn:
         rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
                 queries.response_time_summary(conn, by=by, category=category, cells=cells, month=month))
-    return _out(rows, format, "response-times")
+    return _out(rows, format, "response-times", STEP_TIME_COLUMNS if steps else (by, *RESPONSE_TIME_COLUMNS))
 
 
 @router.get("/satisfaction")
@@ -45,13 +59,14 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
         rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month)
-    return _out(rows, format, "satisfaction")
+    return _out(rows, format, "satisfaction", (by, *SATISFACTION_COLUMNS))
 
 
 @router.get("/unresolved")
 def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None, cell: str | None = None,
                assignee: str | None = None, flagged: bool | None = None, sort: str = "raised_at",
-               limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+               limit: Annotated[int, Query(ge=1, le=500)] = 100,
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                format: Format = "json", after: After = None) -> Any:  # noqa: A002
     """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
     escalations and accountability flags."""
@@ -61,7 +76,7 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
         page = queries.unresolved(conn, now=rt.app.clock(), cells=cells, category=category, assignee=assignee,
                                   flagged=flagged, sort=sort, limit=limit, offset=offset)
     if format == "csv":
-        return csv_response(page.items, "unresolved")
+        return csv_response(page.items, "unresolved", UNRESOLVED_COLUMNS)
     return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
@@ -74,4 +89,4 @@ def visit_coverage(rt: RuntimeDep, scope: Scope, actor: Staff,
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
         rows = queries.visit_coverage_summary(conn, now=rt.app.clock(), by=by, cells=cells)
-    return _out(rows, format, "visit-coverage")
+    return _out(rows, format, "visit-coverage", (by, *VISIT_COVERAGE_COLUMNS))

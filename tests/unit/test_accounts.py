@@ -120,3 +120,12 @@ def test_an_as_of_time_needs_a_time_zone(app: Minqing) -> None:
 def test_the_history_of_an_account_says_who_granted_each_role(app: Minqing, new_worker: str) -> None:
     assert [(e.type, e.actor) for e in app.history(account_id(new_worker))] == [
         ("Opened", "admin"), ("RoleGranted", "admin")]
+
+
+def test_a_token_authenticates_a_user_name_with_dots(app: Minqing, new_worker: str) -> None:
+    _, token = app.issue_token(actor="admin", username=new_worker)
+    assert app.authenticate(token).username == "he.worker"
+    username, token_id = token.rsplit(".", 2)[:2]
+    app.revoke_token(actor="admin", username=username, token_id=token_id)
+    with pytest.raises(errors.UnknownActor):
+        app.authenticate(token)

@@ -1,0 +1,145 @@
+"""Driving the HTTP API in tests: who calls, with which token, and cases put into a state first.
+
+States are reached through the Application as the worker of 东村 (Dongcun) would reach them, so
+each HTTP test starts from the state its command needs and checks only what the HTTP layer adds.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx2
+from fastapi.testclient import TestClient
+
+from domain.application import Minqing
+
+WORKER = "wang.worker"               # worker over 东村 qingshui.dongcun
+OUTSIDER = "zhao.worker"             # worker over 西村 qingshui.xicun
+SUPERVISOR = "chen.supervisor"       # supervisor over the township
+REVIEWER = "sun.reviewer"            # reviewer over the township
+ADMIN = "admin"
+NO_TOKEN = "no token"
+BAD_TOKEN = "bad token"
+
+CELL = "qingshui.dongcun.g1"
+RESIDENT_NAME = "李秀英"
+RESIDENT_PHONE = "13812345678"
+DELIBERATION_STEPS = ("branch_proposal", "two_committees", "members_assembly")
+ADOPTING_VOTE = {"body": "representatives", "members": 30, "present": 24, "in_favour": 20, "against": 2,
+                 "abstained": 2}
+PROBLEM = "application/problem+json"
+
+
+def ago(**delta: float) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+class Api:
+    """The TestClient, the runtime's Application, and a token per member of staff."""
+
+    def __init__(self, client: TestClient, app: Minqing, tokens: dict[str, str]) -> None:
+        self.client, self.app, self.tokens = client, app, tokens
+
+    @property
+    def runtime(self) -> Any:
+        return self.client.app.state.runtime  # type: ignore[attr-defined]
+
+    def headers(self, who: str, **extra: str) -> dict[str, str]:
+        headers = dict(extra)
+        if who == BAD_TOKEN:
+            headers["Authorization"] = f"Bearer {WORKER}.0badc0de.not-the-secret"
+        elif who != NO_TOKEN:
+            headers["Authorization"] = f"Bearer {self.tokens[who]}"
+        return headers
+
+    def get(self, path: str, who: str = WORKER, headers: dict[str, str] | None = None,
+            **params: Any) -> httpx2.Response:
+        return self.client.get(path, params=params, headers=self.headers(who, **(headers or {})))
+
+    def post(self, path: str, body: Any, who: str = WORKER, headers: dict[str, str] | None = None
+             ) -> httpx2.Response:
+        return self.client.post(path, json=body, headers=self.headers(who, **(headers or {})))
+
+    def command(self, case: UUID, name: str, body: Any, who: str = WORKER,
+                headers: dict[str, str] | None = None) -> httpx2.Response:
+        return self.post(f"/api/v1/demands/{case}/{name}", body, who, headers)
+
+    def head(self) -> int:
+        """The position of the last event recorded: pass as ?after= to read everything so far."""
+        return self.app.recorder.max_notification_id() or 0
+
+    def event_types(self, aggregate: UUID) -> list[str]:
+        return [e.type for e in self.app.history(aggregate)]
+
+
+# ---------------------------------------------------------------- cases in a state, reached as a worker
+def raised(app: Minqing, occurred_at: datetime | None = None, actor: str = WORKER, **fields: Any) -> UUID:
+    body = {"channel": "reception_day", "title": "东村一组路灯不亮 Street lights out", "cell_id": CELL,
+            "resident_name": RESIDENT_NAME, "resident_phone": RESIDENT_PHONE} | fields
+    return app.raise_demand(actor=actor, occurred_at=occurred_at, **body).id
+
+
+def triaged(app: Minqing, category: str = "repairs") -> UUID:
+    case = raised(app)
+    app.triage(case, actor=WORKER, category=category)
+    return case
+
+
+def deliberating(app: Minqing) -> UUID:
+    return triaged(app, "public_works")
+
+
+def awaiting_vote(app: Minqing) -> UUID:
+    case = deliberating(app)
+    for step in DELIBERATION_STEPS:
+        app.discuss(case, actor=WORKER, step=step)
+    return case
+
+
+def awaiting_resolution_notice(app: Minqing) -> UUID:
+    case = awaiting_vote(app)
+    app.vote(case, actor=WORKER, **ADOPTING_VOTE)
+    return case
+
+
+def notice_up(app: Minqing) -> UUID:
+    """A resolution notice posted now, so still up: its id is resolution-1-1."""
+    case = awaiting_resolution_notice(app)
+    app.publicize(case, actor=WORKER, kind="resolution", text="决议 安装路灯12盏 Twelve street lights")
+    return case
+
+
+def objection_lodged(app: Minqing) -> UUID:
+    """An unanswered objection (objection-1) to the resolution notice."""
+    case = notice_up(app)
+    app.lodge_objection(case, actor=WORKER, notice_id="resolution-1-1", text="路灯位置不合理")
+    return case
+
+
+def resolved(app: Minqing) -> UUID:
+    case = triaged(app)
+    app.resolve(case, actor=WORKER, summary="灯已修好 Lights repaired")
+    return case
+
+
+def overdue(app: Minqing) -> UUID:
+    """Raised three days ago and never triaged: its first response deadline has passed."""
+    return raised(app, occurred_at=ago(days=3))
+
+
+def household(app: Minqing) -> UUID:
+    home = {"cell_id": CELL, "address": "东村一组7号", "categories": ["elderly_alone"],
+            "head_name": RESIDENT_NAME, "phone": RESIDENT_PHONE}
+    return app.register_household(actor=WORKER, **home).id
+
+
+def scheduled_visit(app: Minqing) -> UUID:
+    return app.schedule_visit(household(app), actor=WORKER, visitor=WORKER, purpose="welfare_call",
+                              due_at=ago(days=-3)).id
+
+
+def problem_type(response: httpx2.Response) -> str:
+    assert response.headers["content-type"].startswith(PROBLEM), response.text
+    return str(response.json()["type"])

@@ -1,0 +1,131 @@
+"""History, state as of a time, the accountability trace, chain verification, and masking."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+from tests.e2e import support as s
+from tests.e2e.support import Api
+
+
+def flagged_case(api: Api):
+    """Raised three days ago, triaged, escalated, missed deadline recorded, flagged."""
+    case = s.raised(api.app, occurred_at=s.ago(days=3))
+    api.app.record_missed_deadlines(case)
+    api.app.triage(case, actor=s.WORKER, category="repairs")
+    api.app.assign(case, actor=s.WORKER, assignee=s.WORKER)
+    api.app.flag(case, actor=s.SUPERVISOR, responsible="东村村委会", finding="首次响应超时")
+    return case
+
+
+def test_the_history_lists_every_event_with_who_when_what_and_its_hash(api: Api) -> None:
+    case = s.triaged(api.app)
+    met = s.ago(days=1).replace(microsecond=0)
+    api.command(case, "note", {"text": "已上门查看", "occurred_at": met.isoformat()}, s.SUPERVISOR)
+    history = api.get(f"/api/v1/demands/{case}/history").json()
+    assert [(e["version"], e["type"], e["actor"]) for e in history] == [
+        (1, "Raised", s.WORKER), (2, "Triaged", s.WORKER), (3, "NoteAdded", s.SUPERVISOR)]
+    assert all(set(e) == {"version", "type", "actor", "recorded_at", "occurred_at", "data", "hash"}
+               for e in history)
+    assert datetime.fromisoformat(history[2]["occurred_at"]) == met
+    assert datetime.fromisoformat(history[2]["recorded_at"]) > met + timedelta(hours=23)
+    assert history[2]["data"] == {"text": "已上门查看"}
+    assert history[0]["data"]["title"] == "东村一组路灯不亮 Street lights out"
+    assert len({e["hash"] for e in history}) == 3
+    assert history[-1]["hash"] == api.app.history(case)[-1].chain
+
+
+def test_the_state_as_of_a_time_is_the_state_recorded_by_then(api: Api) -> None:
+    case = s.triaged(api.app)
+    api.app.assign(case, actor=s.WORKER, assignee=s.WORKER)
+    recorded = [e.recorded_at for e in api.app.history(case)]
+    then = api.get(f"/api/v1/demands/{case}/history", as_of=recorded[0].isoformat()).json()
+    now = api.get(f"/api/v1/demands/{case}/history", as_of=recorded[-1].isoformat()).json()
+    assert (then["version"], then["status"], then["assignee"]) == (1, "raised", None)
+    assert (now["version"], now["status"], now["assignee"]) == (3, "in_progress", s.WORKER)
+    assert then["as_of"] == recorded[0].isoformat()
+
+
+def test_there_is_no_state_as_of_a_time_before_the_case_was_raised(api: Api) -> None:
+    case = s.raised(api.app)
+    before = (api.app.history(case)[0].recorded_at - timedelta(seconds=1)).isoformat()
+    response = api.get(f"/api/v1/demands/{case}/history", as_of=before)
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
+def test_an_as_of_time_must_be_an_iso_time_with_a_zone(api: Api) -> None:
+    case = s.raised(api.app)
+    for as_of in ("yesterday", "2026-03-01T10:00:00"):
+        response = api.get(f"/api/v1/demands/{case}/history", as_of=as_of)
+        assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
+
+
+def test_the_trace_says_who_held_the_case_what_was_missed_and_who_flagged_it(api: Api) -> None:
+    case = flagged_case(api)
+    trace = api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER).json()
+    assert trace["id"] == str(case)
+    assert [(p["kind"], p["holder"], p["to"] is None) for p in trace["periods"]] == [
+        ("responsible_cell", s.CELL, False), ("step", "raised", False),
+        ("responsible_cell", "qingshui.dongcun", True),    # triage keeps the escalation
+        ("step", "triaged", True), ("assignee", s.WORKER, True)]
+    assert [m["deadline"] for m in trace["deadlines_missed"]] == ["first_response"]
+    assert [(x["from"], x["to"], x["automatic"]) for x in trace["escalations"]] == [
+        (s.CELL, "qingshui.dongcun", True)]
+    flags = trace["accountability_flags"]
+    assert [(f["by"], f["responsible"]) for f in flags] == [(s.SUPERVISOR, "东村村委会")]
+
+
+def test_the_trace_as_csv_has_a_row_per_period_missed_deadline_escalation_and_flag(api: Api) -> None:
+    case = flagged_case(api)
+    response = api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER, format="csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == ["kind", "holder", "from", "to", "hours"]
+    assert [r["kind"] for r in rows] == ["responsible_cell", "step", "responsible_cell",
+                                         "step", "assignee", "deadline_missed", "escalation",
+                                         "accountability_flag"]
+
+
+def test_the_audit_finds_every_chain_intact(api: Api) -> None:
+    flagged_case(api)
+    result = api.get("/api/v1/audit/verify", s.REVIEWER).json()
+    assert result["intact"] is True
+    assert result["breaks"] == []
+    assert result["aggregates"] == 1 + 6          # the case and the six staff accounts
+    assert result["events"] == api.head()
+
+
+def test_reviewers_see_the_residents_name_and_phone_masked(api: Api) -> None:
+    case = s.raised(api.app)
+    state = api.get(f"/api/v1/demands/{case}", s.REVIEWER).json()
+    raised = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER).json()[0]["data"]
+    assert (state["resident_name"], state["resident_phone"]) == ("李**", "138****5678")
+    assert (raised["resident_name"], raised["resident_phone"]) == ("李**", "138****5678")
+    as_of = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER, as_of=s.ago().isoformat()).json()
+    assert (as_of["resident_name"], as_of["resident_phone"]) == ("李**", "138****5678")
+
+
+def test_workers_in_scope_see_the_residents_name_and_phone(api: Api) -> None:
+    case = s.raised(api.app)
+    state = api.get(f"/api/v1/demands/{case}", s.WORKER).json()
+    raised = api.get(f"/api/v1/demands/{case}/history", s.WORKER).json()[0]["data"]
+    assert (state["resident_name"], state["resident_phone"]) == (s.RESIDENT_NAME, s.RESIDENT_PHONE)
+    assert (raised["resident_name"], raised["resident_phone"]) == (s.RESIDENT_NAME, s.RESIDENT_PHONE)
+
+
+def test_reviewers_see_a_households_head_and_phone_masked(api: Api) -> None:
+    home = s.household(api.app)
+    reviewed = api.get(f"/api/v1/households/{home}", s.REVIEWER).json()
+    visited = api.get(f"/api/v1/households/{home}", s.WORKER).json()
+    assert (reviewed["head_name"], reviewed["phone"]) == ("李**", "138****5678")
+    assert (visited["head_name"], visited["phone"]) == (s.RESIDENT_NAME, s.RESIDENT_PHONE)
+
+
+def test_a_case_says_which_actions_the_caller_may_take_next(api: Api) -> None:
+    case = s.resolved(api.app)
+    allowed = {who: api.get(f"/api/v1/demands/{case}", who).json()["allowed_actions"]
+               for who in (s.WORKER, s.SUPERVISOR, s.REVIEWER)}
+    assert allowed == {s.WORKER: ["feedback"], s.SUPERVISOR: ["feedback", "reopen"], s.REVIEWER: []}

@@ -1,0 +1,180 @@
+"""Every error leaves the API as application/problem+json, with a `type` naming the rule broken."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e import support as s
+from tests.e2e.support import Api
+
+
+def test_a_deliberation_step_out_of_order_is_a_409_naming_the_rule(api: Api) -> None:
+    case = s.deliberating(api.app)
+    response = api.command(case, "discuss", {"step": "members_assembly"})
+    assert response.status_code == 409
+    assert response.headers["content-type"] == s.PROBLEM
+    problem = response.json()
+    assert problem["type"] == "/problems/step-out-of-order"
+    assert problem["status"] == 409
+    assert "branch_proposal" in problem["detail"]
+    assert problem["instance"] == f"/api/v1/demands/{case}/discuss"
+    assert api.event_types(case) == ["Raised", "Triaged"]
+
+
+def test_vote_counts_that_cannot_be_are_a_422(api: Api) -> None:
+    case = s.awaiting_vote(api.app)
+    impossible = s.ADOPTING_VOTE | {"members": 30, "present": 24, "in_favour": 20, "against": 10}
+    response = api.command(case, "vote", impossible)
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/impossible-vote-counts")
+    assert "Voted" not in api.event_types(case)
+
+
+def test_the_vote_outcome_is_computed_by_the_domain_whatever_the_caller_expects(api: Api) -> None:
+    case = s.awaiting_vote(api.app)
+    without_quorum = s.ADOPTING_VOTE | {"present": 19, "in_favour": 19, "against": 0, "abstained": 0}
+    response = api.command(case, "vote", without_quorum)
+    assert response.status_code == 200, response.text
+    assert api.app.history(case)[-1].data["outcome"] == "invalid"
+
+
+@pytest.mark.parametrize(("command", "state", "body", "rule"), [
+    ("triage", s.triaged, {"category": "repairs"}, "already-triaged"),
+    ("resolve", s.raised, {"summary": "done"}, "not-triaged"),
+    ("discuss", s.triaged, {"step": "branch_proposal"}, "wrong-track"),
+    ("note", s.resolved, {"text": "too late"}, "case-closed"),
+    ("reopen", s.triaged, {"reason": "why not"}, "case-not-closed"),
+    ("escalate", s.triaged, {"to_cell_id": "qingshui.xicun", "reason": "sideways"}, "escalation-not-upward"),
+    ("flag", s.triaged, {"responsible": "东村", "finding": "none"}, "not-overdue"),
+    ("feedback", s.triaged, {"rating": "satisfied"}, "feedback-not-expected"),
+    ("close", s.triaged, {"outcome": "not_resolvable", "explanation": ""}, "closing-not-allowed"),
+    ("object", s.triaged, {"notice_id": "resolution-1-1", "text": "no"}, "not-found"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_command_the_case_does_not_allow_is_refused_with_the_rules_type(
+        api: Api, command: str, state, body: dict, rule: str) -> None:
+    case = state(api.app)
+    before = api.event_types(case)
+    who = s.SUPERVISOR if command in ("reopen", "flag", "close") else s.WORKER
+    response = api.command(case, command, body, who)
+    status = 404 if rule == "not-found" else 409
+    assert (response.status_code, s.problem_type(response)) == (status, f"/problems/{rule}"), response.text
+    assert api.event_types(case) == before
+
+
+def test_a_time_in_the_future_is_refused(api: Api) -> None:
+    case = s.raised(api.app)
+    response = api.command(case, "note", {"text": "later", "occurred_at": s.ago(days=-1).isoformat()})
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/occurred-in-future")
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_time_the_views_could_not_hold_is_refused_and_the_views_keep_up(api: Api, when: str) -> None:
+    raised = api.post("/api/v1/demands", {"channel": "phone", "title": "路灯", "cell_id": s.CELL,
+                                          "occurred_at": when})
+    home = s.household(api.app)
+    scheduled = api.post(f"/api/v1/households/{home}/visits", {"visitor": s.WORKER, "purpose": "routine",
+                                                                "due_at": when})
+    assert [(r.status_code, [e["path"] for e in r.json()["errors"]]) for r in (raised, scheduled)] == [
+        (422, ["body.occurred_at"]), (422, ["body.due_at"])]
+    assert api.get("/api/v1/households", after=api.head()).json()["total"] == 1
+
+
+def test_text_holding_a_nul_character_is_refused_and_the_views_keep_up(api: Api) -> None:
+    raised = api.post("/api/v1/demands", {"channel": "phone", "title": "路\u0000灯", "cell_id": s.CELL})
+    case = s.deliberating(api.app)
+    discussed = api.command(case, "discuss", {"step": "branch_proposal", "attendees": ["党支部", "\u0000"]})
+    assert [(r.status_code, [e["path"] for e in r.json()["errors"]]) for r in (raised, discussed)] == [
+        (422, ["body.title"]), (422, ["body.attendees"])]
+    assert api.get("/api/v1/demands", after=api.head()).json()["total"] == 1
+
+
+@pytest.mark.parametrize("query", [{"q": "路\u0000灯"}, {"assignee": "\u0000"}, {"status": "\u0000"}])
+def test_a_search_for_a_nul_character_finds_nothing_where_the_database_cannot_hold_one(
+        api: Api, database_url: str, query: dict) -> None:
+    response = api.get("/api/v1/demands", **query)
+    if database_url.startswith("sqlite"):
+        assert (response.status_code, response.json()["total"]) == (200, 0)
+    else:  # PostgreSQL text cannot hold NUL: the query cannot even be asked
+        assert (response.status_code, s.problem_type(response)) == (422, "/problems/bad-query")
+
+
+def test_an_offset_beyond_a_million_is_refused(api: Api) -> None:
+    response = api.get("/api/v1/demands", offset=2**63)
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
+    assert [e["path"] for e in response.json()["errors"]] == ["query.offset"]
+
+
+def test_an_invalid_body_is_a_422_listing_each_field_by_its_path(api: Api) -> None:
+    response = api.post("/api/v1/demands", {"channel": "carrier_pigeon", "cell_id": s.CELL, "colour": "red"})
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
+    paths = {e["path"]: e["type"] for e in response.json()["errors"]}
+    assert paths == {"body.title": "missing", "body.channel": "literal_error",
+                     "body.colour": "extra_forbidden"}
+
+
+def test_a_time_without_a_zone_is_refused_by_its_path(api: Api) -> None:
+    case = s.raised(api.app)
+    response = api.command(case, "note", {"text": "met", "occurred_at": "2026-03-01T10:00:00"})
+    assert response.status_code == 422
+    assert [e["path"] for e in response.json()["errors"]] == ["body.occurred_at"]
+
+
+def test_a_body_that_is_not_json_is_a_422(api: Api) -> None:
+    response = api.client.post("/api/v1/demands", content=b"{not json",
+                               headers=api.headers(s.WORKER, **{"Content-Type": "application/json"}))
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
+
+
+def test_a_cell_the_deployment_does_not_have_is_a_422(api: Api) -> None:
+    response = api.post("/api/v1/demands", {"channel": "phone", "title": "路灯",
+                                            "cell_id": "qingshui.atlantis"})
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/demands/{id}", "/api/v1/demands/{id}/history",
+                                  "/api/v1/demands/{id}/trace", "/api/v1/households/{id}",
+                                  "/api/v1/visits/{id}"])
+def test_an_unknown_id_is_a_404(api: Api, path: str) -> None:
+    response = api.get(path.format(id=uuid.uuid4()))
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
+def test_a_command_on_an_unknown_case_is_a_404(api: Api) -> None:
+    response = api.command(uuid.uuid4(), "note", {"text": "anyone there?"})
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
+def test_an_id_that_is_not_a_uuid_is_a_422_naming_the_path_parameter(api: Api) -> None:
+    response = api.get("/api/v1/demands/42")
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
+    assert [e["path"] for e in response.json()["errors"]] == ["path.demand_id"]
+
+
+def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
+    response = api.get("/api/v1/nowhere")
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
+def test_a_method_a_route_does_not_answer_is_a_405_problem(api: Api) -> None:
+    response = api.client.delete("/api/v1/demands", headers=api.headers(s.WORKER))
+    assert (response.status_code, s.problem_type(response)) == (405, "/problems/method-not-allowed")
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_an_unknown_sort_key_is_a_422_bad_query(api: Api) -> None:
+    response = api.get("/api/v1/demands", sort="-favourite_colour")
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/bad-query")
+
+
+def test_a_missing_token_is_a_401_problem(api: Api) -> None:
+    response = api.post("/api/v1/demands", {"channel": "phone", "title": "路灯", "cell_id": s.CELL},
+                        s.NO_TOKEN)
+    assert (response.status_code, s.problem_type(response)) == (401, "/problems/unknown-actor")
+
+
+def test_a_forbidden_command_is_a_403_problem(api: Api) -> None:
+    case = s.raised(api.app)
+    response = api.command(case, "note", {"text": "I only review"}, s.REVIEWER)
+    assert (response.status_code, s.problem_type(response)) == (403, "/problems/not-authorised")
+    assert response.json()["title"] == "The actor's role does not allow this action."
