@@ -56,8 +56,9 @@ class Command(Body):
     occurred_at: Moment | None = Field(None, description="When it happened (a meeting's date); default now")
 
 
-class RaiseDemand(Command):
-    channel: Channel
+class PublicDemand(Body):
+    """What a resident says about a demand (the public form and Open311 take the same)."""
+
     title: Line
     cell_id: Name
     description: Text = ""
@@ -65,6 +66,10 @@ class RaiseDemand(Command):
     location: Line | None = None
     resident_name: Name | None = None
     resident_phone: Annotated[str, StringConstraints(max_length=30)] | None = None
+
+
+class RaiseDemand(PublicDemand, Command):
+    channel: Channel
     visit_id: UUID | None = None
 
 
@@ -177,16 +182,6 @@ class ConductVisit(Command):
 
 class MissVisit(Command):
     reason: Text = ""
-
-
-class PublicDemand(Body):
-    title: Line
-    cell_id: Name
-    description: Text = ""
-    category: Name | None = None
-    location: Line | None = None
-    resident_name: Name | None = None
-    resident_phone: Annotated[str, StringConstraints(max_length=30)] | None = None
 
 
 class PublicFeedback(Body):
