@@ -44,7 +44,8 @@ def machine(kinds: Sequence[str], postgres_url: str = POSTGRES_URL) -> dict[str,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": str(os.cpu_count()),
         "cpu": _first("/proc/cpuinfo", "model name", lambda v: v) or platform.processor() or "?",
-        "memory": _first("/proc/meminfo", "MemTotal", lambda v: f"{int(v.split()[0]) / 1024 / 1024:.1f} GiB") or "?",
+        "memory": _first("/proc/meminfo", "MemTotal",
+                         lambda v: f"{int(v.split()[0]) / 1024 / 1024:.1f} GiB") or "?",
         "python": platform.python_version(),
         "eventsourcing": version("eventsourcing"),
         "SQLAlchemy": version("SQLAlchemy"),
@@ -68,6 +69,10 @@ def _first(path: str, key: str, parse) -> str | None:  # noqa: ANN001
     except (OSError, ValueError):
         pass
     return None
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def describe(info: dict[str, str]) -> str:

@@ -178,7 +178,7 @@ class RowCache:
     every row there is (it started from an empty table and has let none go): no read is needed.
     """
 
-    def __init__(self, limit: int = 50_000) -> None:
+    def __init__(self, limit: int = 20_000) -> None:
         self.position: int | None = None
         self.rows: dict[str, Entry | None] = {}
         self.complete = False
@@ -237,8 +237,9 @@ class RowWriter:
     the views' wide rows; here only the columns that need it are converted (datetimes and JSON
     directly, checked against SQLAlchemy's own result at start; anything else by SQLAlchemy's
     processor), and a datetime object already written is not converted again. New rows are
-    inserted whole (on PostgreSQL by COPY when there are many); changed rows are updated in their changed columns only, grouped by which
-    columns changed, so unchanged indexed columns cost nothing; unchanged rows are not written.
+    inserted whole (on PostgreSQL by COPY when there are many); changed rows are updated in their
+    changed columns only, grouped by which columns changed, so unchanged indexed columns cost
+    nothing; unchanged rows are not written.
     """
 
     def __init__(self, table: Table, dialect: Dialect) -> None:
@@ -250,15 +251,15 @@ class RowWriter:
         converters = [_converter(column.type, dialect) for column in table.columns]
         fast_datetime = _sqlite_datetime if dialect.name == "sqlite" else _pg_datetime
         self.datetime_as_text = dialect.name == "sqlite"
-        self.datetimes = [(i, c.name) for i, (c, convert) in enumerate(zip(table.columns, converters, strict=True))
+        self.datetimes = [(i, self.columns[i]) for i, convert in enumerate(converters)
                           if convert is fast_datetime]
         datetimes = {i for i, _ in self.datetimes}
         self.others = [(i, convert) for i, convert in enumerate(converters)
                        if convert is not _same and i not in datetimes]
         self.insert = self._compile(insert(table), self.columns)
         preparer = dialect.identifier_preparer
-        self.copy = (f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in self.columns)}) "
-                     "FROM STDIN")
+        quoted = ", ".join(preparer.quote(c) for c in self.columns)
+        self.copy = f"COPY {preparer.format_table(table)} ({quoted}) FROM STDIN"
         self.updates: dict[tuple[int, ...], tuple[str, list[str] | None]] = {}
 
     def _compile(self, statement: Any, names: list[str]) -> tuple[str, list[str] | None]:
@@ -327,7 +328,8 @@ class RowWriter:
         for chunk in _chunks(deletes):
             conn.execute(delete(self.table).where(self.table.c[self.key].in_(chunk)))
         if len(inserts) >= COPY_ROWS and self.dialect.name == "postgresql":
-            with conn.connection.dbapi_connection.cursor() as cursor, cursor.copy(self.copy) as copy:  # type: ignore[union-attr]
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            with cursor, cursor.copy(self.copy) as copy:
                 for stored in inserts:
                     copy.write_row(stored)
         elif inserts:
@@ -337,7 +339,7 @@ class RowWriter:
             names = [self.columns[i] for i in changed]
             params = [[s[i] for i in changed] + [s[key_index]] for s in stored_rows]
             updated = self._execute(conn, self._update(changed), [*names, "key__"], params)
-            if updated != len(params):
+            if updated >= 0 and updated != len(params):  # (-1: the driver does not say)
                 raise StaleRows(f"{self.table.name}: updated {updated} rows of {len(params)}")
         return after
 
@@ -345,7 +347,7 @@ class RowWriter:
                  params: list[list[Any]]) -> int:
         sql, order = compiled
         if order is None:
-            bound: list[Any] = [dict(zip(names, p)) for p in params]
+            bound: list[Any] = [dict(zip(names, p, strict=True)) for p in params]
         elif order == names:
             bound = [tuple(p) for p in params]
         else:
@@ -365,10 +367,12 @@ def writer_for(table: Table, dialect: Dialect) -> RowWriter:
 
 
 _SAMPLES: dict[type, list[Any]] = {
-    DateTime: [None, datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc), datetime(25, 1, 1, 0, 0, 1, tzinfo=timezone.utc),
+    DateTime: [None, datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc),
+               datetime(25, 1, 1, 0, 0, 1, tzinfo=timezone.utc),
                datetime(2026, 3, 2, 17, 30, 0, 120, tzinfo=timezone(timedelta(hours=8))),
                datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))],
-    JSON: [None, {}, [], "", 0, {"due": "2026-03-02T09:00:00+00:00", "n": [1, 2.5, True, None, {}]}, ["名@x", "é"]],
+    JSON: [None, {}, [], "", 0, {"due": "2026-03-02T09:00:00+00:00", "n": [1, 2.5, True, None, {}]},
+           ["名@x", "é"]],
 }
 
 

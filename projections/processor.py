@@ -1,6 +1,11 @@
 """The one catch-up loop shared by every view: read a page of the application log, fold it into
 each view in its own transaction together with the view's new position, repeat.
 
+Keeping up (`run_once`, the worker) writes every page. Catching up (`catch_up`: rebuilds, a worker
+far behind, tests) folds many pages in memory and writes each changed row once with the position,
+so a row changed by many events is not written again and again. Either way a processor keeps the
+rows it wrote (`RowCache`) and reads only the rows it has not seen.
+
 Used by the projection worker (live), by `projections rebuild` (into a shadow table that replaces
 the live one only once it has caught up) and by tests.
 """
@@ -11,7 +16,6 @@ import bisect
 import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +24,8 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine, MetaData, Table, exc, select, text
 
 from projections import all_views
-from projections.core import (Folding, PositionMoved, RowCache, StaleRows, View, fold, move_position, position_of,
-                              positions, tracking_metadata)
+from projections.core import (Folding, PositionMoved, RowCache, StaleRows, View, fold, move_position,
+                              position_of, positions, tracking_metadata)
 
 BATCH = 500                # events per transaction when keeping up (the worker)
 CATCH_UP_PAGE = 5_000      # events read and decoded at a time when catching up
@@ -130,8 +134,7 @@ class Processor:
             behind = [view for view in self.views if known[view.name] < target]
             if not behind:
                 return done
-            with _collector_paused():
-                done += self._catch_up(behind, known, target, progress)
+            done += self._catch_up(behind, known, target, progress)
 
     def _catch_up(self, views: list[View], known: dict[str, int], target: int,
                   progress: Callable[[int], None] | None) -> int:
@@ -139,23 +142,21 @@ class Processor:
         pending = [_Pending(view, self._cache_at(view, known[view.name])) for view in views]
         applied = since_written = 0
         start = min(p.position for p in pending) + 1
-        with ThreadPoolExecutor(1, thread_name_prefix="minqing-catch-up-read") as reader:
-            # the next page is read while this one is folded (the database's side of a read runs
-            # without Python's lock, so it overlaps the fold on a second core)
-            upcoming = reader.submit(self.recorder.select_notifications, start, page_size)
-            while pending and start <= target:
-                page = upcoming.result()
-                if not page:
-                    break
-                start = page[-1].id + 1
-                if start <= target:
-                    upcoming = reader.submit(self.recorder.select_notifications, start, page_size)
-                applied, since_written = self._fold_page(pending, page, target, progress, applied, since_written)
-                pending = [p for p in pending if p.cache.position is not None]
-        return applied + sum(self._write(p) for p in pending)
+        while pending and start <= target:
+            page = self.recorder.select_notifications(start, page_size)
+            if not page:
+                break
+            start = page[-1].id + 1
+            with _collector_paused():
+                applied, since_written = self._fold_page(pending, page, target, progress, applied,
+                                                         since_written)
+            pending = [p for p in pending if p.cache.position is not None]
+        with _collector_paused():
+            return applied + sum(self._write(p) for p in pending)
 
     def _fold_page(self, pending: list[_Pending], page: Sequence[Notification], target: int,
-                   progress: Callable[[int], None] | None, applied: int, since_written: int) -> tuple[int, int]:
+                   progress: Callable[[int], None] | None, applied: int,
+                   since_written: int) -> tuple[int, int]:
         """Fold one page into every pending view; write them when enough is pending or at the head."""
         ids, events = [n.id for n in page], self._decode(page)
         foldings = []
