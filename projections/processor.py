@@ -293,7 +293,8 @@ def _collector_paused() -> Iterator[None]:
 
     A page's decoded events live until every view has folded them, so the collector promotes them
     and then walks every long-lived object (the kept rows above all) again and again: that cost a
-    third of the catch-up time. The page makes few reference cycles, collected once it is done.
+    quarter to a third of the catch-up time. A page makes few reference cycles; they are collected
+    once it is done.
     """
     paused = gc.isenabled()
     gc.disable()
