@@ -52,7 +52,7 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from api.settings import Settings
-from bench.support import POSTGRES_URL, describe, fresh_database, load_average, machine
+from bench.support import POSTGRES_URL, fresh_database, load_average, machine, log, start_run
 from domain.application import SYSTEM, Minqing
 from domain.deployment import Deployment, load
 from projections.core import positions
@@ -267,13 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate <= 0 or args.seconds <= 0 or args.seed_demands < 1 or args.writers < 0:
         parser.error("--rate, --seconds and --seed-demands must be positive")
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
-    info = machine(kinds, args.postgres_url)
-    info["load average at start"] = load_average()
-    log(describe(info))
+    kinds, info = start_run(args.store, args.postgres_url)
     deployment = load(DEPLOYMENT)
     results = []
     with tempfile.TemporaryDirectory(prefix="minqing-bench-") as tmp:

@@ -6,6 +6,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -81,3 +82,17 @@ def describe(info: dict[str, str]) -> str:
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def log(line: str) -> None:
+    """Progress goes to stderr, so stdout keeps only the results table."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def start_run(store: str, postgres_url: str = POSTGRES_URL) -> tuple[list[str], dict[str, str]]:
+    """The stores a run covers ("both" means SQLite and PostgreSQL) and the machine details, logged."""
+    kinds = ["sqlite", "postgres"] if store == "both" else [store]
+    info = machine(kinds, postgres_url)
+    info["load average at start"] = load_average()
+    log(describe(info))
+    return kinds, info

@@ -54,7 +54,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.settings import Settings
 from bench.history import History, copy_events, generate
-from bench.support import POSTGRES_URL, describe, fresh_database, load_average, machine, median
+from bench.support import POSTGRES_URL, fresh_database, load_average, machine, median, log, start_run
 from domain.application import Minqing
 from domain.deployment import Deployment, load
 from projections import all_views
@@ -263,13 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.events, args.repeat) < 1:
         parser.error("--events and --repeat must be at least 1")
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
-    info = machine(kinds, args.postgres_url)
-    info["load average at start"] = load_average()
-    log(describe(info))
+    kinds, info = start_run(args.store, args.postgres_url)
     deployment = load(DEPLOYMENT)
     history = history_of(deployment, args.events, args.seed, log)
     # The generated history stays in memory for the run (copied into each store): keep the cyclic
