@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
 from domain.demand import Demand
 from domain.templates import TEMPLATES
-from projections.core import JSON_TEXT, Row, UTCDateTime, View
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text
 
 metadata = MetaData()
 
@@ -54,7 +54,7 @@ cases = Table(
 
 
 def demand_key(event: Any) -> str | None:
-    return str(event.originator_id)
+    return id_text(event.originator_id)
 
 
 def step_after(template: str | None, step: str, *, advanced: bool) -> str:
@@ -88,7 +88,7 @@ def _touch(row: Row, event: Any) -> Row:
 
 def _raised(_: Row | None, e: Any) -> Row:
     row: Row = {
-        "id": str(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
+        "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
         "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
         "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Column, MetaData, String, Table
 
 from domain.demand import Demand
 from projections.cases import demand_key
-from projections.core import JSON_TEXT, Row, View
+from projections.core import JSON_TEXT, Row, View, id_text
 
 metadata = MetaData()
 
@@ -24,7 +24,7 @@ notice_board = Table(
 
 
 def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "notices": [],
+    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "notices": [],
             "active": False}
 
 

@@ -142,16 +142,15 @@ class Processor:
         pending = [_Pending(view, self._cache_at(view, known[view.name])) for view in views]
         applied = since_written = 0
         start = min(p.position for p in pending) + 1
-        while pending and start <= target:
-            page = self.recorder.select_notifications(start, page_size)
-            if not page:
-                break
-            start = page[-1].id + 1
-            with _collector_paused():
+        with _collector_paused():
+            while pending and start <= target:
+                page = self.recorder.select_notifications(start, page_size)
+                if not page:
+                    break
+                start = page[-1].id + 1
                 applied, since_written = self._fold_page(pending, page, target, progress, applied,
                                                          since_written)
-            pending = [p for p in pending if p.cache.position is not None]
-        with _collector_paused():
+                pending = [p for p in pending if p.cache.position is not None]
             return applied + sum(self._write(p) for p in pending)
 
     def _fold_page(self, pending: list[_Pending], page: Sequence[Notification], target: int,

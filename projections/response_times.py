@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, Column, Float, MetaData, String, Table
 
 from domain.demand import Demand
 from projections.cases import demand_key
-from projections.core import JSON_TEXT, Row, UTCDateTime, View, month_of
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text, month_of
 
 metadata = MetaData()
 
@@ -26,7 +26,7 @@ response_times = Table(
     Column("resolved_at", UTCDateTime),
     Column("resolution_seconds", Float),                # to the latest resolution; cleared on reopen
     Column("on_time", Boolean),                         # resolved with no deadline missed or passed
-    Column("deadlines", JSON_TEXT, nullable=False),
+    Column("earliest_due", UTCDateTime),                # the earliest open deadline: on time means by then
     Column("missed", Boolean, nullable=False),
     Column("step_started_at", UTCDateTime),
     Column("steps", JSON_TEXT, nullable=False),         # [{round, step, seconds}] deliberation steps held
@@ -37,18 +37,22 @@ def _seconds(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
+def _earliest(deadlines: dict[str, datetime]) -> datetime | None:
+    return min(deadlines.values(), default=None)
+
+
 def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
+    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
             "month": month_of(e.occurred_at), "raised_at": e.occurred_at, "first_response_seconds": None,
             "resolved_at": None, "resolution_seconds": None, "on_time": None,
-            "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": False,
+            "earliest_due": e.respond_by, "missed": False,
             "step_started_at": None, "steps": []}
 
 
 def _triaged(row: Row, e: Any) -> Row:
     row.update(category=e.category, first_response_seconds=_seconds(row["raised_at"], e.occurred_at),
                step_started_at=e.occurred_at if e.track == "deliberation" else None,
-               deadlines={k: v.isoformat() for k, v in e.deadlines.items()})
+               earliest_due=_earliest(e.deadlines))
     return row
 
 
@@ -62,21 +66,20 @@ def _step_held(row: Row, e: Any) -> Row:
         row["steps"] = [*row["steps"], {"round": e.round if hasattr(e, "round") else None, "step": e.step,
                                         "seconds": _seconds(row["step_started_at"], e.occurred_at)}]
         row["step_started_at"] = e.occurred_at
-    row["deadlines"] = {k: v.isoformat() for k, v in e.deadlines.items()}
+    row["earliest_due"] = _earliest(e.deadlines)
     return row
 
 
 def _resolved(row: Row, e: Any) -> Row:
-    dues = [datetime.fromisoformat(v) for v in row["deadlines"].values()]
+    due = row["earliest_due"]
     row.update(resolved_at=e.occurred_at, resolution_seconds=_seconds(row["raised_at"], e.occurred_at),
-               on_time=not row["missed"] and all(e.occurred_at <= due for due in dues),
+               on_time=not row["missed"] and (due is None or e.occurred_at <= due),
                worker=row["worker"] or e.actor)
     return row
 
 
 def _reopened(row: Row, e: Any) -> Row:
-    row.update(resolved_at=None, resolution_seconds=None, on_time=None,
-               deadlines={k: v.isoformat() for k, v in e.deadlines.items()})
+    row.update(resolved_at=None, resolution_seconds=None, on_time=None, earliest_due=_earliest(e.deadlines))
     return row
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from domain.demand import RATINGS, Demand
 from projections.cases import demand_key
-from projections.core import Row, View, month_of
+from projections.core import Row, View, id_text, month_of
 
 metadata = MetaData()
 
@@ -31,7 +31,7 @@ satisfaction = Table(
 
 
 def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": str(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
+    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
             "month": None, "asked": 0, "answered": 0, "satisfied": 0, "basically_satisfied": 0,
             "dissatisfied": 0, "expired": 0, "reopens": 0}
 

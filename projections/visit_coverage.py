@@ -10,7 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from domain.household import Household
 from domain.visit import HouseholdVisit
-from projections.core import JSON_TEXT, Row, UTCDateTime, View
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text
 
 metadata = MetaData()
 
@@ -33,8 +33,8 @@ visit_coverage = Table(
 
 def household_key(event: Any) -> str | None:
     if isinstance(event, Household.Event):
-        return str(event.originator_id)
-    return str(event.household_id)
+        return id_text(event.originator_id)
+    return id_text(event.household_id)
 
 
 def _next_due(row: Row) -> datetime | None:
@@ -51,7 +51,7 @@ def _blank(household_id: str) -> Row:
 
 
 def _registered(row: Row | None, e: Any) -> Row:
-    row = row or _blank(str(e.originator_id))
+    row = row or _blank(id_text(e.originator_id))
     row.update(cell_id=e.cell_id, categories=list(e.categories), cadence_days=e.cadence_days,
                registered_at=e.occurred_at)
     row["next_due_at"] = _next_due(row)
@@ -65,13 +65,13 @@ def _recategorised(row: Row, e: Any) -> Row:
 
 
 def _scheduled(row: Row | None, e: Any) -> Row:
-    row = row or _blank(str(e.household_id))
+    row = row or _blank(id_text(e.household_id))
     row["scheduled"] += 1
     return row
 
 
 def _conducted(row: Row | None, e: Any) -> Row:
-    row = row or _blank(str(e.household_id))
+    row = row or _blank(id_text(e.household_id))
     row["scheduled"] -= 1
     row["conducted"] += 1
     if row["last_visit_at"] is None or e.occurred_at >= row["last_visit_at"]:
@@ -81,7 +81,7 @@ def _conducted(row: Row | None, e: Any) -> Row:
 
 
 def _missed(row: Row | None, e: Any) -> Row:
-    row = row or _blank(str(e.household_id))
+    row = row or _blank(id_text(e.household_id))
     row["scheduled"] -= 1
     row["missed"] += 1
     return row
