@@ -221,6 +221,11 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
 
 
 
+# uvicorn's C parser and event loop: h11 and asyncio took about a fifth of the CPU of a command's request
+# (docs/performance.md, "HTTP API"). The request log is ours (api.app.RequestLog), not uvicorn's.
+SERVER: dict[str, Any] = {"http": "httptools", "loop": "uvloop", "log_config": None, "access_log": False}
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -234,8 +239,7 @@ def serve(host: str, port: int) -> None:
     if settings.is_sqlite:
         _initialise(settings)
     configure_logs()
-    uvicorn.run(create_app(settings, embedded_workers=True), host=host, port=port, log_config=None,
-                access_log=False)
+    uvicorn.run(create_app(settings, embedded_workers=True), host=host, port=port, **SERVER)
 
 
 @main.command()
@@ -249,12 +253,11 @@ def api(host: str, port: int, workers: int) -> None:
     _open().close()  # refuse early, with the message, when the database was never initialised
     configure_logs()
     if workers == 1:
-        uvicorn.run("api.cli:api_process", factory=True, host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run("api.cli:api_process", factory=True, host=host, port=port, **SERVER)
         return
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("api.cli:api_process", factory=True, host=host, port=port, workers=workers,
-                            log_config=None, access_log=False)
+    config = uvicorn.Config("api.cli:api_process", factory=True, host=host, port=port, workers=workers, **SERVER)
     sock = config.bind_socket()
     # uvicorn binds the shared socket with protocol 0, so asyncio does not set TCP_NODELAY on the
     # connections it accepts; a response written in two parts then waited for the client's delayed
