@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.deps import request_facts
 from api.idempotency import digest
+from api.lean import CommandPosts
 from api.routes import audit, demands, households, public, views
 from api.runtime import Runtime
 from api.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
         return {"status": "ok", "head": runtime.app.recorder.max_notification_id() or 0,
                 "views": runtime.positions()}
 
+    app.add_middleware(CommandPosts)  # innermost: behind the log and Idempotency-Key, as the routes are
     app.add_middleware(IdempotentPosts)
     app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app

@@ -3,10 +3,15 @@ public rate limiter and, in embedded mode, the workers running as threads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine
@@ -22,6 +27,7 @@ from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
 
 log = structlog.get_logger("minqing.api")
+T = TypeVar("T")
 
 
 class RateLimiter:
@@ -53,6 +59,7 @@ class Runtime:
     reader: Engine
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    commands: ThreadPoolExecutor
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -62,7 +69,8 @@ class Runtime:
         writer = make_engine(settings.database_url)
         reader = make_engine(settings.database_url, writer=False)
         runtime = cls(settings, app, writer, reader, IdempotencyStore(writer),
-                      RateLimiter(settings.public_requests_per_minute))
+                      RateLimiter(settings.public_requests_per_minute),
+                      ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
         if embedded_workers:
             runtime._start_workers()
         return runtime
@@ -78,10 +86,16 @@ class Runtime:
         for thread in self.threads:
             thread.start()
 
+    async def run_command(self, command: Callable[..., T], *args: Any) -> T:
+        """Run a blocking command on a case in the command threads, off the event loop."""
+        context = contextvars.copy_context()  # the request's log context goes along, as in run_in_threadpool
+        return await asyncio.get_running_loop().run_in_executor(self.commands, context.run, command, *args)
+
     def close(self) -> None:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
+        self.commands.shutdown()
         self.writer.dispose()
         self.reader.dispose()
         self.app.close()

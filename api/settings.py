@@ -23,6 +23,13 @@ class Settings(BaseSettings):
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     lock_timeout_seconds: int = 5
     public_requests_per_minute: int = 30    # per client and API process, on the public routes
+    command_threads: int = 0                # threads running case commands per API process; 0: see below
+
+    @property
+    def threads_for_commands(self) -> int:
+        """SQLite takes one writer at a time, so more than two threads only contend for its lock and
+        the GIL; PostgreSQL overlaps the waits of more (docs/performance.md, "HTTP API")."""
+        return self.command_threads or (2 if self.is_sqlite else 8)
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -9,11 +11,13 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
-from api.routes.common import csv_response, narrowed, plain, require_in_scope, run_off_loop
-from api.schemas import (Assign, Close, Discuss, Escalate, Feedback, Flag, Note, Objection, AnswerObjection, Page,
-                         Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage, Vote)
+from api.routes.common import csv_response, narrowed, plain, require_in_scope, run, run_off_loop
+from api.schemas import (AnswerObjection, Assign, Close, Command, Discuss, Escalate, Feedback, Flag, Note,
+                         Objection, Page, Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage,
+                         Vote)
 from domain.account import Account
 from domain.application import PERMISSIONS, Minqing
+from domain.application import Recorded as Done
 from domain.demand import Demand
 from projections import queries
 
@@ -151,112 +155,62 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
     return plain({"id": demand_id} | found)
 
 
-def _command(path: str, summary: str):  # noqa: ANN202
-    return router.post(f"/{{demand_id}}/{path}", response_model=Recorded, summary=summary)
+@dataclass(frozen=True)
+class CaseCommand:
+    """A command on a case, stated once: its path, the name and summary of its route in the OpenAPI
+    document, the body it takes and the use case it runs. Served by its FastAPI route, below, and by
+    `api.lean.CommandPosts`, which answers a plain request to it without FastAPI's per-request work."""
+
+    path: str
+    name: str
+    summary: str
+    body: type[Command]
+    use_case: Callable[..., Done]  # a Minqing method, called with the Application first
+
+    def __call__(self, app: Minqing, demand_id: UUID, actor: str, version: int | None,
+                 body: Command) -> Recorded:
+        """Run the use case (blocking: call it in a worker thread)."""
+        return run(lambda: self.use_case(app, demand_id, actor=actor, expected_version=version,
+                                         **body.model_dump()), version)
 
 
-@_command("triage", "Triage: category, track, responsible cell, deadlines")
-async def triage(demand_id: UUID, body: Triage, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.triage(demand_id, actor=actor.username, expected_version=version,
-                           **body.model_dump()), version)
+COMMANDS = {command.path: command for command in (
+    CaseCommand("triage", "triage", "Triage: category, track, responsible cell, deadlines", Triage,
+                Minqing.triage),
+    CaseCommand("assign", "assign", "Assign the case to a person (reassigning is a supervisor's)", Assign,
+                Minqing.assign),
+    CaseCommand("escalate", "escalate", "Escalate (上报) to any higher cell", Escalate, Minqing.escalate),
+    CaseCommand("discuss", "discuss", "Record a deliberation meeting", Discuss, Minqing.discuss),
+    CaseCommand("vote", "vote", "Record a vote; the outcome follows the statute", Vote, Minqing.vote),
+    CaseCommand("publicize", "publicize", "Post a public notice (公开)", Publicize, Minqing.publicize),
+    CaseCommand("object", "lodge_objection", "Lodge an objection to a notice while it is up", Objection,
+                Minqing.lodge_objection),
+    CaseCommand("answer-objection", "answer_objection", "Answer an objection (supervisor)", AnswerObjection,
+                Minqing.answer_objection),
+    CaseCommand("progress", "progress", "Record implementation progress", Progress, Minqing.record_progress),
+    CaseCommand("resolve", "resolve", "Mark resolved; the resident is asked for feedback", Resolve,
+                Minqing.resolve),
+    CaseCommand("close", "close", "Close as not resolvable, withdrawn, rejected or merged", Close,
+                Minqing.close_case),
+    CaseCommand("feedback", "feedback", "Record the resident's feedback taken by a worker", Feedback,
+                Minqing.give_feedback),
+    CaseCommand("reopen", "reopen", "Reopen a resolved case (supervisor)", Reopen, Minqing.reopen),
+    CaseCommand("flag", "flag", "Flag an unresolved case for accountability (supervisor)", Flag,
+                Minqing.flag),
+    CaseCommand("note", "note", "Add a working note", Note, Minqing.add_note),
+)}
 
 
-@_command("assign", "Assign the case to a person (reassigning is a supervisor's)")
-async def assign(demand_id: UUID, body: Assign, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.assign(demand_id, actor=actor.username, expected_version=version,
-                           **body.model_dump()), version)
+def _route(command: CaseCommand) -> None:
+    # No docstring: the summary is the operation's text in the OpenAPI document.
+    async def endpoint(demand_id: UUID, body: Command, rt: RuntimeDep, actor: Staff,
+                       version: IfMatch) -> Recorded:
+        return await rt.run_command(command, rt.app, demand_id, actor.username, version, body)
+
+    endpoint.__annotations__ = endpoint.__annotations__ | {"body": command.body}  # the schema FastAPI reads
+    router.post(f"/{{demand_id}}/{command.path}", response_model=Recorded, summary=command.summary,
+                name=command.name)(endpoint)
 
 
-@_command("escalate", "Escalate (上报) to any higher cell")
-async def escalate(demand_id: UUID, body: Escalate, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.escalate(demand_id, actor=actor.username, expected_version=version,
-                             **body.model_dump()), version)
-
-
-@_command("discuss", "Record a deliberation meeting")
-async def discuss(demand_id: UUID, body: Discuss, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.discuss(demand_id, actor=actor.username, expected_version=version,
-                            **body.model_dump()), version)
-
-
-@_command("vote", "Record a vote; the outcome follows the statute")
-async def vote(demand_id: UUID, body: Vote, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.vote(demand_id, actor=actor.username, expected_version=version,
-                         **body.model_dump()), version)
-
-
-@_command("publicize", "Post a public notice (公开)")
-async def publicize(demand_id: UUID, body: Publicize, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.publicize(demand_id, actor=actor.username, expected_version=version,
-                              **body.model_dump()), version)
-
-
-@_command("object", "Lodge an objection to a notice while it is up")
-async def lodge_objection(demand_id: UUID, body: Objection, app: App, actor: Staff,
-                          version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.lodge_objection(demand_id, actor=actor.username, expected_version=version,
-                                    **body.model_dump()), version)
-
-
-@_command("answer-objection", "Answer an objection (supervisor)")
-async def answer_objection(demand_id: UUID, body: AnswerObjection, app: App, actor: Staff,
-                           version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.answer_objection(demand_id, actor=actor.username, expected_version=version,
-                                     **body.model_dump()), version)
-
-
-@_command("progress", "Record implementation progress")
-async def progress(demand_id: UUID, body: Progress, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.record_progress(demand_id, actor=actor.username, expected_version=version,
-                                    **body.model_dump()), version)
-
-
-@_command("resolve", "Mark resolved; the resident is asked for feedback")
-async def resolve(demand_id: UUID, body: Resolve, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.resolve(demand_id, actor=actor.username, expected_version=version,
-                            **body.model_dump()), version)
-
-
-@_command("close", "Close as not resolvable, withdrawn, rejected or merged")
-async def close(demand_id: UUID, body: Close, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.close_case(demand_id, actor=actor.username, expected_version=version,
-                               **body.model_dump()), version)
-
-
-@_command("feedback", "Record the resident's feedback taken by a worker")
-async def feedback(demand_id: UUID, body: Feedback, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.give_feedback(demand_id, actor=actor.username, expected_version=version,
-                                  **body.model_dump()), version)
-
-
-@_command("reopen", "Reopen a resolved case (supervisor)")
-async def reopen(demand_id: UUID, body: Reopen, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.reopen(demand_id, actor=actor.username, expected_version=version,
-                           **body.model_dump()), version)
-
-
-@_command("flag", "Flag an unresolved case for accountability (supervisor)")
-async def flag(demand_id: UUID, body: Flag, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.flag(demand_id, actor=actor.username, expected_version=version,
-                         **body.model_dump()), version)
-
-
-@_command("note", "Add a working note")
-async def note(demand_id: UUID, body: Note, app: App, actor: Staff, version: IfMatch) -> Recorded:
-    return await run_off_loop(
-        lambda: app.add_note(demand_id, actor=actor.username, expected_version=version,
-                             **body.model_dump()), version)
+for _command in COMMANDS.values():
+    _route(_command)
