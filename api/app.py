@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -33,10 +34,15 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.start(settings or Settings(), embedded_workers=embedded_workers)
         app.state.runtime = runtime
+        # What exists now (modules, routes, schemas, the runtime) lives as long as the process: keep it out
+        # of the collector's full passes, which walked all of it and stalled a 1,000-event history for up
+        # to 80 ms (docs/performance.md, "HTTP API"). Undone on shutdown, for apps started in tests.
+        gc.freeze()
         try:
             yield
         finally:
             runtime.close()
+            gc.unfreeze()
 
     app = FastAPI(title="民情 Minqing", version="1", lifespan=lifespan,
                   description="Residents' demands (诉求) and household visits (走访), event-sourced.")
