@@ -75,8 +75,10 @@ def _due(row: Row) -> datetime | None:
 
 
 def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
-    row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
-    row["due_at"] = _due(row)
+    texts = row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
+    missed = row["missed"]
+    row["due_at"] = min((due for name, due in deadlines.items() if f"{name}@{texts[name]}" not in missed),
+                        default=None) if missed else min(deadlines.values(), default=None)
     return row
 
 

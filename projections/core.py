@@ -98,11 +98,12 @@ class Folding:
     start: int = 0
 
 
-def fold(foldings: Sequence[Folding], events: Sequence[Any],
+def fold(foldings: Sequence[Folding], events: Iterable[Any],
          load: Callable[[View, list[str]], Iterable[Any]], dialect: Dialect) -> None:
     """Fold `events` into each view's changes, all views in one pass over the events, each key worked
     out once for the views sharing a key function. Rows a view neither keeps nor has changed are
-    read first with `load`, unless its cache is complete."""
+    read first with `load`, unless its cache is complete. `events` is gone through once only when
+    every cache is complete and every view starts at the same event; otherwise it must be a sequence."""
     for f in foldings:
         if not f.cache.complete:
             _load_missing(f, events, load, dialect)
@@ -114,7 +115,7 @@ def fold(foldings: Sequence[Folding], events: Sequence[Any],
             _fold_together([f], events, f.start)
 
 
-def _fold_together(foldings: Sequence[Folding], events: Sequence[Any], first: int) -> None:
+def _fold_together(foldings: Sequence[Folding], events: Iterable[Any], first: int) -> None:
     # type of event -> [(key function, [(changes, kept rows, handler)] of the views sharing it)]
     dispatch: dict[type, list[tuple[Callable[[Any], str | None], list[tuple[Any, Any, Handler]]]]] = {}
     for f in foldings:
@@ -147,7 +148,7 @@ def _fold_together(foldings: Sequence[Folding], events: Sequence[Any], first: in
 _ABSENT: Any = object()
 
 
-def _load_missing(f: Folding, events: Sequence[Any], load: Callable[[View, list[str]], Iterable[Any]],
+def _load_missing(f: Folding, events: Iterable[Any], load: Callable[[View, list[str]], Iterable[Any]],
                   dialect: Dialect) -> None:
     """Read the rows of the keys the events touch that `f` neither keeps nor has changed."""
     handlers, key_of, changes, known = f.view.handlers, f.view.key, f.changes, f.cache.rows

@@ -142,7 +142,7 @@ class Processor:
         pending = [_Pending(view, self._cache_at(view, known[view.name])) for view in views]
         applied = since_written = 0
         start = min(p.position for p in pending) + 1
-        with _collector_paused():
+        with _collector_paused(freeze_survivors=True):
             while pending and start <= target:
                 page = self.recorder.select_notifications(start, page_size)
                 if not page:
@@ -157,14 +157,23 @@ class Processor:
                    progress: Callable[[int], None] | None, applied: int,
                    since_written: int) -> tuple[int, int]:
         """Fold one page into every pending view; write them when enough is pending or at the head."""
-        ids, events = [n.id for n in page], self._decode(page)
+        ids = [n.id for n in page]
         foldings = []
         for p in pending:
             first = bisect.bisect_right(ids, p.position)
             if first < len(ids):
                 foldings.append(Folding(p.view, p.cache, p.changes, first))
                 p.position, p.events = ids[-1], p.events + len(ids) - first
-        fold(foldings, events, self._load, self.engine.dialect)
+        starts = {f.start for f in foldings}
+        if len(starts) == 1 and all(f.cache.complete for f in foldings):
+            # Nothing to read first: each event is decoded as it is folded and let go, so it is folded
+            # while it is still in the CPU's caches (a decoded page of 5,000 is not).
+            first = starts.pop()
+            for f in foldings:
+                f.start = 0
+            fold(foldings, map(self.mapper.to_domain_event, page[first:]), self._load, self.engine.dialect)
+        else:
+            fold(foldings, self._decode(page), self._load, self.engine.dialect)
         since_written += len(page)
         if progress is not None:
             progress(len(page))
@@ -287,13 +296,19 @@ def rebuild(app: Any, engine: Engine, view: View, progress: Callable[[int], None
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def _collector_paused(*, freeze_survivors: bool = False) -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a page is processed.
 
     A page's decoded events live until every view has folded them, so the collector promotes them
     and then walks every long-lived object (the kept rows above all) again and again: that cost a
     quarter to a third of the catch-up time. A page makes few reference cycles; they are collected
     once it is done.
+
+    `freeze_survivors` (a catch-up): what is still alive at the end, the rows kept from the whole
+    catch-up above all, is long-lived and acyclic, so it is moved to the collector's permanent
+    generation (`gc.freeze`) rather than walked by the next collections of every generation, which
+    took 0.1-0.2 s per generation after catching up 100,000 events. A catch-up leaves about ten
+    unreachable objects behind (measured), which that keeps for good.
     """
     paused = gc.isenabled()
     gc.disable()
@@ -301,6 +316,8 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if paused:
+            if freeze_survivors:
+                gc.freeze()
             gc.enable()
 
 
