@@ -23,7 +23,6 @@ def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Eng
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             dbapi_connection.execute("PRAGMA journal_mode=WAL")
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-            dbapi_connection.execute("PRAGMA cache_size=-65536")
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
