@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from click.testing import CliRunner
 from sqlalchemy import Engine, select
+from structlog.testing import capture_logs
 
 from api.cli import main
 from bench.history import copy_events, generate
 from domain.application import Minqing
+from domain.demand import Demand
 from domain.deployment import Deployment
 from projections import all_views
 from projections.cases import cases
+from projections.core import View
 from projections.processor import Processor, rebuild
 from tests.conftest import Clock
 from tests.support.views import fresh_rebuild, rows_of
 from workers import deadlines
+from workers import projections as projection_worker
 from workers.projections import ViewLocks
 
 
@@ -136,3 +141,38 @@ def test_deadlines_are_swept_by_the_clock_of_the_application(stored_app: Minqing
     assert deadlines.sweep(stored_app, views_engine)["deadline_missed"] == 0
     clock.advance(days=2, seconds=1)
     assert deadlines.sweep(stored_app, views_engine)["deadline_missed"] == 1
+
+
+def test_a_failed_batch_is_logged_and_retried_and_the_worker_carries_on(
+        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine, monkeypatch) -> None:  # noqa: ANN001
+    app = open_app()
+    total = copy_events(generate(deployment, demands=40, seed=8).app, app)
+    live = all_views()["cases"]
+    failures = []
+
+    def raised_once(row, event):  # noqa: ANN001, ANN202 — a database hiccup in the middle of a batch
+        if not failures:
+            failures.append(event)
+            raise OSError("disk I/O error")
+        return live.handlers[Demand.Raised](row, event)
+
+    flaky = View(live.name, live.table, live.key, {**live.handlers, Demand.Raised: raised_once})
+    monkeypatch.setattr(projection_worker, "RETRY_SECONDS", 0.05)
+    stop = threading.Event()
+    with capture_logs() as logs:
+        worker = threading.Thread(target=projection_worker.run, args=(app, views_engine, [flaky], stop),
+                                  kwargs={"batch_size": 50})
+        worker.start()
+        try:
+            deadline = time.monotonic() + 60
+            while Processor(app, views_engine, [live]).positions()["cases"] < total:
+                assert worker.is_alive() and time.monotonic() < deadline, "the worker stopped or never caught up"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert len(failures) == 1
+    failed = [entry for entry in logs if entry["event"] == "projection_batch_failed"]
+    assert len(failed) == 1 and failed[0]["log_level"] == "error"
+    assert rows_of(views_engine, live) == fresh_rebuild(app, views_engine, live)
