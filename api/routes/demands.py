@@ -105,14 +105,14 @@ def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
     hide = masks_personal_data(actor)
     entries = []
     for e in app.history(demand_id):
-        data = dict(e.data)
+        data = plain(e.data)  # a new dict
         if hide:
             for key in ("resident_name", "resident_phone"):
                 if key in data:
                     data[key] = mask(data[key])
         entries.append({"version": e.version, "type": e.type, "actor": e.actor,
                         "recorded_at": e.recorded_at.isoformat(), "occurred_at": e.occurred_at.isoformat(),
-                        "data": plain(data), "hash": e.chain})
+                        "data": data, "hash": e.chain})
     # Only JSON types are left: skip FastAPI's jsonable_encoder, which walked every value again and,
     # with plain() over the whole list, took as long as reading the events (docs/performance.md, "HTTP API")
     return JSONResponse(entries)
