@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from fastapi.routing import APIRoute
@@ -19,6 +19,10 @@ from api.routes import demands
 from api.routes.demands import COMMANDS, CaseCommand
 from api.schemas import Command
 from domain import errors
+
+if TYPE_CHECKING:
+    from domain.account import Account
+    from domain.application import Minqing
 
 COMMAND_PATH = re.compile(r"/api/v1/demands/([0-9a-f-]{36})/([a-z-]+)")
 
@@ -66,13 +70,13 @@ class CommandPosts:
         await response(scope, receive, send)
 
     def _plain(self, scope: Scope, command: CaseCommand, demand_id: str, raw: bytes
-               ) -> tuple[Any, UUID, Any, int | None, Command] | None:
+               ) -> tuple[Minqing, UUID, Account, int | None, Command] | None:
         """What the route would pass the command, when it is sure to get that far; else None."""
         headers = _headers(scope)
         content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
         if content_type != "application/json" or not _canonical_uuid(demand_id):
             return None
-        app = scope["app"].state.runtime.app
+        app: Minqing = scope["app"].state.runtime.app
         account = cached_staff(app, headers.get("authorization"))
         if account is None:
             return None
