@@ -57,10 +57,13 @@ def demand_key(event: Any) -> str | None:
     return id_text(event.originator_id)
 
 
+_STEPS = {name: [step.key for step in template.steps] for name, template in TEMPLATES.items()}
+
+
 def step_after(template: str | None, step: str, *, advanced: bool) -> str:
     """The step a deliberation waits for after `step` was held (advanced) or sent back."""
     assert template is not None
-    keys = [s.key for s in TEMPLATES[template].steps]
+    keys = _STEPS[template]
     if not advanced:
         return keys[0]
     index = keys.index(step) + 1
@@ -83,7 +86,8 @@ def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
 
 
 def _touch(row: Row, event: Any) -> Row:
-    row["updated_at"] = max(row["updated_at"], event.occurred_at)
+    if event.occurred_at > row["updated_at"]:
+        row["updated_at"] = event.occurred_at
     row["version"] = event.originator_version
     return row
 
