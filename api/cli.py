@@ -56,7 +56,8 @@ def _initialise(settings: Settings) -> None:
     """Create the event store's, the views' and the API's tables (idempotent)."""
     _open(create_tables=True, settings=settings).close()
     engine = make_engine(settings.database_url)
-    create_view_tables(engine)
+    for name in create_view_tables(engine):
+        click.echo(f"view {name}: its table changed in this version; emptied, to be built again from the log")
     create_api_tables(engine)
     engine.dispose()
 

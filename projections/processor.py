@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Engine, MetaData, Table, exc, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, exc, inspect, select, text
 
 from projections import all_views
 from projections.core import (Folding, PositionMoved, RowCache, StaleRows, View, fold, move_position,
@@ -34,12 +34,23 @@ FLUSH_EVENTS = 200_000     # events folded before the rows and positions are wri
 SHADOW = "__rebuild"
 
 
-def create_tables(engine: Engine) -> None:
-    """Create the views' tables and the positions table (part of `minqing db init`)."""
+def create_tables(engine: Engine) -> list[str]:
+    """Create the views' tables and the positions table (part of `minqing db init`); returns the
+    views whose stored table no longer had the columns of the code (an upgrade changed the view):
+    those are emptied and recreated with their position at 0, so the worker builds them again."""
+    replaced = []
     with engine.begin() as conn:
         tracking_metadata.create_all(conn)
+        stored = inspect(conn)
         for view in all_views().values():
-            view.table.metadata.create_all(conn, tables=[view.table])
+            table = view.table
+            if stored.has_table(table.name) and \
+                    {c["name"] for c in stored.get_columns(table.name)} != set(table.columns.keys()):
+                table.drop(conn)
+                conn.execute(positions.delete().where(positions.c.view == view.name))
+                replaced.append(view.name)
+            table.metadata.create_all(conn, tables=[table])
+    return replaced
 
 
 @dataclass

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import JSON, Column, Engine, MetaData, Table, select
 
 from domain.application import Minqing
 from projections.cases import cases
 from projections.notice_board import notice_board
-from projections.processor import Processor
+from projections.processor import Processor, create_tables
 from projections.response_times import response_times
 from projections.satisfaction import satisfaction
 from projections.visit_coverage import visit_coverage
@@ -75,3 +75,22 @@ def test_visits_move_a_households_next_due_date(stored_app: Minqing, views_engin
     assert coverage["last_visit_at"] == clock.now
     assert coverage["next_due_at"] == clock.now + timedelta(days=14)
     assert (coverage["conducted"], coverage["scheduled"]) == (1, 0)
+
+
+def test_a_view_whose_table_changed_in_an_upgrade_is_emptied_and_built_again(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    case = stored_app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak",
+                                   cell_id="qingshui.dongcun.g1").id
+    processor = Processor(stored_app, views_engine)
+    processor.catch_up()
+    older = Table(response_times.name, MetaData(), *[c._copy() for c in response_times.columns],  # noqa: SLF001
+                  Column("deadlines", JSON, nullable=True))
+    with views_engine.begin() as conn:
+        response_times.drop(conn)
+        older.create(conn)
+    assert create_tables(views_engine) == ["response_times"]
+    assert create_tables(views_engine) == []
+    assert Processor(stored_app, views_engine).positions()["response_times"] == 0
+    assert processor.positions()["cases"] == stored_app.recorder.max_notification_id()
+    Processor(stored_app, views_engine).catch_up()
+    assert row(views_engine, response_times, case)["earliest_due"] == clock.now + timedelta(hours=24)
