@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     def threads_for_commands(self) -> int:
         """SQLite takes one writer at a time, so more than two threads only contend for its lock and
         the GIL; PostgreSQL overlaps the waits of more (docs/performance.md, "HTTP API")."""
-        return self.command_threads or (2 if self.is_sqlite else 8)
+        return self.command_threads or (2 if self.is_sqlite else 4)
 
     @property
     def is_sqlite(self) -> bool:
