@@ -70,18 +70,15 @@ def step_after(template: str | None, step: str, *, advanced: bool) -> str:
     return keys[index] if index < len(keys) else "implementation"
 
 
-def _due(row: Row) -> datetime | None:
-    missed = set(row["missed"])
-    open_dues = [datetime.fromisoformat(due) for name, due in row["deadlines"].items()
-                 if f"{name}@{due}" not in missed]
-    return min(open_dues) if open_dues else None
+def _due(row: Row, deadlines: dict[str, datetime]) -> datetime | None:
+    """The earliest of the case's open `deadlines` (row["deadlines"] as times) not yet recorded missed."""
+    texts, missed = row["deadlines"], row["missed"]
+    return min((due for name, due in deadlines.items() if f"{name}@{texts[name]}" not in missed), default=None)
 
 
 def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
-    texts = row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
-    missed = row["missed"]
-    row["due_at"] = min((due for name, due in deadlines.items() if f"{name}@{texts[name]}" not in missed),
-                        default=None) if missed else min(deadlines.values(), default=None)
+    row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
+    row["due_at"] = _due(row, deadlines)
     return row
 
 
@@ -187,7 +184,8 @@ def _reopened(row: Row, e: Any) -> Row:
 
 def _deadline_missed(row: Row, e: Any) -> Row:
     row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
-    row.update(missed_deadlines=len(row["missed"]), overdue=True, due_at=_due(row))
+    open_deadlines = {name: datetime.fromisoformat(due) for name, due in row["deadlines"].items()}
+    row.update(missed_deadlines=len(row["missed"]), overdue=True, due_at=_due(row, open_deadlines))
     return _touch(row, e)
 
 
