@@ -1,5 +1,6 @@
-"""The public `notice_board` view: notices posted for each case, with no personal data — only the
-notice text, the category and the grid cell — and the digest of the case history behind each."""
+"""The public `notice_board` view: the notices posted for a case, with no personal data — only
+what was posted and the digest of the case history behind each. A case has a row from its first
+notice on (most cases never post one); its category and grid cell are read from `view_cases`."""
 
 from __future__ import annotations
 
@@ -16,24 +17,14 @@ metadata = MetaData()
 notice_board = Table(
     "view_notice_board", metadata,
     Column("id", String(36), primary_key=True),           # the case
-    Column("category", String(50)),
-    Column("cell_id", String(100), nullable=False, index=True),
     Column("notices", JSON_TEXT, nullable=False),
     Column("active", Boolean, nullable=False, index=True),  # some notice not yet taken down
 )
 
 
-def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "notices": [],
-            "active": False}
-
-
-def _triaged(row: Row, e: Any) -> Row:
-    row["category"] = e.category
-    return row
-
-
-def _posted(row: Row, e: Any) -> Row:
+def _posted(row: Row | None, e: Any) -> Row:
+    if row is None:
+        row = {"id": id_text(e.originator_id), "notices": [], "active": False}
     notice = {"notice_id": e.notice_id, "kind": e.kind, "step": e.step, "text": e.text, "channels": e.channels,
               "posted_at": e.occurred_at.isoformat(), "ends_at": e.ends_at.isoformat(), "ended": False,
               "objections": 0, "history_digest": e.chain, "version": e.originator_version}
@@ -59,6 +50,6 @@ def _ended(row: Row, e: Any) -> Row:
 def view() -> View:
     D = Demand
     return View("notice_board", notice_board, demand_key, {
-        D.Raised: _raised, D.Triaged: _triaged, D.Publicized: _posted, D.ObjectionLodged: _objection,
+        D.Publicized: _posted, D.ObjectionLodged: _objection,
         D.NoticeEnded: _ended,
     })

@@ -107,23 +107,27 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 
 # ---------------------------------------------------------------- summaries
-def _group_column(table: Table, by: str) -> ColumnElement[Any]:
+def _with_case(table: Table, worker_otherwise: ColumnElement[Any]) -> Select[Any]:
+    """The per-case rows of `table` with the case's category, cell and worker from `view_cases`: the
+    assignee, else `worker_otherwise`. A case the cases view has not reached yet is left out."""
+    c = cases.c
+    return (select(table, c.category, c.cell_id, func.coalesce(c.assignee, worker_otherwise).label("worker"))
+            .join(cases, c.id == table.c.id))
+
+
+def _rows(conn: Connection, table: Table, worker_otherwise: ColumnElement[Any], by: str, category: str | None,
+          cells: Sequence[str] | None, month: str | None) -> dict[Any, list[dict[str, Any]]]:
     if by not in GROUPINGS:
         raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
-    return table.c["cell_id" if by == "cell" else by]
-
-
-def _rows(conn: Connection, table: Table, by: str, category: str | None, cells: Sequence[str] | None,
-          month: str | None) -> dict[Any, list[dict[str, Any]]]:
-    where = _in_cells([table.c.cell_id], cells)
+    where = _in_cells([cases.c.cell_id], cells)
     if category is not None:
-        where.append(table.c.category == category)
+        where.append(cases.c.category == category)
     if month is not None:
         where.append(table.c.month == month)
-    group = _group_column(table, by)
+    group = "cell_id" if by == "cell" else by
     grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute(select(table).where(and_(True, *where))).mappings():
-        grouped[r[group.name]].append(dict(r))
+    for r in conn.execute(_with_case(table, worker_otherwise).where(and_(True, *where))).mappings():
+        grouped[r[group]].append(dict(r))
     return grouped
 
 
@@ -132,7 +136,8 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
     """Per group: cases, median and 90th percentile of hours to first response and to resolution,
     and the share resolved on time (of those resolved)."""
     summary = []
-    for group, rows in sorted(_rows(conn, response_times, by, category, cells, month).items(),
+    rows_by_group = _rows(conn, response_times, response_times.c.resolved_by, by, category, cells, month)
+    for group, rows in sorted(rows_by_group.items(),
                               key=lambda kv: str(kv[0])):
         first = [r["first_response_seconds"] / 3600 for r in rows if r["first_response_seconds"] is not None]
         resolved = [r for r in rows if r["resolution_seconds"] is not None]
@@ -150,10 +155,11 @@ def step_time_summary(conn: Connection, *, category: str | None = None,
                       cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per deliberation step: how many times it was held and the median and p90 days spent in it."""
     per_step: dict[str, list[float]] = defaultdict(list)
-    where = _in_cells([response_times.c.cell_id], cells)
+    where = _in_cells([cases.c.cell_id], cells)
     if category is not None:
-        where.append(response_times.c.category == category)
-    for steps in conn.execute(select(response_times.c.steps).where(and_(True, *where))).scalars():
+        where.append(cases.c.category == category)
+    query = select(response_times.c.steps).join(cases, cases.c.id == response_times.c.id)
+    for steps in conn.execute(query.where(and_(True, *where))).scalars():
         for held in steps:
             per_step[held["step"]].append(held["seconds"] / 86400)
     return [{"step": step, "count": len(days), "days_median": median(days), "days_p90": p90(days)}
@@ -168,7 +174,8 @@ def satisfaction_summary(conn: Connection, *, by: str = "category", category: st
     """Per group: feedback asked, answered, each rating, expired, reopens; satisfaction rate =
     (satisfied + basically satisfied) / answered; response rate = answered / asked."""
     summary = []
-    for group, rows in sorted(_rows(conn, satisfaction, by, category, cells, month).items(),
+    rows_by_group = _rows(conn, satisfaction, satisfaction.c.asked_by, by, category, cells, month)
+    for group, rows in sorted(rows_by_group.items(),
                               key=lambda kv: str(kv[0])):
         totals = {name: sum(r[name] for r in rows) for name in RATING_COUNTS}
         if totals["asked"] == 0 and totals["reopens"] == 0:
@@ -224,9 +231,10 @@ def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
 def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
                    limit: int = 50, offset: int = 0) -> Page:
     """Public notices still up, newest first: no names or phone numbers, only what was posted."""
-    where = [notice_board.c.active.is_(True), *_in_cells([notice_board.c.cell_id], cells)]
+    where = [notice_board.c.active.is_(True), *_in_cells([cases.c.cell_id], cells)]
+    query = select(notice_board, cases.c.category, cases.c.cell_id).join(cases, cases.c.id == notice_board.c.id)
     notices = []
-    for r in conn.execute(select(notice_board).where(and_(*where))).mappings():
+    for r in conn.execute(query.where(and_(*where))).mappings():
         for n in r["notices"]:
             if not n["ended"]:
                 notices.append({"case_id": r["id"], "category": r["category"], "cell_id": r["cell_id"], **n,

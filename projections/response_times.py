@@ -1,5 +1,7 @@
 """The `response_times` view: per case, time to first response (triage), to resolution and in
-each deliberation step; summaries by category, cell, worker and month are computed from it."""
+each deliberation step; summaries by category, cell, worker and month are computed from it, with
+the case's category, cell and assignee read from `view_cases` (the worker is the assignee, else
+whoever first resolved it)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,7 @@ metadata = MetaData()
 response_times = Table(
     "view_response_times", metadata,
     Column("id", String(36), primary_key=True),
-    Column("category", String(50), index=True),
-    Column("cell_id", String(100), nullable=False, index=True),
-    Column("worker", String(100), index=True),          # the assignee, else whoever resolved it
+    Column("resolved_by", String(100)),                 # who first resolved it
     Column("month", String(7), nullable=False, index=True),   # month the demand was raised
     Column("raised_at", UTCDateTime, nullable=False),
     Column("first_response_seconds", Float),
@@ -42,22 +42,16 @@ def _earliest(deadlines: dict[str, datetime]) -> datetime | None:
 
 
 def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
-            "month": month_of(e.occurred_at), "raised_at": e.occurred_at, "first_response_seconds": None,
-            "resolved_at": None, "resolution_seconds": None, "on_time": None,
-            "earliest_due": e.respond_by, "missed": False,
+    return {"id": id_text(e.originator_id), "resolved_by": None, "month": month_of(e.occurred_at),
+            "raised_at": e.occurred_at, "first_response_seconds": None, "resolved_at": None,
+            "resolution_seconds": None, "on_time": None, "earliest_due": e.respond_by, "missed": False,
             "step_started_at": None, "steps": []}
 
 
 def _triaged(row: Row, e: Any) -> Row:
-    row.update(category=e.category, first_response_seconds=_seconds(row["raised_at"], e.occurred_at),
+    row.update(first_response_seconds=_seconds(row["raised_at"], e.occurred_at),
                step_started_at=e.occurred_at if e.track == "deliberation" else None,
                earliest_due=_earliest(e.deadlines))
-    return row
-
-
-def _assigned(row: Row, e: Any) -> Row:
-    row["worker"] = e.assignee
     return row
 
 
@@ -74,7 +68,7 @@ def _resolved(row: Row, e: Any) -> Row:
     due = row["earliest_due"]
     row.update(resolved_at=e.occurred_at, resolution_seconds=_seconds(row["raised_at"], e.occurred_at),
                on_time=not row["missed"] and (due is None or e.occurred_at <= due),
-               worker=row["worker"] or e.actor)
+               resolved_by=row["resolved_by"] or e.actor)
     return row
 
 
@@ -91,7 +85,7 @@ def _missed(row: Row, e: Any) -> Row:
 def view() -> View:
     D = Demand
     return View("response_times", response_times, demand_key, {
-        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Discussed: _step_held,
+        D.Raised: _raised, D.Triaged: _triaged, D.Discussed: _step_held,
         D.Voted: _step_held, D.Publicized: _step_held, D.Resolved: _resolved, D.Reopened: _reopened,
         D.DeadlineMissed: _missed,
     })

@@ -1,5 +1,7 @@
 """The `satisfaction` view: per case, feedback asked, answered (by rating), expired and reopened;
-summaries by category, cell, worker and month (of the first request) are computed from it."""
+summaries by category, cell, worker and month (of the first request) are computed from it. A case
+has a row from the first time feedback is asked or it is reopened; its category, cell and assignee
+are read from `view_cases` (the worker is the assignee, else whoever first asked for feedback)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,7 @@ metadata = MetaData()
 satisfaction = Table(
     "view_satisfaction", metadata,
     Column("id", String(36), primary_key=True),
-    Column("category", String(50), index=True),
-    Column("cell_id", String(100), nullable=False, index=True),
-    Column("worker", String(100), index=True),
+    Column("asked_by", String(100)),                 # who first asked for feedback
     Column("month", String(7), index=True),          # month feedback was first asked
     Column("asked", Integer, nullable=False),
     Column("answered", Integer, nullable=False),
@@ -30,28 +30,18 @@ satisfaction = Table(
 )
 
 
-def _raised(_: Row | None, e: Any) -> Row:
-    return {"id": id_text(e.originator_id), "category": e.category_hint, "cell_id": e.cell_id, "worker": None,
-            "month": None, "asked": 0, "answered": 0, "satisfied": 0, "basically_satisfied": 0,
-            "dissatisfied": 0, "expired": 0, "reopens": 0}
+def _blank(e: Any) -> Row:
+    return {"id": id_text(e.originator_id), "asked_by": None, "month": None, "asked": 0, "answered": 0,
+            "satisfied": 0, "basically_satisfied": 0, "dissatisfied": 0, "expired": 0, "reopens": 0}
 
 
-def _triaged(row: Row, e: Any) -> Row:
-    row["category"] = e.category
-    return row
-
-
-def _assigned(row: Row, e: Any) -> Row:
-    row["worker"] = e.assignee
-    return row
-
-
-def _asked(row: Row, e: Any) -> Row:
-    if getattr(e, "feedback_due", None) is None:
+def _asked(row: Row | None, e: Any) -> Row | None:
+    if e.feedback_due is None:
         return row
+    row = row or _blank(e)
     row["asked"] += 1
     row["month"] = row["month"] or month_of(e.occurred_at)
-    row["worker"] = row["worker"] or e.actor
+    row["asked_by"] = row["asked_by"] or e.actor
     return row
 
 
@@ -67,7 +57,8 @@ def _expired(row: Row, e: Any) -> Row:
     return row
 
 
-def _reopened(row: Row, e: Any) -> Row:
+def _reopened(row: Row | None, e: Any) -> Row:
+    row = row or _blank(e)
     row["reopens"] += 1
     return row
 
@@ -75,6 +66,6 @@ def _reopened(row: Row, e: Any) -> Row:
 def view() -> View:
     D = Demand
     return View("satisfaction", satisfaction, demand_key, {
-        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Resolved: _asked, D.Closed: _asked,
+        D.Resolved: _asked, D.Closed: _asked,
         D.FeedbackGiven: _answered, D.FeedbackExpired: _expired, D.Reopened: _reopened,
     })

@@ -42,7 +42,7 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
                    steps: bool = False, format: Format = "json", after: After = None) -> Any:  # noqa: A002
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
     cell, worker or month; with steps=true, days spent in each deliberation step."""
-    rt.wait_for_views(after, ["response_times"])
+    rt.wait_for_views(after, ["response_times", "cases"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
         rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
@@ -55,7 +55,7 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
                  category: str | None = None, cell: str | None = None, month: Month = None,
                  format: Format = "json", after: After = None) -> Any:  # noqa: A002
     """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates."""
-    rt.wait_for_views(after, ["satisfaction"])
+    rt.wait_for_views(after, ["satisfaction", "cases"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
         rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month)

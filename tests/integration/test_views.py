@@ -59,7 +59,7 @@ def test_a_street_light_case_through_four_deliberations_shows_in_every_view(
     assert times["on_time"] is True
     rated = row(views_engine, satisfaction, case)
     assert (rated["asked"], rated["answered"], rated["basically_satisfied"]) == (1, 1, 1)
-    assert rated["worker"] == "wang.worker"
+    assert rated["asked_by"] == "wang.worker"
 
 
 def test_visits_move_a_households_next_due_date(stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
