@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Engine, MetaData, Table, exc, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, TypeDecorator, exc, inspect, select, text
 
 from projections import all_views
 from projections.core import (Folding, PositionMoved, RowCache, StaleRows, View, fold, move_position,
@@ -36,8 +36,9 @@ SHADOW = "__rebuild"
 
 def create_tables(engine: Engine) -> list[str]:
     """Create the views' tables and the positions table (part of `minqing db init`); returns the
-    views whose stored table no longer had the columns of the code (an upgrade changed the view):
-    those are emptied and recreated with their position at 0, so the worker builds them again."""
+    views whose stored table no longer had the columns of the code, by name or kind of type (an
+    upgrade changed the view): those are emptied and recreated with their position at 0, so the
+    worker builds them again."""
     replaced = []
     with engine.begin() as conn:
         tracking_metadata.create_all(conn)
@@ -45,12 +46,21 @@ def create_tables(engine: Engine) -> list[str]:
         for view in all_views().values():
             table = view.table
             if stored.has_table(table.name) and \
-                    {c["name"] for c in stored.get_columns(table.name)} != set(table.columns.keys()):
+                    _shape(stored.get_columns(table.name)) != _shape(table.columns, conn.dialect):
                 table.drop(conn)
                 conn.execute(positions.delete().where(positions.c.view == view.name))
                 replaced.append(view.name)
             table.metadata.create_all(conn, tables=[table])
     return replaced
+
+
+def _shape(columns: Iterable[Any], dialect: Any = None) -> dict[str, type]:
+    """Each column's name and kind of type (text, integer, datetime...), of a table as the database
+    describes it (dicts from the inspector) or as the code declares it (with the `dialect`)."""
+    if dialect is None:
+        return {c["name"]: c["type"]._type_affinity for c in columns}  # noqa: SLF001
+    return {c.name: (c.type.load_dialect_impl(dialect) if isinstance(c.type, TypeDecorator) else c.type)
+            ._type_affinity for c in columns}  # noqa: SLF001
 
 
 @dataclass
