@@ -20,7 +20,7 @@ cases = Table(
     Column("title", Text, nullable=False),
     Column("channel", String(20), nullable=False),
     Column("category", String(50), index=True),
-    Column("track", String(20), index=True),
+    Column("track", String(20)),
     Column("template", String(50)),
     Column("status", String(20), nullable=False, index=True),
     Column("outcome", String(20)),
@@ -38,7 +38,7 @@ cases = Table(
     Column("missed", JSON_TEXT, nullable=False),          # ["name@iso due", ...] recorded as missed
     Column("due_at", UTCDateTime, index=True),            # earliest open deadline not yet recorded missed
     Column("missed_deadlines", Integer, nullable=False),
-    Column("overdue", Boolean, nullable=False, index=True),
+    Column("overdue", Boolean, nullable=False),
     Column("rounds", Integer, nullable=False),
     Column("escalation_level", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
@@ -70,15 +70,15 @@ def step_after(template: str | None, step: str, *, advanced: bool) -> str:
     return keys[index] if index < len(keys) else "implementation"
 
 
-def _due(row: Row, deadlines: dict[str, datetime]) -> datetime | None:
-    """The earliest of the case's open `deadlines` (row["deadlines"] as times) not yet recorded missed."""
-    texts, missed = row["deadlines"], row["missed"]
-    return min((due for name, due in deadlines.items() if f"{name}@{texts[name]}" not in missed), default=None)
-
-
 def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
-    row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
-    row["due_at"] = _due(row, deadlines)
+    """Record the case's open `deadlines` and, as `due_at`, the earliest of them not recorded missed."""
+    texts = row["deadlines"] = {name: due.isoformat() for name, due in deadlines.items()}
+    missed = row["missed"]
+    if missed:
+        row["due_at"] = min((due for name, due in deadlines.items() if f"{name}@{texts[name]}" not in missed),
+                            default=None)
+    else:
+        row["due_at"] = min(deadlines.values(), default=None)
     return row
 
 
@@ -96,18 +96,21 @@ def _raised(_: Row | None, e: Any) -> Row:
         "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
         "closed_from": None, "closed_step": None,
-        "deadlines": {}, "missed": [], "missed_deadlines": 0, "overdue": False, "rounds": 1,
-        "escalation_level": 0, "flags": 0, "escalations": [], "flag_details": [], "reopen_count": 0, "feedback_state": None, "feedback_due": None,
-        "rating": None, "visit_id": str(e.visit_id) if e.visit_id else None, "version": e.originator_version,
+        "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
+        "missed_deadlines": 0, "overdue": False, "rounds": 1, "escalation_level": 0, "flags": 0, "escalations": [],
+        "flag_details": [], "reopen_count": 0, "feedback_state": None, "feedback_due": None, "rating": None,
+        "visit_id": str(e.visit_id) if e.visit_id else None, "version": e.originator_version,
     }
-    return _with_deadlines(row, {"first_response": e.respond_by})
+    return row
 
 
 def _triaged(row: Row, e: Any) -> Row:
     row.update(category=e.category, track=e.track, template=e.template, responsible_cell_id=e.responsible_cell_id,
-               triaged_at=e.occurred_at,
-               status="in_progress" if e.track == "direct" else "deliberating",
-               current_step="in_progress" if e.track == "direct" else TEMPLATES[e.template].steps[0].key)
+               triaged_at=e.occurred_at)
+    if e.track == "direct":
+        row["status"] = row["current_step"] = "in_progress"
+    else:
+        row["status"], row["current_step"] = "deliberating", _STEPS[e.template][0]
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
@@ -152,10 +155,10 @@ def _publicized(row: Row, e: Any) -> Row:
 
 
 def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
-    row.update(closed_from=row["status"], closed_step=row["current_step"])
-    row.update(status="closed", outcome=outcome, current_step="closed", closed_at=e.occurred_at,
-               feedback_state="asked" if feedback_due else None, feedback_due=feedback_due, rating=None)
-    return _with_deadlines(_touch(row, e), {})
+    row.update(closed_from=row["status"], closed_step=row["current_step"], status="closed", outcome=outcome,
+               current_step="closed", closed_at=e.occurred_at, feedback_state="asked" if feedback_due else None,
+               feedback_due=feedback_due, rating=None, deadlines={}, due_at=None)
+    return _touch(row, e)
 
 
 def _resolved(row: Row, e: Any) -> Row:
@@ -183,9 +186,10 @@ def _reopened(row: Row, e: Any) -> Row:
 
 
 def _deadline_missed(row: Row, e: Any) -> Row:
-    row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
-    open_deadlines = {name: datetime.fromisoformat(due) for name, due in row["deadlines"].items()}
-    row.update(missed_deadlines=len(row["missed"]), overdue=True, due_at=_due(row, open_deadlines))
+    missed = row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
+    row["due_at"] = min((datetime.fromisoformat(due) for name, due in row["deadlines"].items()
+                         if f"{name}@{due}" not in missed), default=None)
+    row["missed_deadlines"], row["overdue"] = len(missed), True
     return _touch(row, e)
 
 
