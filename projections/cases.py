@@ -32,6 +32,8 @@ cases = Table(
     Column("triaged_at", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
+    Column("on_time", Boolean),                           # resolved with no deadline missed or passed
+    Column("resolved_by", String(100)),                   # who first resolved it
     Column("closed_from", String(20)),                    # status and step a reopened case returns to
     Column("closed_step", String(40)),
     Column("deadlines", JSON_TEXT, nullable=False),       # {name: iso due time} of open deadlines
@@ -95,6 +97,7 @@ def _raised(_: Row | None, e: Any) -> Row:
         "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
         "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
+        "on_time": None, "resolved_by": None,
         "closed_from": None, "closed_step": None,
         "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
         "missed_deadlines": 0, "overdue": False, "rounds": 1, "escalation_level": 0, "flags": 0, "escalations": [],
@@ -157,12 +160,16 @@ def _publicized(row: Row, e: Any) -> Row:
 def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
     row.update(closed_from=row["status"], closed_step=row["current_step"], status="closed", outcome=outcome,
                current_step="closed", closed_at=e.occurred_at, feedback_state="asked" if feedback_due else None,
-               feedback_due=feedback_due, rating=None, deadlines={}, due_at=None)
+               feedback_due=feedback_due, rating=None, deadlines={}, due_at=None, on_time=None)
     return _touch(row, e)
 
 
 def _resolved(row: Row, e: Any) -> Row:
-    return _closed(row, e, "resolved", e.feedback_due)
+    due = row["due_at"]  # no deadline recorded missed, so the earliest open one
+    on_time = row["missed_deadlines"] == 0 and (due is None or e.occurred_at <= due)
+    row = _closed(row, e, "resolved", e.feedback_due)
+    row["on_time"], row["resolved_by"] = on_time, row["resolved_by"] or e.actor
+    return row
 
 
 def _closed_otherwise(row: Row, e: Any) -> Row:
@@ -181,7 +188,8 @@ def _feedback_expired(row: Row, e: Any) -> Row:
 
 def _reopened(row: Row, e: Any) -> Row:
     row.update(status=row["closed_from"], current_step=row["closed_step"], outcome=None, closed_at=None,
-               feedback_state=None, feedback_due=None, rating=None, reopen_count=row["reopen_count"] + 1)
+               feedback_state=None, feedback_due=None, rating=None, on_time=None,
+               reopen_count=row["reopen_count"] + 1)
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 

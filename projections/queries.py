@@ -8,14 +8,15 @@ definitions in `projections.stats`, the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, ColumnElement, Select, Table, and_, func, or_, select
 
 from projections.cases import cases
+from projections.core import month_of
 from projections.notice_board import notice_board
 from projections.response_times import response_times
 from projections.satisfaction import satisfaction
@@ -107,43 +108,57 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 
 # ---------------------------------------------------------------- summaries
-def _with_case(table: Table, worker_otherwise: ColumnElement[Any]) -> Select[Any]:
-    """The per-case rows of `table` with the case's category, cell and worker from `view_cases`: the
-    assignee, else `worker_otherwise`. A case the cases view has not reached yet is left out."""
-    c = cases.c
-    return (select(table, c.category, c.cell_id, func.coalesce(c.assignee, worker_otherwise).label("worker"))
-            .join(cases, c.id == table.c.id))
-
-
-def _rows(conn: Connection, table: Table, worker_otherwise: ColumnElement[Any], by: str, category: str | None,
-          cells: Sequence[str] | None, month: str | None) -> dict[Any, list[dict[str, Any]]]:
-    if by not in GROUPINGS:
-        raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
+def _case_scope(category: str | None, cells: Sequence[str] | None) -> list[ColumnElement[bool]]:
     where = _in_cells([cases.c.cell_id], cells)
     if category is not None:
         where.append(cases.c.category == category)
-    if month is not None:
-        where.append(table.c.month == month)
-    group = "cell_id" if by == "cell" else by
-    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for r in conn.execute(_with_case(table, worker_otherwise).where(and_(True, *where))).mappings():
-        grouped[r[group]].append(dict(r))
-    return grouped
+    return where
+
+
+def _month_span(month: str) -> tuple[datetime, datetime]:
+    """The first instant of `month` ("YYYY-MM", UTC) and of the month after it."""
+    try:
+        start = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=timezone.utc)
+    except ValueError:
+        raise BadQuery(f"a month is YYYY-MM, not {month!r}") from None
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def _grouped(rows: Iterable[dict[str, Any]], by: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Per-case rows (with category, cell_id, worker and month) by one of GROUPINGS, in order."""
+    if by not in GROUPINGS:
+        raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
+    key = "cell_id" if by == "cell" else by
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[r[key]].append(r)
+    return sorted(groups.items(), key=lambda kv: str(kv[0]))
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
 
 
 def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
                           cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
-    """Per group: cases, median and 90th percentile of hours to first response and to resolution,
-    and the share resolved on time (of those resolved)."""
+    """Per group (month: the month raised): cases, median and 90th percentile of hours to first
+    response (triage) and to resolution, and the share resolved on time (of those resolved); the
+    worker is the assignee, else whoever first resolved the case. All of it from the cases view."""
+    c = cases.c
+    where = _case_scope(category, cells)
+    if month is not None:
+        start, end = _month_span(month)
+        where += [c.raised_at >= start, c.raised_at < end]
+    query = select(c.category, c.cell_id, func.coalesce(c.assignee, c.resolved_by).label("worker"), c.raised_at,
+                   c.triaged_at, c.closed_at, c.outcome, c.on_time).where(and_(True, *where))
+    rows = ({**r, "month": month_of(r["raised_at"])} for r in conn.execute(query).mappings())
     summary = []
-    rows_by_group = _rows(conn, response_times, response_times.c.resolved_by, by, category, cells, month)
-    for group, rows in sorted(rows_by_group.items(),
-                              key=lambda kv: str(kv[0])):
-        first = [r["first_response_seconds"] / 3600 for r in rows if r["first_response_seconds"] is not None]
-        resolved = [r for r in rows if r["resolution_seconds"] is not None]
-        hours = [r["resolution_seconds"] / 3600 for r in resolved]
+    for group, members in _grouped(rows, by):
+        first = [_hours(r["raised_at"], r["triaged_at"]) for r in members if r["triaged_at"] is not None]
+        resolved = [r for r in members if r["outcome"] == "resolved"]
+        hours = [_hours(r["raised_at"], r["closed_at"]) for r in resolved]
         summary.append({
-            by: group, "count": len(rows), "responded": len(first), "resolved": len(resolved),
+            by: group, "count": len(members), "responded": len(first), "resolved": len(resolved),
             "first_response_hours_median": median(first), "first_response_hours_p90": p90(first),
             "resolution_hours_median": median(hours), "resolution_hours_p90": p90(hours),
             "on_time_share": share(sum(1 for r in resolved if r["on_time"]), len(resolved)),
@@ -155,11 +170,8 @@ def step_time_summary(conn: Connection, *, category: str | None = None,
                       cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per deliberation step: how many times it was held and the median and p90 days spent in it."""
     per_step: dict[str, list[float]] = defaultdict(list)
-    where = _in_cells([cases.c.cell_id], cells)
-    if category is not None:
-        where.append(cases.c.category == category)
     query = select(response_times.c.steps).join(cases, cases.c.id == response_times.c.id)
-    for steps in conn.execute(query.where(and_(True, *where))).scalars():
+    for steps in conn.execute(query.where(and_(True, *_case_scope(category, cells)))).scalars():
         for held in steps:
             per_step[held["step"]].append(held["seconds"] / 86400)
     return [{"step": step, "count": len(days), "days_median": median(days), "days_p90": p90(days)}
@@ -171,13 +183,18 @@ RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissa
 
 def satisfaction_summary(conn: Connection, *, by: str = "category", category: str | None = None,
                          cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
-    """Per group: feedback asked, answered, each rating, expired, reopens; satisfaction rate =
-    (satisfied + basically satisfied) / answered; response rate = answered / asked."""
+    """Per group (month: the month feedback was first asked): feedback asked, answered, each rating,
+    expired, reopens; satisfaction rate = (satisfied + basically satisfied) / answered; response
+    rate = answered / asked. The worker is the assignee, else whoever first asked for feedback."""
+    c, s = cases.c, satisfaction.c
+    where = _case_scope(category, cells)
+    if month is not None:
+        where.append(s.month == month)
+    query = (select(satisfaction, c.category, c.cell_id, func.coalesce(c.assignee, s.asked_by).label("worker"))
+             .join(cases, c.id == s.id).where(and_(True, *where)))
     summary = []
-    rows_by_group = _rows(conn, satisfaction, satisfaction.c.asked_by, by, category, cells, month)
-    for group, rows in sorted(rows_by_group.items(),
-                              key=lambda kv: str(kv[0])):
-        totals = {name: sum(r[name] for r in rows) for name in RATING_COUNTS}
+    for group, members in _grouped(conn.execute(query).mappings(), by):
+        totals = {name: sum(r[name] for r in members) for name in RATING_COUNTS}
         if totals["asked"] == 0 and totals["reopens"] == 0:
             continue
         summary.append({

@@ -42,7 +42,7 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
                    steps: bool = False, format: Format = "json", after: After = None) -> Any:  # noqa: A002
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
     cell, worker or month; with steps=true, days spent in each deliberation step."""
-    rt.wait_for_views(after, ["response_times", "cases"])
+    rt.wait_for_views(after, ["cases", "response_times"] if steps else ["cases"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
         rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
