@@ -54,7 +54,7 @@ def create_tables(engine: Engine) -> list[str]:
     return replaced
 
 
-def _shape(columns: Iterable[Any], dialect: Any = None) -> dict[str, type]:
+def _shape(columns: Iterable[Any], dialect: Any = None) -> dict[str, Any]:
     """Each column's name and kind of type (text, integer, datetime...), of a table as the database
     describes it (dicts from the inspector) or as the code declares it (with the `dialect`)."""
     if dialect is None:

@@ -8,7 +8,7 @@ definitions in `projections.stats`, the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -124,12 +124,12 @@ def _month_span(month: str) -> tuple[datetime, datetime]:
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
-def _grouped(rows: Iterable[dict[str, Any]], by: str) -> list[tuple[Any, list[dict[str, Any]]]]:
+def _grouped(rows: Iterable[Mapping[Any, Any]], by: str) -> list[tuple[Any, list[Mapping[Any, Any]]]]:
     """Per-case rows (with category, cell_id, worker and month) by one of GROUPINGS, in order."""
     if by not in GROUPINGS:
         raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
     key = "cell_id" if by == "cell" else by
-    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[Any, list[Mapping[Any, Any]]] = defaultdict(list)
     for r in rows:
         groups[r[key]].append(r)
     return sorted(groups.items(), key=lambda kv: str(kv[0]))
@@ -149,8 +149,9 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
     if month is not None:
         start, end = _month_span(month)
         where += [c.raised_at >= start, c.raised_at < end]
-    query = select(c.category, c.cell_id, func.coalesce(c.assignee, c.resolved_by).label("worker"), c.raised_at,
-                   c.triaged_at, c.closed_at, c.outcome, c.on_time).where(and_(True, *where))
+    worker = func.coalesce(c.assignee, c.resolved_by).label("worker")
+    query = select(c.category, c.cell_id, worker, c.raised_at, c.triaged_at, c.closed_at, c.outcome,
+                   c.on_time).where(and_(True, *where))
     rows = ({**r, "month": month_of(r["raised_at"])} for r in conn.execute(query).mappings())
     summary = []
     for group, members in _grouped(rows, by):

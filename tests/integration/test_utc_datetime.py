@@ -28,12 +28,13 @@ def test_instants_come_back_in_utc_and_compare_as_instants(views_engine: Engine)
         conn.execute(insert(moments), [{"n": n, "at": at} for n, at in enumerate(written)])
     with views_engine.connect() as conn:
         read = dict(conn.execute(select(moments.c.n, moments.c.at)).all())
-        ordered = conn.execute(select(moments.c.n).where(moments.c.at.is_not(None)).order_by(moments.c.at)).scalars()
+        known = select(moments.c.n).where(moments.c.at.is_not(None))
+        ordered = conn.execute(known.order_by(moments.c.at)).scalars().all()
         after_nine = conn.execute(select(moments.c.n).where(
             moments.c.at > datetime(2026, 3, 2, 17, 0, tzinfo=BEIJING))).scalars().all()
     assert [read[n] for n in range(4)] == written
     assert all(at.tzinfo is timezone.utc for at in read.values() if at is not None)
-    assert list(ordered) == [2, 1, 0]
+    assert ordered == [2, 1, 0]
     assert after_nine == [0]
 
 
@@ -43,5 +44,6 @@ def test_sqlite_text_written_by_an_earlier_release_still_reads(tmp_path: Path) -
         metadata.create_all(conn)
         conn.execute(text("INSERT INTO test_moments (n, at) VALUES (1, '2026-03-02 09:30:00.000120')"))
     with engine.connect() as conn:
-        assert conn.execute(select(moments.c.at)).scalar() == datetime(2026, 3, 2, 9, 30, 0, 120, tzinfo=timezone.utc)
+        read = conn.execute(select(moments.c.at)).scalar()
+    assert read == datetime(2026, 3, 2, 9, 30, 0, 120, tzinfo=timezone.utc)
     engine.dispose()
