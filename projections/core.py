@@ -26,7 +26,7 @@ from sqlalchemy import (JSON, BigInteger, Column, Connection, DateTime, Dialect,
                         TypeDecorator, bindparam, delete, insert, select, update)
 
 Row = dict[str, Any]
-Entry = tuple[Row, list[Any], list[Any]]  # a row as read, its column values, its bound parameters
+Entry = tuple[Row, list[Any]]  # a row as read, and its bound parameters
 JSON_TEXT = JSON(none_as_null=True)
 Handler = Callable[[Row | None, Any], Row | None]
 CHUNK = 500
@@ -176,7 +176,7 @@ class RowCache:
     A view's table is a function of its position (the same events folded the same way), so rows a
     processor wrote stay true while the view's position is the one that processor moved it to:
     the processor keeps them between batches and reads only rows it has not seen. Each entry keeps
-    the row (as a read would give it), its values and its stored form, so the next write can send
+    the row (as a read would give it) and its stored form, so the next write can send
     only what changed; a key known to have no row maps to None. `complete` says the cache holds
     every row there is (it started from an empty table and has let none go): no read is needed.
     """
@@ -256,8 +256,7 @@ class RowWriter:
     SQLAlchemy's per-row, per-column bind processing cost more than the database's own work for
     the views' wide rows; here only the columns that need it are converted (datetimes and JSON
     directly, checked against SQLAlchemy's own result at start; anything else by SQLAlchemy's
-    processor), and a datetime object already written is not converted again. New rows are
-    inserted whole (on PostgreSQL by COPY when there are many); changed rows are updated in their
+    processor). New rows are inserted whole (on PostgreSQL by COPY when there are many); changed rows are updated in their
     changed columns only, grouped by which columns changed, so unchanged indexed columns cost
     nothing; unchanged rows are not written.
     """
@@ -294,33 +293,28 @@ class RowWriter:
             found = self.updates[changed] = self._compile(statement, list(values))
         return found
 
-    def entry(self, row: Row, old: Entry | None = None) -> Entry:
-        """The row as reading it back would give it (every column, datetimes in UTC), its values and
-        its bound parameters; `old` is the entry last written for the same key, if any."""
+    def entry(self, row: Row) -> Entry:
+        """The row as reading it back would give it (every column, datetimes in UTC) and its bound
+        parameters."""
         if len(row) != len(self.columns):
             row = {c: row.get(c) for c in self.columns}
         try:
-            values = list(self.values_of(row))
+            stored = list(self.values_of(row))
         except KeyError:
             row = {c: row.get(c) for c in self.columns}
-            values = list(self.values_of(row))
-        stored = values.copy()
+            stored = list(self.values_of(row))
         utc, micros, epoch, microsecond = timezone.utc, self.datetime_as_micros, EPOCH, MICROSECOND
-        old_values, old_stored = (None, None) if old is None else (old[1], old[2])
         for i, name in self.datetimes:
-            value = values[i]
+            value = stored[i]
             if value is None:
                 continue
-            if old_values is not None and value is old_values[i]:  # datetimes are immutable
-                stored[i] = old_stored[i]  # type: ignore[index]
-                continue
             if value.tzinfo is not utc:
-                value = row[name] = values[i] = value.astimezone(utc)
+                value = row[name] = value.astimezone(utc)
             # what _sqlite_datetime / _pg_datetime give for a UTC datetime, without the call
             stored[i] = (value - epoch) // microsecond if micros else value
         for i, convert in self.others:
-            stored[i] = convert(values[i])
-        return row, values, stored
+            stored[i] = convert(stored[i])
+        return row, stored
 
     def write(self, conn: Connection, before: dict[str, Entry | None],
               rows: dict[str, Row | None]) -> dict[str, Entry | None]:
@@ -336,12 +330,12 @@ class RowWriter:
                     deletes.append(key)
                 after[key] = None
                 continue
-            entry = after[key] = self.entry(row, old)
-            stored = entry[2]
+            entry = after[key] = self.entry(row)
+            stored = entry[1]
             if old is None:
                 inserts.append(stored)
                 continue
-            previous = old[2]
+            previous = old[1]
             if stored != previous:
                 changed = tuple([i for i, value in enumerate(stored) if value != previous[i]])
                 changes.setdefault(changed, []).append(stored)
