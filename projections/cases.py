@@ -97,19 +97,19 @@ def _raised(_: Row | None, e: Any) -> Row:
         "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
         "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
-        "on_time": None, "resolved_by": None,
-        "closed_from": None, "closed_step": None,
+        "on_time": None, "resolved_by": None, "closed_from": None, "closed_step": None,
         "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
-        "missed_deadlines": 0, "overdue": False, "rounds": 1, "escalation_level": 0, "flags": 0, "escalations": [],
-        "flag_details": [], "reopen_count": 0, "feedback_state": None, "feedback_due": None, "rating": None,
-        "visit_id": str(e.visit_id) if e.visit_id else None, "version": e.originator_version,
+        "missed_deadlines": 0, "overdue": False, "rounds": 1, "escalation_level": 0, "flags": 0,
+        "escalations": [], "flag_details": [], "reopen_count": 0, "feedback_state": None,
+        "feedback_due": None, "rating": None, "visit_id": str(e.visit_id) if e.visit_id else None,
+        "version": e.originator_version,
     }
     return row
 
 
 def _triaged(row: Row, e: Any) -> Row:
-    row.update(category=e.category, track=e.track, template=e.template, responsible_cell_id=e.responsible_cell_id,
-               triaged_at=e.occurred_at)
+    row.update(category=e.category, track=e.track, template=e.template,
+               responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at)
     if e.track == "direct":
         row["status"] = row["current_step"] = "in_progress"
     else:
@@ -159,13 +159,13 @@ def _publicized(row: Row, e: Any) -> Row:
 
 def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
     row.update(closed_from=row["status"], closed_step=row["current_step"], status="closed", outcome=outcome,
-               current_step="closed", closed_at=e.occurred_at, feedback_state="asked" if feedback_due else None,
-               feedback_due=feedback_due, rating=None, deadlines={}, due_at=None, on_time=None)
+               current_step="closed", closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
+               feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None)
     return _touch(row, e)
 
 
 def _resolved(row: Row, e: Any) -> Row:
-    due = row["due_at"]  # no deadline recorded missed, so the earliest open one
+    due = row["due_at"]  # the earliest open deadline, when none was recorded missed
     on_time = row["missed_deadlines"] == 0 and (due is None or e.occurred_at <= due)
     row = _closed(row, e, "resolved", e.feedback_due)
     row["on_time"], row["resolved_by"] = on_time, row["resolved_by"] or e.actor

@@ -215,7 +215,8 @@ def _encoder() -> Callable[[Any], str]:
     the cost of encoding the views' small lists and dicts): the C encoder of `json`, made once."""
     if c_make_encoder is None:  # a Python without json's C accelerator
         return json.JSONEncoder().encode
-    iterencode = c_make_encoder(None, _not_json, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    iterencode = c_make_encoder(None, _not_json, encode_basestring_ascii, None, ": ", ", ",
+                                False, False, True)  # sort_keys, skipkeys, allow_nan
     return lambda value: "".join(iterencode(value, 0))
 
 
@@ -256,9 +257,9 @@ class RowWriter:
     SQLAlchemy's per-row, per-column bind processing cost more than the database's own work for
     the views' wide rows; here only the columns that need it are converted (datetimes and JSON
     directly, checked against SQLAlchemy's own result at start; anything else by SQLAlchemy's
-    processor). New rows are inserted whole (on PostgreSQL by COPY when there are many); changed rows are updated in their
-    changed columns only, grouped by which columns changed, so unchanged indexed columns cost
-    nothing; unchanged rows are not written.
+    processor). New rows are inserted whole (on PostgreSQL by COPY when there are many); changed
+    rows are updated in their changed columns only, grouped by which columns changed, so unchanged
+    indexed columns cost nothing; unchanged rows are not written.
     """
 
     def __init__(self, table: Table, dialect: Dialect) -> None:

@@ -46,7 +46,7 @@ def create_tables(engine: Engine) -> list[str]:
         for view in all_views().values():
             table = view.table
             if stored.has_table(table.name) and \
-                    _shape(stored.get_columns(table.name)) != _shape(table.columns, conn.dialect):
+                    _stored_shape(stored.get_columns(table.name)) != _declared_shape(table, conn.dialect):
                 table.drop(conn)
                 conn.execute(positions.delete().where(positions.c.view == view.name))
                 replaced.append(view.name)
@@ -54,13 +54,15 @@ def create_tables(engine: Engine) -> list[str]:
     return replaced
 
 
-def _shape(columns: Iterable[Any], dialect: Any = None) -> dict[str, Any]:
-    """Each column's name and kind of type (text, integer, datetime...), of a table as the database
-    describes it (dicts from the inspector) or as the code declares it (with the `dialect`)."""
-    if dialect is None:
-        return {c["name"]: c["type"]._type_affinity for c in columns}  # noqa: SLF001
+def _stored_shape(described: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Each column's name and kind of type (text, integer, datetime...), as the database describes it."""
+    return {c["name"]: c["type"]._type_affinity for c in described}  # noqa: SLF001
+
+
+def _declared_shape(table: Table, dialect: Any) -> dict[str, Any]:
+    """The same for the table as the code declares it, on `dialect`."""
     return {c.name: (c.type.load_dialect_impl(dialect) if isinstance(c.type, TypeDecorator) else c.type)
-            ._type_affinity for c in columns}  # noqa: SLF001
+            ._type_affinity for c in table.columns}  # noqa: SLF001
 
 
 @dataclass
