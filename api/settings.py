@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import click
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -11,8 +12,9 @@ from domain.application import Minqing
 from domain.deployment import Deployment, load
 
 
-class NotInitialised(RuntimeError):
-    """The database has no Minqing tables yet: run `minqing db init`."""
+class NotInitialised(click.ClickException):
+    """The database has no Minqing tables yet: run `minqing db init`. A command-line error, so that every
+    command and worker that opens the database stops with this message and exit code 1."""
 
 
 class Settings(BaseSettings):

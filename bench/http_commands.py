@@ -60,7 +60,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from api.settings import Settings
@@ -77,9 +76,9 @@ P99_LIMIT_MS, HISTORY_LIMIT_MS = 100.0, 50.0
 
 # ---------------------------------------------------------------------------- set-up
 def initialise(url: str) -> None:
-    from api.cli import _initialise
+    from api.compose import initialise
 
-    _initialise(Settings(database_url=url))
+    initialise(Settings(database_url=url))
 
 
 def open_app(url: str) -> Minqing:

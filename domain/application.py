@@ -49,15 +49,31 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 RESIDENT_MAY = ("raise", "object", "feedback", "close")
 
 A = TypeVar("A", bound=ChainedAggregate)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a command recorded: the aggregate, its new version and the log position."""
+    """What a command recorded: the aggregate, its new version and its position in the event log (pass
+    it as ?after= to read your write)."""
 
     id: UUID
     version: int
     position: int
+
+
+CONFLICT_ATTEMPTS = 3
+
+
+def retried(command: Callable[[], T]) -> T:
+    """Run a command, loading afresh after a conflicting save: the attempt that lost saved nothing,
+    so nothing is recorded twice. The last conflict goes to the caller."""
+    for _ in range(CONFLICT_ATTEMPTS - 1):
+        try:
+            return command()
+        except errors.ConcurrentUpdate:
+            continue
+    return command()
 
 
 def _hash(secret: str) -> str:
@@ -450,7 +466,7 @@ class Minqing(Application):
                      occurred_at: datetime | None = None) -> Recorded:
         """Open a staff account (no role yet)."""
         when = self._when(occurred_at)
-        self.authorise(actor, "manage_accounts", [self._root_of_any()])
+        self.authorise(actor, "manage_accounts", [self.deployment.root.id])
         account = Account.open(username=username, display_name=display_name, actor=actor, occurred_at=when)
         try:
             return self._save(account)
@@ -485,7 +501,7 @@ class Minqing(Application):
                     occurred_at: datetime | None = None) -> tuple[Recorded, str]:
         """Issue a bearer token for a staff account; the token is returned once and stored only as a hash."""
         when = self._when(occurred_at)
-        self.authorise(actor, "manage_accounts", [self._root_of_any()])
+        self.authorise(actor, "manage_accounts", [self.deployment.root.id])
         account = self._load(Account, account_id(username))
         token_id, secret = secrets.token_hex(4), secrets.token_urlsafe(24)
         account.issue_token(token_id=token_id, secret_hash=_hash(secret), label=label, actor=actor,
@@ -498,7 +514,7 @@ class Minqing(Application):
                      occurred_at: datetime | None = None) -> Recorded:
         """Revoke a bearer token; effective at once in this process, within seconds in others."""
         when = self._when(occurred_at)
-        self.authorise(actor, "manage_accounts", [self._root_of_any()])
+        self.authorise(actor, "manage_accounts", [self.deployment.root.id])
         account = self._load(Account, account_id(username))
         account.revoke_token(token_id=token_id, actor=actor, occurred_at=when)
         recorded = self._save(account)
@@ -526,9 +542,6 @@ class Minqing(Application):
         if expected is None or not hmac.compare_digest(expected, _hash(secret)):
             raise errors.UnknownActor("unknown or revoked token")
         return account
-
-    def _root_of_any(self) -> str:
-        return next(cell.id for cell in self.deployment.cells.values() if cell.parent is None)
 
     # ------------------------------------------------------------------ history and audit
     def history(self, aggregate_id: UUID) -> list[audit.HistoryEntry]:

@@ -108,6 +108,11 @@ class Deployment:
         return min(days) if days else None
 
     @property
+    def root(self) -> Cell:
+        """The top of the grid (the first, should a deployment have several)."""
+        return next(cell for cell in self.cells.values() if cell.parent is None)
+
+    @property
     def notice_period(self) -> timedelta:
         return timedelta(days=self.notice_days)
 

@@ -10,28 +10,29 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+import click
 import structlog
 from sqlalchemy import Engine, select
 
-from domain.errors import ConcurrentUpdate, DomainError
+from api.compose import Runtime
+from domain.application import retried
+from domain.demand import CLOSED
+from domain.errors import DomainError
 from projections.cases import cases
 from projections.queries import notices_to_take_down
+from workers.logs import configure as configure_logs
+from workers.signals import stop_on_signals
 
 log = structlog.get_logger("minqing.worker.deadlines")
 SWEEP_SECONDS = 30.0
-RETRIES = 3
 
 
 def _attempt(action: Callable[[], Any]) -> bool:
     """Run a command, reloading after conflicts; False when the domain says there is nothing to do."""
-    for _ in range(RETRIES):
-        try:
-            return action() is not None
-        except ConcurrentUpdate:
-            continue
-        except DomainError:
-            return False
-    return False
+    try:
+        return retried(action) is not None
+    except DomainError:  # a conflict every time counts as nothing done: the next sweep tries again
+        return False
 
 
 def sweep(app: Any, engine: Engine) -> Counter[str]:
@@ -39,7 +40,7 @@ def sweep(app: Any, engine: Engine) -> Counter[str]:
     now = app.clock()
     c = cases.c
     with engine.connect() as conn:
-        overdue = conn.execute(select(c.id).where(c.status != "closed", c.due_at <= now)).scalars().all()
+        overdue = conn.execute(select(c.id).where(c.status != CLOSED, c.due_at <= now)).scalars().all()
         silent = conn.execute(select(c.id).where(c.feedback_state == "asked", c.feedback_due < now)).scalars().all()
         notices = notices_to_take_down(conn, now=now)
     done: Counter[str] = Counter()
@@ -65,3 +66,17 @@ def run(app: Any, engine: Engine, stop: threading.Event, *, every: float = SWEEP
             log.exception("sweep_failed")
         stop.wait(every)
     log.info("deadline_worker_stopped")
+
+
+@click.command("deadlines")
+@click.option("--every", default=SWEEP_SECONDS, show_default=True, help="Seconds between sweeps.")
+def main(every: float) -> None:
+    """Record missed deadlines (escalating automatically), feedback expiry and notice ends."""
+    configure_logs()
+    stop = stop_on_signals()
+    with Runtime.open() as rt:
+        run(rt.app, rt.reader, stop, every=every)
+
+
+if __name__ == "__main__":
+    main()

@@ -13,11 +13,16 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+import click
 import structlog
 from sqlalchemy import Connection, Engine, text
 
+from api.compose import Runtime
+from projections import all_views
 from projections.core import View
 from projections.processor import Processor
+from workers.logs import configure as configure_logs
+from workers.signals import stop_on_signals
 
 log = structlog.get_logger("minqing.worker.projections")
 POLL_SECONDS = 0.2
@@ -126,3 +131,27 @@ def run(app: Any, engine: Engine, views: Sequence[View], stop: threading.Event, 
         wakeup.close()
         locks.release()
         log.info("projection_worker_stopped")
+
+
+def chosen(names: tuple[str, ...]) -> list[View]:
+    """The views named (all of them when none is), or a usage error naming the views there are."""
+    views = all_views()
+    unknown = set(names) - set(views)
+    if unknown:
+        raise click.BadParameter(f"unknown views {sorted(unknown)}; views are {sorted(views)}")
+    return [views[n] for n in names] if names else list(views.values())
+
+
+@click.command("projections")
+@click.option("--only", "only", multiple=True, help="Keep only this view current (repeatable).")
+@click.option("--batch-size", default=500, show_default=True, help="Events per transaction.")
+def main(only: tuple[str, ...], batch_size: int) -> None:
+    """Keep the views current from the event log (one writer per view; SIGTERM stops it)."""
+    configure_logs()
+    views, stop = chosen(only), stop_on_signals()
+    with Runtime.open() as rt:
+        run(rt.app, rt.writer, views, stop, batch_size=batch_size)
+
+
+if __name__ == "__main__":
+    main()

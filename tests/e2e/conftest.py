@@ -19,24 +19,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import create_api_tables
+from api.compose import initialise
 from api.settings import Settings
+from api.web.app import create_app
 from domain.application import SYSTEM, Minqing
-from projections.db import make_engine
-from projections.processor import create_tables as create_view_tables
 from tests.conftest import POSTGRES_URL, STAFF, _postgres_reachable, add_staff
 from tests.e2e.support import Api
 from workers import deadlines as deadline_worker
-
-
-def initialise(settings: Settings) -> None:
-    """Create the event store's, the views' and the API's tables, as `minqing db init` does."""
-    Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
-    engine = make_engine(settings.database_url)
-    create_view_tables(engine)
-    create_api_tables(engine)
-    engine.dispose()
 
 
 def _with_staff(client: TestClient) -> Api:

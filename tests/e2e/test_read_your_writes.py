@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from api.errors import Problem
-from api.runtime import Runtime
+from api.compose import Runtime
 from api.settings import Settings
+from api.web.errors import Problem
 from tests.e2e import support as s
 from tests.e2e.support import Api
 
@@ -70,7 +70,7 @@ def test_views_that_do_not_reach_a_position_in_time_answer_504_views_behind(star
 
 def test_waiting_for_views_is_bounded(database_url: str, start_api) -> None:
     start_api(embedded_workers=False)  # the tables, staff and their events
-    runtime = Runtime.start(Settings(database_url=database_url), embedded_workers=False)
+    runtime = Runtime.open(Settings(database_url=database_url))
     try:
         head = runtime.app.recorder.max_notification_id()
         started = time.monotonic()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine
 
 from api.cli import main
-from api.demo import DEMO_UNITS, DemoSummary, already_loaded, load_demo
+from api.demo.load import DEMO_UNITS, DemoSummary, already_loaded, load_demo
 from api.settings import Settings
 from domain.application import Minqing
 from domain.audit import HistoryEntry

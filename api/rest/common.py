@@ -1,42 +1,28 @@
-"""Shared route helpers: running commands safely, scope checks, CSV output."""
+"""Shared route helpers: what a command answers, scope checks, CSV output."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 
-from api.schemas import Recorded
 from domain import errors
-from domain.application import Recorded as Done
-
-RETRIES = 3
-
-
-def run(command: Callable[[], Done], expected_version: int | None) -> Recorded:
-    """Run a command; without If-Match a conflict is retried on a fresh load (nothing was saved by the
-    attempt that lost, so nothing is recorded twice). With If-Match the conflict goes to the caller."""
-    for attempt in range(RETRIES):
-        try:
-            done = command()
-            return Recorded(id=done.id, version=done.version, position=done.position)
-        except errors.ConcurrentUpdate:
-            if expected_version is not None or attempt == RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")
+from domain.application import Recorded
+from projections.queries import Page
 
 
-async def run_off_loop(command: Callable[[], Done], expected_version: int | None) -> Recorded:
-    """`run` in the thread pool, for an `async def` endpoint. FastAPI runs a plain `def` endpoint in
-    the pool and then validates its response model in the pool again, two hand-offs between threads
-    per command; this is one (docs/performance.md, "HTTP API")."""
-    return await run_in_threadpool(run, command, expected_version)
+def recorded(done: Recorded, *, created: str | None = None) -> Response:
+    """What a command answers: the aggregate, its new version and the log position (201 and its
+    Location when it created the aggregate). Built here, so FastAPI does not validate it again."""
+    body = {"id": str(done.id), "version": done.version, "position": done.position}
+    if created is None:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=201, headers={"Location": created})
 
 
 def require_in_scope(cells: Iterable[str], scope: list[str], what: str) -> None:
@@ -60,6 +46,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+def listing(page: Page) -> dict[str, Any]:
+    """A page of a list as JSON."""
+    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
 def csv_response(rows: list[dict[str, Any]], filename: str, columns: Iterable[str] = ()) -> Response:

@@ -189,19 +189,6 @@ class PublicFeedback(Body):
     comment: Text = ""
 
 
-class Recorded(BaseModel):
-    id: UUID
-    version: int
-    position: int = Field(description="Position in the event log: pass as ?after= to read your write")
-
-
 class Receipt(BaseModel):
     receipt: str
     position: int
-
-
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int

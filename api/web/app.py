@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,13 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
-from api.deps import request_facts
-from api.idempotency import digest
-from api.lean import CommandPosts
-from api.routes import audit, demands, households, public, views
-from api.runtime import Runtime
+from api.compose import Runtime
+from api.rest import audit, demands, households, operations, public, views
 from api.settings import Settings
+from api.web import errors
+from api.web.deps import request_facts
+from api.web.idempotency import digest
+from workers.embedded import start_embedded
+from workers.logs import configure as configure_logs
 
 log = structlog.get_logger("minqing.api")
 REPLAYED_HEADERS = ("content-type", "location", "etag")
@@ -32,35 +32,31 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime.start(settings or Settings(), embedded_workers=embedded_workers)
+        runtime = Runtime.open(settings)
+        if embedded_workers:
+            start_embedded(runtime)
         app.state.runtime = runtime
-        # What exists now (modules, routes, schemas, the runtime) lives as long as the process: keep it out
-        # of the collector's full passes, which walked all of it and stalled a 1,000-event history for up
-        # to 80 ms (docs/performance.md, "HTTP API"). Undone on shutdown, for apps started in tests.
-        gc.freeze()
         try:
             yield
         finally:
             runtime.close()
-            gc.unfreeze()
 
     app = FastAPI(title="民情 Minqing", version="1", lifespan=lifespan,
                   description="Residents' demands (诉求) and household visits (走访), event-sourced.")
     errors.install(app)
-    for module in (demands, households, views, audit, public):
+    for module in (demands, households, views, audit, public, operations):
         app.include_router(module.router)
-
-    @app.get("/api/v1/health", tags=["operations"])
-    def health(request: Request) -> dict[str, Any]:
-        """Liveness, and how far the views have got."""
-        runtime: Runtime = request.app.state.runtime
-        return {"status": "ok", "head": runtime.app.recorder.max_notification_id() or 0,
-                "views": runtime.positions()}
-
-    app.add_middleware(CommandPosts)  # innermost: behind the log and Idempotency-Key, as the routes are
     app.add_middleware(IdempotentPosts)
     app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app
+
+
+def api_process() -> FastAPI:
+    """The app of one of several API processes (`minqing api --workers N`). They are spawned afresh, so
+    each sets up the JSON logs itself (without this, every process but a lone one logged in structlog's
+    console format)."""
+    configure_logs()
+    return create_app()
 
 
 class RequestLog:

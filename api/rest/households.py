@@ -7,20 +7,21 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
-from api.routes.common import narrowed, plain, require_in_scope, run
-from api.schemas import ConductVisit, MissVisit, Page, Recorded, RegisterHousehold, ScheduleVisit
+from api.rest.common import listing, narrowed, plain, recorded, require_in_scope
+from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
+from api.web.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from domain.application import Recorded
 from projections import queries
+from projections.queries import Page
 
 router = APIRouter(prefix="/api/v1", tags=["households and visits"])
 
 
 @router.post("/households", status_code=201, response_model=Recorded)
-def register(body: RegisterHousehold, app: App, actor: Staff, response: Response) -> Recorded:
+async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff) -> Response:
     """Register a household in a grid cell; its categories set how often it is visited."""
-    done = run(lambda: app.register_household(actor=actor.username, **body.model_dump()), None)
-    response.headers["Location"] = f"/api/v1/households/{done.id}"
-    return done
+    done = await rt.command(lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None)
+    return recorded(done, created=f"/api/v1/households/{done.id}")
 
 
 @router.get("/households", response_model=Page)
@@ -35,7 +36,7 @@ def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None
     with rt.reader.connect() as conn:
         page = queries.households(conn, now=rt.app.clock(), cells=cells, visitor=visitor, overdue=overdue,
                                   sort=sort, limit=limit, offset=offset)
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+    return listing(page)
 
 
 @router.get("/households/{household_id}")
@@ -52,11 +53,11 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
 
 
 @router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)
-def schedule(household_id: UUID, body: ScheduleVisit, app: App, actor: Staff, response: Response) -> Recorded:
+async def schedule(household_id: UUID, body: ScheduleVisit, rt: RuntimeDep, actor: Staff) -> Response:
     """Schedule a visit to a household."""
-    done = run(lambda: app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None)
-    response.headers["Location"] = f"/api/v1/visits/{done.id}"
-    return done
+    done = await rt.command(
+        lambda: rt.app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None)
+    return recorded(done, created=f"/api/v1/visits/{done.id}")
 
 
 @router.get("/visits/{visit_id}")
@@ -70,14 +71,16 @@ def get_visit(visit_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
 
 
 @router.post("/visits/{visit_id}/conduct", response_model=Recorded)
-def conduct(visit_id: UUID, body: ConductVisit, app: App, actor: Staff) -> Recorded:
+async def conduct(visit_id: UUID, body: ConductVisit, rt: RuntimeDep, actor: Staff) -> Response:
     """Record that the visit took place, and the needs found."""
-    return run(lambda: app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None)
+    return recorded(await rt.command(
+        lambda: rt.app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None))
 
 
 @router.post("/visits/{visit_id}/miss", response_model=Recorded)
-def miss(visit_id: UUID, body: MissVisit, app: App, actor: Staff) -> Recorded:
+async def miss(visit_id: UUID, body: MissVisit, rt: RuntimeDep, actor: Staff) -> Response:
     """Record that the visit did not take place."""
-    return run(lambda: app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None)
+    return recorded(await rt.command(
+        lambda: rt.app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None))
 
 

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
-from api.runtime import Runtime
+from api.compose import Runtime
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import RuntimeDep, Scope, Staff
-from api.routes.common import csv_response, narrowed, plain
+from api.rest.common import csv_response, listing, narrowed, plain
+from api.web.deps import RuntimeDep, Scope, Staff
 from projections import queries
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
@@ -77,7 +77,7 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
                                   flagged=flagged, sort=sort, limit=limit, offset=offset)
     if format == "csv":
         return csv_response(page.items, "unresolved", UNRESOLVED_COLUMNS)
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+    return listing(page)
 
 
 @router.get("/visit-coverage")

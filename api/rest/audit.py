@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import App, Staff
-from api.routes.common import plain
+from api.rest.common import plain
+from api.web.deps import App, Staff
 from domain import errors
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])

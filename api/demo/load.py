@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
 from uuid import UUID
 
-from api import demo_content as words
+from api.demo import content as words
 from domain import errors
 from domain.application import RESIDENT, SYSTEM, Minqing
 

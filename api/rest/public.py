@@ -7,15 +7,17 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import RuntimeDep
-from api.routes.common import plain, run
-from api.runtime import Runtime
-from api.schemas import Page, PublicDemand, PublicFeedback, Receipt, Recorded
-from domain.application import RESIDENT
+from api.compose import Runtime
+from api.rest.common import listing, plain, recorded
+from api.rest.schemas import PublicDemand, PublicFeedback, Receipt
+from api.web.deps import RuntimeDep
+from domain.application import RESIDENT, Recorded
 from domain.demand import Demand
 from domain.errors import NotFound
 from projections import queries
+from projections.queries import Page
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -35,14 +37,15 @@ def notices(rt: Public, cell: str | None = None, limit: Annotated[int, Query(ge=
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:
         page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=limit, offset=offset)
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+    return listing(page)
 
 
 @router.post("/public/demands", status_code=201, response_model=Receipt)
-def raise_public(body: PublicDemand, rt: Public, response: Response) -> Receipt:
+async def raise_public(body: PublicDemand, rt: Public, response: Response) -> Receipt:
     """Raise a demand online; keep the receipt code to follow it and to give feedback."""
-    done = run(lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()), None)
-    receipt = rt.app.demand(done.id).receipt
+    done = await rt.command(lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()),
+                            None)
+    receipt = (await run_in_threadpool(rt.app.demand, done.id)).receipt
     response.headers["Location"] = f"/api/v1/public/demands/{receipt}"
     return Receipt(receipt=receipt, position=done.position)
 
@@ -70,7 +73,9 @@ def follow(receipt: Annotated[str, Path(max_length=20)], rt: Public) -> Any:
 
 
 @router.post("/public/demands/{receipt}/feedback", response_model=Recorded)
-def public_feedback(receipt: Annotated[str, Path(max_length=20)], body: PublicFeedback, rt: Public) -> Recorded:
+async def public_feedback(receipt: Annotated[str, Path(max_length=20)], body: PublicFeedback,
+                          rt: Public) -> Response:
     """Say whether the demand was met: satisfied, basically satisfied or dissatisfied."""
-    demand = _by_receipt(rt, receipt)
-    return run(lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None)
+    demand = await run_in_threadpool(_by_receipt, rt, receipt)
+    return recorded(await rt.command(
+        lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None))

@@ -10,16 +10,32 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
-from api.routes.common import csv_response, narrowed, plain, require_in_scope, run, run_off_loop
-from api.schemas import (AnswerObjection, Assign, Close, Command, Discuss, Escalate, Feedback, Flag, Note,
-                         Objection, Page, Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage,
-                         Vote)
+from api.rest.common import csv_response, listing, narrowed, plain, recorded, require_in_scope
+from api.rest.schemas import (
+    AnswerObjection,
+    Assign,
+    Close,
+    Command,
+    Discuss,
+    Escalate,
+    Feedback,
+    Flag,
+    Note,
+    Objection,
+    Progress,
+    Publicize,
+    RaiseDemand,
+    Reopen,
+    Resolve,
+    Triage,
+    Vote,
+)
+from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
 from domain.account import Account
-from domain.application import PERMISSIONS, Minqing
-from domain.application import Recorded as Done
+from domain.application import PERMISSIONS, Minqing, Recorded
 from domain.demand import Demand
 from projections import queries
+from projections.queries import Page
 
 router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
 
@@ -60,11 +76,10 @@ def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
 
 
 @router.post("", status_code=201, response_model=Recorded)
-async def raise_demand(body: RaiseDemand, app: App, actor: Staff, response: Response) -> Recorded:
+async def raise_demand(body: RaiseDemand, rt: RuntimeDep, actor: Staff) -> Response:
     """Record a resident's demand raised through a channel (optionally from a household visit)."""
-    done = await run_off_loop(lambda: app.raise_demand(actor=actor.username, **body.model_dump()), None)
-    response.headers["Location"] = f"/api/v1/demands/{done.id}"
-    return done
+    done = await rt.command(lambda: rt.app.raise_demand(actor=actor.username, **body.model_dump()), None)
+    return recorded(done, created=f"/api/v1/demands/{done.id}")
 
 
 @router.get("", response_model=Page)
@@ -83,7 +98,7 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
         page = queries.search_cases(conn, text=q, status=status, track=track, step=step, category=category,
                                     cells=cells, assignee=assignee, channel=channel, overdue=overdue, sort=sort,
                                     limit=limit, offset=offset)
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+    return listing(page)
 
 
 @router.get("/{demand_id}")
@@ -158,20 +173,13 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
 @dataclass(frozen=True)
 class CaseCommand:
     """A command on a case, stated once: its path, the name and summary of its route in the OpenAPI
-    document, the body it takes and the use case it runs. Served by its FastAPI route, below, and by
-    `api.lean.CommandPosts`, which answers a plain request to it without FastAPI's per-request work."""
+    document, the body it takes and the use case it runs (a Minqing method)."""
 
     path: str
     name: str
     summary: str
     body: type[Command]
-    use_case: Callable[..., Done]  # a Minqing method, called with the Application first
-
-    def __call__(self, app: Minqing, demand_id: UUID, actor: str, version: int | None,
-                 body: Command) -> Recorded:
-        """Run the use case (blocking: call it in a worker thread)."""
-        return run(lambda: self.use_case(app, demand_id, actor=actor, expected_version=version,
-                                         **body.model_dump()), version)
+    use_case: Callable[..., Recorded]
 
 
 COMMANDS = {command.path: command for command in (
@@ -204,8 +212,11 @@ COMMANDS = {command.path: command for command in (
 def _route(command: CaseCommand) -> None:
     # No docstring: the summary is the operation's text in the OpenAPI document.
     async def endpoint(demand_id: UUID, body: Command, rt: RuntimeDep, actor: Staff,
-                       version: IfMatch) -> Recorded:
-        return await rt.run_command(command, rt.app, demand_id, actor.username, version, body)
+                       version: IfMatch) -> Response:
+        done = await rt.command(lambda: command.use_case(rt.app, demand_id, actor=actor.username,
+                                                         expected_version=version, **body.model_dump()),
+                                version)
+        return recorded(done)
 
     endpoint.__annotations__ = endpoint.__annotations__ | {"body": command.body}  # the schema FastAPI reads
     router.post(f"/{{demand_id}}/{command.path}", response_model=Recorded, summary=command.summary,

@@ -1,0 +1,125 @@
+"""The composition root: settings, stores and the Application, built once for every way in.
+
+REST (and the pages and Open311 to come), the CLI, the demo loader and the workers' entry points all
+open a `Runtime`; embedded `serve` also runs the workers on it, as threads (`workers.start_embedded`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from api.web.errors import Problem
+from api.web.idempotency import IdempotencyStore
+from api.web.idempotency import metadata as idempotency_metadata
+from api.web.ratelimit import RateLimiter
+from domain.application import Minqing, Recorded, retried
+from projections.db import make_engine
+from projections.processor import Processor
+from projections.processor import create_tables as create_view_tables
+
+
+def initialise(settings: Settings) -> list[str]:
+    """Create the event store's, the views' and the API's tables (idempotent). Returns the views
+    whose table changed in this version: they are emptied, to be built again from the log."""
+    Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
+    engine = make_engine(settings.database_url)
+    try:
+        emptied = create_view_tables(engine)
+        idempotency_metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    return emptied
+
+
+@dataclass
+class Runtime:
+    """What one process holds: the Application, database engines (one to write views and API tables,
+    one to read), the idempotency store, the public rate limiter, the threads that run commands and,
+    in embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
+
+    settings: Settings
+    app: Minqing
+    writer: Engine
+    reader: Engine
+    idempotency: IdempotencyStore
+    limiter: RateLimiter
+    commands: ThreadPoolExecutor
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Runtime:
+        """Build everything from the settings (the environment by default); refuses with
+        `NotInitialised` when the database has no Minqing tables."""
+        settings = settings or Settings()
+        app = settings.open_application()
+        writer = make_engine(settings.database_url)
+        return cls(settings, app, writer, make_engine(settings.database_url, writer=False),
+                   IdempotencyStore(writer), RateLimiter(settings.public_requests_per_minute),
+                   ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    async def command(self, use_case: Callable[[], Recorded], expected_version: int | None) -> Recorded:
+        """Run a use case of the Application in the command threads, off the event loop. Without
+        If-Match a conflict is retried on a fresh load; with it, the conflict goes to the caller.
+
+        The command threads are few (`Settings.threads_for_commands`): more only queue on the event
+        table's lock (docs/performance.md, "HTTP API")."""
+        run = use_case if expected_version is not None else lambda: retried(use_case)
+        context = contextvars.copy_context()  # the request's log context goes along
+        return await asyncio.get_running_loop().run_in_executor(self.commands, context.run, run)
+
+    def close(self) -> None:
+        """Stop the workers, then close the stores (closing with a query in flight crashed SQLite)."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        self.commands.shutdown()
+        self.writer.dispose()
+        self.reader.dispose()
+        self.app.close()
+
+    def positions(self) -> dict[str, int]:
+        return Processor(self.app, self.reader).positions()
+
+    def wait_for_views(self, position: int | None, views: list[str] | None = None,
+                       seconds: float = 5.0) -> None:
+        """Read your writes: wait until the views have processed `position` (bounded).
+
+        A position beyond the end of the log was never returned by a command: waiting cannot
+        reach it, so it is the caller's mistake (422), not views that lag (504)."""
+        if position is None:
+            return
+        deadline = time.monotonic() + seconds
+        head: int | None = None
+        while True:
+            current = self.positions()
+            relevant = [current[v] for v in views] if views else list(current.values())
+            if min(relevant) >= position:
+                return
+            if head is None:
+                head = self.app.recorder.max_notification_id() or 0
+                if position > head:
+                    raise Problem(422, "position-not-recorded",
+                                  f"nothing is recorded at position {position}: the log ends at {head}")
+            if time.monotonic() > deadline:
+                raise Problem(504, "views-behind",
+                              f"the views reached position {min(relevant)}, not {position}, "
+                              f"within {seconds:g} s", {"Retry-After": "1"})
+            time.sleep(0.02)

@@ -1,0 +1,22 @@
+"""Embedded mode (`minqing serve`): both workers as threads of the API process."""
+
+from __future__ import annotations
+
+import threading
+
+from api.compose import Runtime
+from projections import all_views
+from workers import deadlines, projections
+
+
+def start_embedded(rt: Runtime) -> None:
+    """Start the projection and deadline workers on the runtime's Application and engines; closing the
+    runtime stops and joins them."""
+    rt.threads = [
+        threading.Thread(target=projections.run, args=(rt.app, rt.writer, list(all_views().values()), rt.stop),
+                         name="minqing-projections", daemon=True),
+        threading.Thread(target=deadlines.run, args=(rt.app, rt.reader, rt.stop),
+                         name="minqing-deadlines", daemon=True),
+    ]
+    for thread in rt.threads:
+        thread.start()
