@@ -17,6 +17,7 @@ from types import TracebackType
 
 from sqlalchemy import Engine
 
+from api.auth import CachedAccounts
 from api.settings import Settings
 from api.web.errors import Problem
 from api.web.idempotency import IdempotencyStore
@@ -44,13 +45,14 @@ def initialise(settings: Settings) -> list[str]:
 @dataclass
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
-    one to read), the idempotency store, the public rate limiter, the threads that run commands and,
+    one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate limiter, the threads that run commands and,
     in embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
     writer: Engine
     reader: Engine
+    accounts: CachedAccounts
     idempotency: IdempotencyStore
     limiter: RateLimiter
     commands: ThreadPoolExecutor
@@ -63,8 +65,9 @@ class Runtime:
         `NotInitialised` when the database has no Minqing tables."""
         settings = settings or Settings()
         app = settings.open_application()
+        app.accounts = accounts = CachedAccounts(app.account)
         writer = make_engine(settings.database_url)
-        return cls(settings, app, writer, make_engine(settings.database_url, writer=False),
+        return cls(settings, app, writer, make_engine(settings.database_url, writer=False), accounts,
                    IdempotencyStore(writer), RateLimiter(settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
+from api import auth, compose
 from api.settings import Settings
 from bench.support import POSTGRES_URL, describe, fresh_database, machine
 from domain.application import SYSTEM, Minqing
@@ -76,9 +77,7 @@ P99_LIMIT_MS, HISTORY_LIMIT_MS = 100.0, 50.0
 
 # ---------------------------------------------------------------------------- set-up
 def initialise(url: str) -> None:
-    from api.compose import initialise
-
-    initialise(Settings(database_url=url))
+    compose.initialise(Settings(database_url=url))
 
 
 def open_app(url: str) -> Minqing:
@@ -88,7 +87,7 @@ def open_app(url: str) -> Minqing:
 def add_worker(app: Minqing) -> str:
     app.open_account(actor=SYSTEM, username=WORKER, display_name="bench")
     app.grant_role(actor=SYSTEM, username=WORKER, role="worker", cell_id="qingshui.dongcun")
-    return app.issue_token(actor=SYSTEM, username=WORKER, label="bench")[1]
+    return auth.issue_token(app, actor=SYSTEM, username=WORKER, label="bench")[1]
 
 
 def raise_demands(app: Minqing, n: int) -> list[UUID]:

@@ -7,14 +7,11 @@ for views to catch up.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -76,8 +73,27 @@ def retried(command: Callable[[], T]) -> T:
     return command()
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+class AccountSource(Protocol):
+    """Where the Application finds the account of a member of staff before letting them act. By default
+    it loads it from the store each time; an edge that answers many requests may cache accounts
+    (`api.auth.CachedAccounts`), and is told of every change to one that this Application saves."""
+
+    def get(self, username: str) -> Account: ...
+
+    def changed(self, username: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredAccounts:
+    """Each account loaded afresh from the store."""
+
+    load: Callable[[str], Account]
+
+    def get(self, username: str) -> Account:
+        return self.load(username)
+
+    def changed(self, username: str) -> None:
+        pass
 
 
 def utc_now() -> datetime:
@@ -99,14 +115,13 @@ class Minqing(Application):
 
     name = "minqing"
     snapshotting_intervals = {Demand: 100, Household: 100, HouseholdVisit: 100, Account: 100}
-    account_cache_seconds = 5.0
 
     def __init__(self, deployment: Deployment, env: Mapping[str, str] | None = None,
                  clock: Callable[[], datetime] = utc_now) -> None:
         super().__init__(env)
         self.deployment = deployment
         self.clock = clock
-        self._accounts: dict[str, tuple[float, Account]] = {}
+        self.accounts: AccountSource = StoredAccounts(self.account)
 
     # ------------------------------------------------------------------ plumbing
     def _when(self, occurred_at: datetime | None) -> datetime:
@@ -142,23 +157,14 @@ class Minqing(Application):
         return Recorded(first.id, first.version, max(r.notification.id for r in recordings))
 
     def account(self, username: str) -> Account:
-        """The account of a member of staff, cached for a few seconds."""
-        cached = self.cached_account(username)
-        if cached is not None:
-            return cached
+        """The account of a member of staff, as stored now."""
         try:
             account = self.repository.get(account_id(username), projector_func=replay)
         except AggregateNotFoundError:
             raise errors.UnknownActor(f"no account {username!r}") from None
-        self._accounts[username] = (time.monotonic() + self.account_cache_seconds, account)
+        if not isinstance(account, Account):
+            raise errors.UnknownActor(f"no account {username!r}")
         return account
-
-    def cached_account(self, username: str) -> Account | None:
-        """The account if it is in the cache and fresh, else None; never reads the store."""
-        cached = self._accounts.get(username)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        return None
 
     def authorise(self, actor: str, action: str, cells: list[str]) -> None:
         """Raise unless `actor` holds a role allowed `action` over one of `cells` (or above it)."""
@@ -168,7 +174,7 @@ class Minqing(Application):
             if action in RESIDENT_MAY:
                 return
             raise errors.NotAuthorised(f"a resident may not {action.replace('_', ' ')}")
-        account = self.account(actor)
+        account = self.accounts.get(actor)
         allowed = PERMISSIONS[action]
         scopes = [cell for role, cell in account.grants if role in allowed]
         if not scopes:
@@ -238,7 +244,7 @@ class Minqing(Application):
         demand = self._load(Demand, demand_id, expected_version)
         action = "reassign" if demand.assignee else "assign"
         self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
-        self.account(assignee)
+        self.accounts.get(assignee)
         demand.assign(assignee=assignee, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -494,21 +500,21 @@ class Minqing(Application):
         change = account.grant if grant else account.revoke
         change(role=role, cell_id=cell_id, actor=actor, occurred_at=when)
         recorded = self._save(account)
-        self._accounts.pop(username, None)
+        self.accounts.changed(username)
         return recorded
 
-    def issue_token(self, *, actor: str, username: str, label: str = "",
-                    occurred_at: datetime | None = None) -> tuple[Recorded, str]:
-        """Issue a bearer token for a staff account; the token is returned once and stored only as a hash."""
+    def issue_token(self, *, actor: str, username: str, token_id: str, secret_hash: str, label: str = "",
+                    occurred_at: datetime | None = None) -> Recorded:
+        """Record a bearer token issued to a staff account: its id and the hash of its secret (the token
+        itself is made and handed over at the edge, `api.auth`, and never stored)."""
         when = self._when(occurred_at)
         self.authorise(actor, "manage_accounts", [self.deployment.root.id])
         account = self._load(Account, account_id(username))
-        token_id, secret = secrets.token_hex(4), secrets.token_urlsafe(24)
-        account.issue_token(token_id=token_id, secret_hash=_hash(secret), label=label, actor=actor,
+        account.issue_token(token_id=token_id, secret_hash=secret_hash, label=label, actor=actor,
                             occurred_at=when)
         recorded = self._save(account)
-        self._accounts.pop(username, None)
-        return recorded, f"{username}.{token_id}.{secret}"
+        self.accounts.changed(username)
+        return recorded
 
     def revoke_token(self, *, actor: str, username: str, token_id: str,
                      occurred_at: datetime | None = None) -> Recorded:
@@ -518,30 +524,8 @@ class Minqing(Application):
         account = self._load(Account, account_id(username))
         account.revoke_token(token_id=token_id, actor=actor, occurred_at=when)
         recorded = self._save(account)
-        self._accounts.pop(username, None)
+        self.accounts.changed(username)
         return recorded
-
-    @overload
-    def authenticate(self, token: str) -> Account: ...
-    @overload
-    def authenticate(self, token: str, *, cached_only: bool) -> Account | None: ...
-
-    def authenticate(self, token: str, *, cached_only: bool = False) -> Account | None:
-        """The account a bearer token belongs to; UnknownActor for anything else. With `cached_only`,
-        None when the account is not in the cache, so that a caller on an event loop can do the
-        (rare) read of the store in a thread instead."""
-        # user.name.tokenid.secret: user names may hold dots, token ids and secrets never do
-        rest, _, secret = token.rpartition(".")
-        username, _, token_id = rest.rpartition(".")
-        if not (username and token_id and secret):
-            raise errors.UnknownActor("malformed token")
-        account = self.cached_account(username) if cached_only else self.account(username)
-        if account is None:
-            return None
-        expected = account.tokens.get(token_id)
-        if expected is None or not hmac.compare_digest(expected, _hash(secret)):
-            raise errors.UnknownActor("unknown or revoked token")
-        return account
 
     # ------------------------------------------------------------------ history and audit
     def history(self, aggregate_id: UUID) -> list[audit.HistoryEntry]:

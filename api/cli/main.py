@@ -14,6 +14,7 @@ import click
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from api import auth
 from api.compose import Runtime, initialise
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
 from api.settings import Settings
@@ -241,7 +242,7 @@ def accounts_revoke(username: str, role: str, cell_id: str) -> None:
 def accounts_issue_token(username: str, label: str) -> None:
     """Issue a bearer token; it is printed once and stored only as a hash."""
     with Runtime.open() as rt, _domain_errors():
-        token = rt.app.issue_token(actor=SYSTEM, username=username, label=label)[1]
+        token = auth.issue_token(rt.app, actor=SYSTEM, username=username, label=label)[1]
     click.echo(token)
 
 

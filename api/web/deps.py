@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 
+from api import auth
 from api.compose import Runtime
 from domain import errors
 from domain.account import Account
@@ -45,26 +45,14 @@ async def staff(request: Request,
     if credentials is None:
         raise errors.UnknownActor("sign in with a bearer token")
     rt: Runtime = request.app.state.runtime
-    account = rt.app.authenticate(credentials.credentials, cached_only=True)
-    if account is None:  # not cached (once every few seconds per account): read the store in a thread
-        account = await run_in_threadpool(rt.app.authenticate, credentials.credentials)
+    account = auth.authenticate(rt.accounts, credentials.credentials, cached_only=True)
+    if account is None:  # not kept (once every few seconds per account): read the store in a thread
+        account = await run_in_threadpool(auth.authenticate, rt.accounts, credentials.credentials)
+    assert account is not None  # read from the store: an account, or UnknownActor
     if not account.grants:
         raise errors.NotAuthorised(f"{account.username} holds no role")
     log_actor(account)
     return account
-
-
-def cached_staff(app: Minqing, authorization: str | None) -> Account | None:
-    """The member of staff `staff` would find, when finding it needs neither the store nor an error:
-    a bearer token that is valid, of an account in the cache that holds a role. Otherwise None."""
-    scheme, token = get_authorization_scheme_param(authorization)  # as `bearer` reads the header
-    if scheme.lower() != "bearer" or not token:
-        return None
-    try:
-        account = app.authenticate(token, cached_only=True)
-    except errors.UnknownActor:
-        return None
-    return account if account is not None and account.grants else None
 
 
 def log_actor(account: Account) -> None:

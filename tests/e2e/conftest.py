@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api import auth
 from api.compose import initialise
 from api.settings import Settings
 from api.web.app import create_app
@@ -31,7 +32,8 @@ from workers import deadlines as deadline_worker
 def _with_staff(client: TestClient) -> Api:
     app: Minqing = client.app.state.runtime.app  # type: ignore[attr-defined]
     add_staff(app)
-    return Api(client, app, {username: app.issue_token(actor=SYSTEM, username=username)[1] for username in STAFF})
+    return Api(client, app, {username: auth.issue_token(app, actor=SYSTEM, username=username)[1]
+                               for username in STAFF})
 
 
 def _quiet_deadline_watcher(app: Any, engine: Any, stop: threading.Event, **_: Any) -> None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from api import auth
 from domain import errors
 from domain.account import account_id
 from domain.application import Minqing
@@ -123,9 +124,10 @@ def test_the_history_of_an_account_says_who_granted_each_role(app: Minqing, new_
 
 
 def test_a_token_authenticates_a_user_name_with_dots(app: Minqing, new_worker: str) -> None:
-    _, token = app.issue_token(actor="admin", username=new_worker)
-    assert app.authenticate(token).username == "he.worker"
+    app.accounts = accounts = auth.CachedAccounts(app.account)  # as the API's runtime has it
+    _, token = auth.issue_token(app, actor="admin", username=new_worker)
+    assert auth.authenticate(accounts, token).username == "he.worker"  # type: ignore[union-attr]
     username, token_id = token.rsplit(".", 2)[:2]
     app.revoke_token(actor="admin", username=username, token_id=token_id)
     with pytest.raises(errors.UnknownActor):
-        app.authenticate(token)
+        auth.authenticate(accounts, token)
