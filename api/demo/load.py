@@ -25,6 +25,17 @@ from functools import partial
 from uuid import UUID
 
 from api.demo import content as words
+from api.demo.content import (
+    AREAS,
+    MARKER,
+    PLACES,
+    SCOPES,
+    STAFF,
+    STAFF_NAMES,
+    TOWNSHIP,
+    TOWNSHIP_SUPERVISOR,
+    Area,
+)
 from domain import errors
 from domain.application import RESIDENT, SYSTEM, Minqing
 
@@ -33,70 +44,6 @@ HISTORY_DAYS = 178                      # the oldest case starts this many days 
 OFFICE_MINUTES = range(8 * 60 + 30, 17 * 60 + 45, 5)
 
 
-@dataclass(frozen=True)
-class Staff:
-    username: str
-    display_name: str
-    role: str
-    cell_id: str
-
-
-STAFF = (
-    Staff("admin.qingshui", "系统管理员", "admin", "qingshui"),
-    Staff("zhou.jianguo", "周建国（镇党委副书记）", "supervisor", "qingshui"),
-    Staff("gu.hongmei", "顾红梅（清水社区党委书记）", "supervisor", "qingshui.community"),
-    Staff("li.xiaohong", "李晓红（东村网格员）", "worker", "qingshui.dongcun"),
-    Staff("he.wenbin", "何文斌（西村网格员）", "worker", "qingshui.xicun"),
-    Staff("tang.lihua", "唐丽华（南岭村网格员）", "worker", "qingshui.nanling"),
-    Staff("ma.jing", "马静（清水社区工作者）", "worker", "qingshui.community"),
-    Staff("song.yu", "宋宇（清水社区第二网格网格员）", "worker", "qingshui.community.p2"),
-    Staff("gao.ping", "高平（镇纪委督查）", "reviewer", "qingshui"),
-)
-MARKER = "zhou.jianguo"                 # the demo is loaded if its township supervisor has an account
-TOWNSHIP, TOWNSHIP_SUPERVISOR = "qingshui", "zhou.jianguo"
-STAFF_NAMES = {member.username: member.display_name for member in STAFF}
-SCOPES = {member.username: member.cell_id for member in STAFF}
-
-
-@dataclass(frozen=True)
-class Area:
-    """A village or the community: where demands and households sit, and who works there."""
-
-    cell_id: str
-    name: str
-    worker: str
-    supervisor: str
-    village: bool
-    leaves: tuple[str, ...]
-    cast: tuple[str, ...]               # who sits in its meetings
-
-
-AREAS = (
-    Area("qingshui.dongcun", "东村", "li.xiaohong", TOWNSHIP_SUPERVISOR, True,
-         ("qingshui.dongcun.g1", "qingshui.dongcun.g2", "qingshui.dongcun.g3"),
-         ("刘长春（党支部书记）", "王德福（村委会主任）", "陈秀兰（两委委员）", "赵志刚（两委委员）",
-          "李晓红（网格员）", "孙立新（村务监督委员会主任）")),
-    Area("qingshui.xicun", "西村", "he.wenbin", TOWNSHIP_SUPERVISOR, True,
-         ("qingshui.xicun.g1", "qingshui.xicun.g2"),
-         ("何明远（党支部书记）", "杨建军（村委会主任）", "吴桂芳（两委委员）", "郭永强（两委委员）",
-          "何文斌（网格员）", "梁卫东（村务监督委员会主任）")),
-    Area("qingshui.nanling", "南岭村", "tang.lihua", TOWNSHIP_SUPERVISOR, True,
-         ("qingshui.nanling.g1", "qingshui.nanling.g2"),
-         ("唐国平（党支部书记）", "罗春生（村委会主任）", "邓丽萍（两委委员）", "黄德胜（两委委员）",
-          "唐丽华（网格员）", "谢宝山（村务监督委员会主任）")),
-    Area("qingshui.community", "清水社区", "ma.jing", "gu.hongmei", False,
-         ("qingshui.community.p1.a.b3", "qingshui.community.p1.a.b5", "qingshui.community.p2.a.b8",
-          "qingshui.community.p2"),
-         ("顾红梅（社区党委书记）", "冯玉珍（居委会主任）", "马静（社区工作者）", "宋宇（网格员）",
-          "韩立群（居民议事会会长）", "许文涛（律师）")),
-)
-PLACES = {
-    "qingshui.dongcun.g1": "东村一组", "qingshui.dongcun.g2": "东村二组", "qingshui.dongcun.g3": "东村三组",
-    "qingshui.xicun.g1": "西村一组", "qingshui.xicun.g2": "西村二组",
-    "qingshui.nanling.g1": "南岭村一组", "qingshui.nanling.g2": "南岭村二组",
-    "qingshui.community.p1.a.b3": "3号楼", "qingshui.community.p1.a.b5": "5号楼",
-    "qingshui.community.p2.a.b8": "8号楼", "qingshui.community.p2": "老街平房区",
-}
 HOUSEHOLDS_PER_CELL = {
     "qingshui.dongcun.g1": 16, "qingshui.dongcun.g2": 16, "qingshui.dongcun.g3": 16,
     "qingshui.xicun.g1": 16, "qingshui.xicun.g2": 16, "qingshui.nanling.g1": 16, "qingshui.nanling.g2": 16,
