@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 from uuid import UUID
 
 import click
@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import Engine, select
 
 from api.compose import Runtime
-from domain.application import retried
+from domain.application import Minqing, Recorded, retried
 from domain.demand import CLOSED
 from domain.errors import DomainError
 from projections.cases import cases
@@ -27,7 +27,7 @@ log = structlog.get_logger("minqing.worker.deadlines")
 SWEEP_SECONDS = 30.0
 
 
-def _attempt(action: Callable[[], Any]) -> bool:
+def _attempt(action: Callable[[], Recorded | None]) -> bool:
     """Run a command, reloading after conflicts; False when the domain says there is nothing to do."""
     try:
         return retried(action) is not None
@@ -35,7 +35,7 @@ def _attempt(action: Callable[[], Any]) -> bool:
         return False
 
 
-def sweep(app: Any, engine: Engine) -> Counter[str]:
+def sweep(app: Minqing, engine: Engine) -> Counter[str]:
     """One pass over everything due now; returns what was recorded."""
     now = app.clock()
     c = cases.c
@@ -45,16 +45,15 @@ def sweep(app: Any, engine: Engine) -> Counter[str]:
         notices = notices_to_take_down(conn, now=now)
     done: Counter[str] = Counter()
     for case_id in overdue:
-        done["deadline_missed"] += _attempt(lambda i=case_id: app.record_missed_deadlines(UUID(i), occurred_at=now))
+        done["deadline_missed"] += _attempt(partial(app.record_missed_deadlines, UUID(case_id), occurred_at=now))
     for case_id in silent:
-        done["feedback_expired"] += _attempt(lambda i=case_id: app.expire_feedback(UUID(i), occurred_at=now))
+        done["feedback_expired"] += _attempt(partial(app.expire_feedback, UUID(case_id), occurred_at=now))
     for case_id, notice_id in notices:
-        done["notice_ended"] += _attempt(
-            lambda i=case_id, n=notice_id: app.end_notice(UUID(i), notice_id=n, occurred_at=now))
+        done["notice_ended"] += _attempt(partial(app.end_notice, UUID(case_id), notice_id=notice_id, occurred_at=now))
     return done
 
 
-def run(app: Any, engine: Engine, stop: threading.Event, *, every: float = SWEEP_SECONDS) -> None:
+def run(app: Minqing, engine: Engine, stop: threading.Event, *, every: float = SWEEP_SECONDS) -> None:
     """Sweep every `every` seconds until `stop` is set."""
     log.info("deadline_worker_started", every_seconds=every)
     while not stop.is_set():

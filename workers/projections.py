@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import zlib
 from collections.abc import Sequence
-from typing import Any
 
 import click
 import structlog
 from sqlalchemy import Connection, Engine, text
 
 from api.compose import Runtime
+from domain.application import Minqing
 from projections import all_views
 from projections.core import View
 from projections.processor import Processor
@@ -69,7 +69,7 @@ class ViewLocks:
 class Wakeup:
     """Wakes the loop when events are recorded (PostgreSQL subscription) or after a short poll."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Minqing) -> None:
         self.event = threading.Event()
         self.subscription = None
         self.thread: threading.Thread | None = None
@@ -99,7 +99,7 @@ class Wakeup:
             self.thread.join(timeout=5)
 
 
-def run(app: Any, engine: Engine, views: Sequence[View], stop: threading.Event, *,
+def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Event, *,
         batch_size: int = 500) -> None:
     """Keep `views` current until `stop` is set."""
     locks, wakeup = ViewLocks(engine, views), Wakeup(app)

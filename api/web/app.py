@@ -128,6 +128,7 @@ class IdempotentPosts:
         fingerprint = digest(request.method, request.url.path, body)
         stored = await run_in_threadpool(store.claim, who, key, fingerprint)
         if stored is not None:
+            answer: Response
             if stored.fingerprint != fingerprint:
                 answer = errors.problem(422, "idempotency-key-reused", "Idempotency-Key was used for another request",
                                         "use a new key for a different request", request.url.path)
@@ -178,7 +179,8 @@ class IdempotentPosts:
 
 
 def _header_or_none(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return None
