@@ -14,7 +14,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from domain.application import SYSTEM, Minqing
@@ -238,7 +238,7 @@ class Stories:
 def generate(deployment: Deployment, *, demands: int, households: int = 0, seed: int = 1,
              days: int = 180, end: datetime | None = None) -> History:
     """Play a random history into a fresh in-memory Application; returns it with the ids made."""
-    end = end or datetime.now(timezone.utc).replace(microsecond=0)
+    end = end or datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
     clock = Clock(start - timedelta(days=1))
     env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "100000",

@@ -81,7 +81,9 @@ def initialise(url: str) -> None:
 
 
 def open_app(url: str) -> Minqing:
-    return Settings(database_url=url).open_application()
+    app = Settings(database_url=url).open_application()
+    app.accounts = auth.CachedAccounts(app.account)  # staff accounts kept a few seconds, as in the API
+    return app
 
 
 def add_worker(app: Minqing) -> str:

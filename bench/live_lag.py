@@ -52,7 +52,7 @@ from uuid import UUID
 from sqlalchemy import Engine, select
 
 from api.settings import Settings
-from bench.support import POSTGRES_URL, fresh_database, load_average, machine, log, start_run
+from bench.support import POSTGRES_URL, fresh_database, load_average, log, start_run
 from domain.application import SYSTEM, Minqing
 from domain.deployment import Deployment, load
 from projections.core import positions

@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -42,7 +42,7 @@ def fresh_database(kind: str, tmpdir: Path, label: str, postgres_url: str = POST
 
 def machine(kinds: Sequence[str], postgres_url: str = POSTGRES_URL) -> dict[str, str]:
     info = {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": str(os.cpu_count()),
         "cpu": _first("/proc/cpuinfo", "model name", lambda v: v) or platform.processor() or "?",
         "memory": _first("/proc/meminfo", "MemTotal",
@@ -62,7 +62,7 @@ def machine(kinds: Sequence[str], postgres_url: str = POSTGRES_URL) -> dict[str,
     return info
 
 
-def _first(path: str, key: str, parse) -> str | None:  # noqa: ANN001
+def _first(path: str, key: str, parse) -> str | None:
     try:
         for line in Path(path).read_text().splitlines():
             if line.startswith(key):

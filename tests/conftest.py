@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -20,7 +20,7 @@ from domain.application import SYSTEM, Minqing
 from domain.deployment import Deployment, load
 
 POSTGRES_URL = os.environ.get("MINQING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 class Clock:
@@ -71,7 +71,7 @@ def postgres_schema() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A database URL for a clean, initialised store of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'minqing.db'}"
@@ -132,7 +132,7 @@ def add_staff(app: Minqing) -> None:
 
 
 @pytest.fixture
-def views_engine(database_url: str, open_app: Callable[[], Minqing]):  # noqa: ANN201
+def views_engine(database_url: str, open_app: Callable[[], Minqing]):
     """A SQLAlchemy engine on the test's database with the view tables created."""
     from projections.db import make_engine
     from projections.processor import create_tables

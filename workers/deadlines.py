@@ -61,7 +61,7 @@ def run(app: Minqing, engine: Engine, stop: threading.Event, *, every: float = S
             done = sweep(app, engine)
             if sum(done.values()):
                 log.info("deadlines_swept", **done)
-        except Exception:  # noqa: BLE001 — a database hiccup must not end the watcher; the next sweep retries
+        except Exception:
             log.exception("sweep_failed")
         stop.wait(every)
     log.info("deadline_worker_stopped")

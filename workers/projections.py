@@ -116,7 +116,7 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
                 processor = Processor(app, engine, list(held), batch_size)
             try:
                 applied = processor.run_once()
-            except Exception:  # noqa: BLE001 — a database hiccup or a bad event must not end the worker
+            except Exception:
                 processor = None
                 # Nothing was committed for the failed batch; say so loudly, back off, and try again.
                 # A poison event keeps failing here and shows as lag in `projections status`.

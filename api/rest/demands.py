@@ -150,7 +150,7 @@ def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> An
 
 @router.get("/{demand_id}/trace")
 def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
-          format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:  # noqa: A002
+          format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
     """The accountability trace: who held the case, for how long, at which step; deadlines passed,
     escalations and flags."""
     from domain.audit import trace as trace_of

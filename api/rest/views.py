@@ -31,7 +31,7 @@ VISIT_COVERAGE_COLUMNS = ("households", "with_cadence", "overdue", "covered_shar
                           "visits_missed")
 
 
-def _out(rows: list[dict[str, Any]], format: str, name: str,  # noqa: A002
+def _out(rows: list[dict[str, Any]], format: str, name: str,
          columns: tuple[str, ...]) -> Any:
     return csv_response(rows, name, columns) if format == "csv" else plain(rows)
 
@@ -39,7 +39,7 @@ def _out(rows: list[dict[str, Any]], format: str, name: str,  # noqa: A002
 @router.get("/response-times")
 def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "category",
                    category: str | None = None, cell: str | None = None, month: Month = None,
-                   steps: bool = False, format: Format = "json", after: After = None) -> Any:  # noqa: A002
+                   steps: bool = False, format: Format = "json", after: After = None) -> Any:
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
     cell, worker or month; with steps=true, days spent in each deliberation step."""
     rt.wait_for_views(after, ["cases", "response_times"] if steps else ["cases"])
@@ -53,7 +53,7 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
 @router.get("/satisfaction")
 def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "category",
                  category: str | None = None, cell: str | None = None, month: Month = None,
-                 format: Format = "json", after: After = None) -> Any:  # noqa: A002
+                 format: Format = "json", after: After = None) -> Any:
     """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates."""
     rt.wait_for_views(after, ["satisfaction", "cases"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
@@ -67,7 +67,7 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
                assignee: str | None = None, flagged: bool | None = None, sort: str = "raised_at",
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-               format: Format = "json", after: After = None) -> Any:  # noqa: A002
+               format: Format = "json", after: After = None) -> Any:
     """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
     escalations and accountability flags."""
     rt.wait_for_views(after, ["cases"])
@@ -83,7 +83,7 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
 @router.get("/visit-coverage")
 def visit_coverage(rt: RuntimeDep, scope: Scope, actor: Staff,
                    by: Annotated[str, Query(pattern="^(cell|visitor)$")] = "cell", cell: str | None = None,
-                   format: Format = "json", after: After = None) -> Any:  # noqa: A002
+                   format: Format = "json", after: After = None) -> Any:
     """Households (户), those with a visiting cadence, overdue, visits conducted and missed (户次)."""
     rt.wait_for_views(after, ["visit_coverage"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)

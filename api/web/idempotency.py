@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -71,7 +71,7 @@ class IdempotencyStore:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(requests).values(scope=scope, key=key, fingerprint=fingerprint,
-                                                     created_at=datetime.now(timezone.utc)))
+                                                     created_at=datetime.now(UTC)))
             return None
         except exc.IntegrityError:
             with self.engine.connect() as conn:

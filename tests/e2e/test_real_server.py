@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from tests.conftest import POSTGRES_URL
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
 
 ROOT = Path(__file__).resolve().parents[2]
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 STAFF = {  # username: (role, cell)
     "wang.worker": ("worker", "qingshui.dongcun"),
     "liu.community": ("worker", "qingshui.community"),

@@ -103,7 +103,7 @@ def test_every_event_records_who_when_it_was_recorded_and_when_it_happened(store
     assert last.data["attendees"] == ["李书记", "王委员"]
 
 
-def test_servers_do_not_create_tables_and_say_to_run_db_init(tmp_path) -> None:  # noqa: ANN001
+def test_servers_do_not_create_tables_and_say_to_run_db_init(tmp_path) -> None:
     from api.settings import NotInitialised, Settings
 
     with pytest.raises(NotInitialised, match="minqing db init"):

@@ -3,7 +3,7 @@ ordered and compared as instants (on SQLite they are kept as microseconds since 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text
@@ -19,7 +19,7 @@ moments = Table("test_moments", metadata, Column("n", Integer, primary_key=True)
 
 def test_instants_come_back_in_utc_and_compare_as_instants(views_engine: Engine) -> None:
     written = [datetime(2026, 3, 2, 17, 30, 0, 120, tzinfo=BEIJING),        # 09:30 UTC
-               datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc),
+               datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
                datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
                None]
     with views_engine.begin() as conn:
@@ -33,7 +33,7 @@ def test_instants_come_back_in_utc_and_compare_as_instants(views_engine: Engine)
         after_nine = conn.execute(select(moments.c.n).where(
             moments.c.at > datetime(2026, 3, 2, 17, 0, tzinfo=BEIJING))).scalars().all()
     assert [read[n] for n in range(4)] == written
-    assert all(at.tzinfo is timezone.utc for at in read.values() if at is not None)
+    assert all(at.tzinfo is UTC for at in read.values() if at is not None)
     assert ordered == [2, 1, 0]
     assert after_nine == [0]
 
@@ -45,5 +45,5 @@ def test_sqlite_text_written_by_an_earlier_release_still_reads(tmp_path: Path) -
         conn.execute(text("INSERT INTO test_moments (n, at) VALUES (1, '2026-03-02 09:30:00.000120')"))
     with engine.connect() as conn:
         read = conn.execute(select(moments.c.at)).scalar()
-    assert read == datetime(2026, 3, 2, 9, 30, 0, 120, tzinfo=timezone.utc)
+    assert read == datetime(2026, 3, 2, 9, 30, 0, 120, tzinfo=UTC)
     engine.dispose()

@@ -16,7 +16,7 @@ from projections.visit_coverage import visit_coverage
 from tests.conftest import Clock
 
 
-def row(engine: Engine, table, key) -> dict:  # noqa: ANN001
+def row(engine: Engine, table, key) -> dict:
     with engine.connect() as conn:
         return dict(conn.execute(select(table).where(table.c.id == str(key))).mappings().one())
 
@@ -85,7 +85,7 @@ def test_a_view_whose_table_changed_in_an_upgrade_is_emptied_and_built_again(
                                    cell_id="qingshui.dongcun.g1").id
     processor = Processor(stored_app, views_engine)
     processor.catch_up()
-    older = Table(cases.name, MetaData(), *[c._copy() for c in cases.columns],  # noqa: SLF001
+    older = Table(cases.name, MetaData(), *[c._copy() for c in cases.columns],
                   Column("dropped_since", JSON, nullable=True))
     with views_engine.begin() as conn:
         cases.drop(conn)
@@ -103,7 +103,7 @@ def test_a_view_whose_column_changed_type_in_an_upgrade_is_built_again(
     case = stored_app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak",
                                    cell_id="qingshui.dongcun.g1").id
     Processor(stored_app, views_engine).catch_up()
-    columns = [c._copy() if c.name != "raised_at" else Column("raised_at", Text)  # noqa: SLF001
+    columns = [c._copy() if c.name != "raised_at" else Column("raised_at", Text)
                for c in cases.columns]  # raised_at as text, as an older release kept it
     older = Table(cases.name, MetaData(), *columns)
     with views_engine.begin() as conn:

@@ -26,7 +26,7 @@ from workers import projections as projection_worker
 from workers.projections import ViewLocks
 
 
-def overdue_repairs(app: Minqing, clock: Clock, count: int) -> list:  # noqa: ANN001
+def overdue_repairs(app: Minqing, clock: Clock, count: int) -> list:
     ids = []
     for n in range(count):
         case = app.raise_demand(actor="wang.worker", channel="phone", title=f"井盖损坏 manhole cover {n}",
@@ -101,7 +101,7 @@ def test_a_rebuild_swaps_in_an_identical_view_and_the_live_one_answers_until_the
 
 def test_status_and_rebuild_commands_report_lag_and_throughput(
         open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine, database_url: str,
-        monkeypatch) -> None:  # noqa: ANN001
+        monkeypatch) -> None:
     app = open_app()
     total = copy_events(generate(deployment, demands=60, seed=6).app, app)
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
@@ -144,13 +144,13 @@ def test_deadlines_are_swept_by_the_clock_of_the_application(stored_app: Minqing
 
 
 def test_a_failed_batch_is_logged_and_retried_and_the_worker_carries_on(
-        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine, monkeypatch) -> None:  # noqa: ANN001
+        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine, monkeypatch) -> None:
     app = open_app()
     total = copy_events(generate(deployment, demands=40, seed=8).app, app)
     live = all_views()["cases"]
     failures = []
 
-    def raised_once(row, event):  # noqa: ANN001, ANN202 — a database hiccup in the middle of a batch
+    def raised_once(row, event):
         if not failures:
             failures.append(event)
             raise OSError("disk I/O error")

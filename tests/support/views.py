@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from domain.application import Minqing
-from projections.core import View
-from projections.core import positions
+from projections.core import View, positions
 from projections.processor import Processor, shadow_of
 
 
