@@ -45,8 +45,9 @@ def initialise(settings: Settings) -> list[str]:
 @dataclass
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
-    one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate limiter, the threads that run commands and,
-    in embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
+    one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate
+    limiter, the threads that run commands and, in embedded mode, the workers' threads (stopped by
+    `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing

@@ -41,15 +41,18 @@ def sweep(app: Minqing, engine: Engine) -> Counter[str]:
     c = cases.c
     with engine.connect() as conn:
         overdue = conn.execute(select(c.id).where(c.status != CLOSED, c.due_at <= now)).scalars().all()
-        silent = conn.execute(select(c.id).where(c.feedback_state == "asked", c.feedback_due < now)).scalars().all()
+        silent = conn.execute(select(c.id).where(c.feedback_state == "asked",
+                                                 c.feedback_due < now)).scalars().all()
         notices = notices_to_take_down(conn, now=now)
     done: Counter[str] = Counter()
     for case_id in overdue:
-        done["deadline_missed"] += _attempt(partial(app.record_missed_deadlines, UUID(case_id), occurred_at=now))
+        done["deadline_missed"] += _attempt(
+            partial(app.record_missed_deadlines, UUID(case_id), occurred_at=now))
     for case_id in silent:
         done["feedback_expired"] += _attempt(partial(app.expire_feedback, UUID(case_id), occurred_at=now))
     for case_id, notice_id in notices:
-        done["notice_ended"] += _attempt(partial(app.end_notice, UUID(case_id), notice_id=notice_id, occurred_at=now))
+        done["notice_ended"] += _attempt(
+            partial(app.end_notice, UUID(case_id), notice_id=notice_id, occurred_at=now))
     return done
 
 

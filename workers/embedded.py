@@ -12,8 +12,9 @@ from workers import deadlines, projections
 def start_embedded(rt: Runtime) -> None:
     """Start the projection and deadline workers on the runtime's Application and engines; closing the
     runtime stops and joins them."""
+    views = list(all_views().values())
     rt.threads = [
-        threading.Thread(target=projections.run, args=(rt.app, rt.writer, list(all_views().values()), rt.stop),
+        threading.Thread(target=projections.run, args=(rt.app, rt.writer, views, rt.stop),
                          name="minqing-projections", daemon=True),
         threading.Thread(target=deadlines.run, args=(rt.app, rt.reader, rt.stop),
                          name="minqing-deadlines", daemon=True),

@@ -85,7 +85,8 @@ def history(aggregate_id: UUID, personal_data: bool) -> None:
     with Runtime.open() as rt, _domain_errors():
         entries = rt.app.history(aggregate_id)
     for e in entries:
-        data = e.data if personal_data else {k: mask(v) if k in PERSONAL_FIELDS else v for k, v in e.data.items()}
+        data = e.data if personal_data else {k: mask(v) if k in PERSONAL_FIELDS else v
+                                             for k, v in e.data.items()}
         details = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
         click.echo(f"v{e.version:<4} {e.occurred_at:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
                    f"(recorded {e.recorded_at:%Y-%m-%d %H:%M:%S})  {details}")

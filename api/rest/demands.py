@@ -95,9 +95,9 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
     with rt.reader.connect() as conn:
-        page = queries.search_cases(conn, text=q, status=status, track=track, step=step, category=category,
-                                    cells=cells, assignee=assignee, channel=channel, overdue=overdue, sort=sort,
-                                    limit=limit, offset=offset)
+        page = queries.search_cases(conn, text=q, status=status, track=track, step=step,
+                                    category=category, cells=cells, assignee=assignee, channel=channel,
+                                    overdue=overdue, sort=sort, limit=limit, offset=offset)
     return listing(page)
 
 
@@ -111,9 +111,10 @@ def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONRes
 
 @router.get("/{demand_id}/history")
 def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
-            as_of: Annotated[str | None, Query(description="An ISO datetime with zone: the state then")] = None
-            ) -> Any:
-    """Every event of the case (type, actor, recorded at, occurred at, data, hash), or its state as of a time."""
+            as_of: Annotated[str | None,
+                             Query(description="An ISO datetime with zone: the state then")] = None) -> Any:
+    """Every event of the case (type, actor, recorded at, occurred at, data, hash), or its state as of
+    a time."""
     readable(app, demand_id, scope)
     if as_of is not None:
         return state_as_of(app, demand_id, as_of, actor)
@@ -158,10 +159,10 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
     readable(app, demand_id, scope)
     found = trace_of(app.history(demand_id), app.clock())
     if format == "csv":
-        rows = [{"kind": p["kind"], "holder": p["holder"], "from": p["from"], "to": p["to"], "hours": p["hours"]}
-                for p in found["periods"]]
-        rows += [{"kind": "deadline_missed", "holder": m["deadline"], "from": m["due_at"], "to": m["recorded_at"],
-                  "hours": m["late_hours"]} for m in found["deadlines_missed"]]
+        rows = [{"kind": p["kind"], "holder": p["holder"], "from": p["from"], "to": p["to"],
+                 "hours": p["hours"]} for p in found["periods"]]
+        rows += [{"kind": "deadline_missed", "holder": m["deadline"], "from": m["due_at"],
+                  "to": m["recorded_at"], "hours": m["late_hours"]} for m in found["deadlines_missed"]]
         rows += [{"kind": "escalation", "holder": f"{x['from']} -> {x['to']}", "from": x["at"], "to": None,
                   "hours": None} for x in found["escalations"]]
         rows += [{"kind": "accountability_flag", "holder": f["responsible"], "from": f["at"], "to": None,

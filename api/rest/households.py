@@ -20,7 +20,8 @@ router = APIRouter(prefix="/api/v1", tags=["households and visits"])
 @router.post("/households", status_code=201, response_model=Recorded)
 async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff) -> Response:
     """Register a household in a grid cell; its categories set how often it is visited."""
-    done = await rt.command(lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None)
+    done = await rt.command(
+        lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None)
     return recorded(done, created=f"/api/v1/households/{done.id}")
 
 
@@ -46,7 +47,8 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
     require_in_scope([household.cell_id], scope, f"household {household_id}")
     hide = masks_personal_data(actor)
     return plain({"id": household.id, "version": household.version, "cell_id": household.cell_id,
-                  "address": household.address, "members": household.members, "categories": household.categories,
+                  "address": household.address, "members": household.members,
+                  "categories": household.categories,
                   "cadence_days": household.cadence_days, "registered_at": household.registered_at,
                   "head_name": mask(household.head_name) if hide else household.head_name,
                   "phone": mask(household.phone) if hide else household.phone})

@@ -43,8 +43,8 @@ def notices(rt: Public, cell: str | None = None, limit: Annotated[int, Query(ge=
 @router.post("/public/demands", status_code=201, response_model=Receipt)
 async def raise_public(body: PublicDemand, rt: Public, response: Response) -> Receipt:
     """Raise a demand online; keep the receipt code to follow it and to give feedback."""
-    done = await rt.command(lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()),
-                            None)
+    done = await rt.command(
+        lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()), None)
     receipt = (await run_in_threadpool(rt.app.demand, done.id)).receipt
     response.headers["Location"] = f"/api/v1/public/demands/{receipt}"
     return Receipt(receipt=receipt, position=done.position)
@@ -66,7 +66,8 @@ def follow(receipt: Annotated[str, Path(max_length=20)], rt: Public) -> Any:
     """Where a demand stands: status, step, outcome and its public notices — no personal data."""
     demand = _by_receipt(rt, receipt)
     return plain({"receipt": demand.receipt, "category": demand.category, "status": demand.status,
-                  "current_step": demand.current_step, "outcome": demand.outcome, "raised_at": demand.raised_at,
+                  "current_step": demand.current_step, "outcome": demand.outcome,
+                  "raised_at": demand.raised_at,
                   "feedback_state": demand.feedback_state, "feedback_due": demand.feedback_due,
                   "notices": [{"notice_id": k, **{f: v for f, v in n.items() if f != "round"}}
                               for k, n in demand.notices.items()]})

@@ -63,8 +63,9 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
 
 
 @router.get("/unresolved")
-def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None, cell: str | None = None,
-               assignee: str | None = None, flagged: bool | None = None, sort: str = "raised_at",
+def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None,
+               cell: str | None = None, assignee: str | None = None, flagged: bool | None = None,
+               sort: str = "raised_at",
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
                format: Format = "json", after: After = None) -> Any:

@@ -117,8 +117,9 @@ class IdempotentPosts:
             return
         request = Request(scope, receive)
         if not key.strip() or len(key) > 200:
-            await errors.problem(422, "invalid-idempotency-key", "Idempotency-Key is 1 to 200 characters",
-                                 "send a unique key of 1 to 200 characters", request.url.path)(scope, receive, send)
+            refused = errors.problem(422, "invalid-idempotency-key", "Idempotency-Key is 1 to 200 characters",
+                                     "send a unique key of 1 to 200 characters", request.url.path)
+            await refused(scope, receive, send)
             return
         store = scope["app"].state.runtime.idempotency
         client = request.client.host if request.client else "unknown"
@@ -130,7 +131,8 @@ class IdempotentPosts:
         if stored is not None:
             answer: Response
             if stored.fingerprint != fingerprint:
-                answer = errors.problem(422, "idempotency-key-reused", "Idempotency-Key was used for another request",
+                answer = errors.problem(422, "idempotency-key-reused",
+                                        "Idempotency-Key was used for another request",
                                         "use a new key for a different request", request.url.path)
             elif stored.status is None:
                 answer = errors.problem(409, "request-in-progress",

@@ -76,8 +76,9 @@ async def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
 Scope = Annotated[list[str], Depends(read_scope)]
 
 
-async def if_match(if_match: Annotated[str | None, Header(description="The version the command expects")] = None
-             ) -> int | None:
+async def if_match(
+        if_match: Annotated[str | None, Header(description="The version the command expects")] = None,
+) -> int | None:
     return expected_version(if_match)
 
 

@@ -76,7 +76,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def http_problem(request: Request, error: Problem) -> JSONResponse:
-        response = problem(error.status, error.code, error.code.replace("-", " "), error.detail, request.url.path)
+        response = problem(error.status, error.code, error.code.replace("-", " "), error.detail,
+                           request.url.path)
         response.headers.update(error.headers)
         return response
 
@@ -89,14 +90,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, error: BadQuery) -> JSONResponse:
-        return problem(422, "bad-query", "The query is not one this view answers", str(error), request.url.path)
+        return problem(422, "bad-query", "The query is not one this view answers", str(error),
+                       request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
         fields = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
                   for e in error.errors()]
         return problem(422, "invalid-request", "The request is not valid",
-                       "; ".join(f"{f['path']}: {f['message']}" for f in fields), request.url.path, errors=fields)
+                       "; ".join(f"{f['path']}: {f['message']}" for f in fields), request.url.path,
+                       errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -36,7 +36,8 @@ metadata = MetaData()
 
 requests = Table(
     "api_idempotency", metadata,
-    Column("scope", String(64), primary_key=True),      # hash of who asked (token, or client and route if public)
+    # hash of who asked: the token, or the client and route of a public request
+    Column("scope", String(64), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("fingerprint", String(64), nullable=False),  # hash of method, path and body
     Column("status", Integer),                          # null while the first request is in flight
@@ -75,9 +76,10 @@ class IdempotencyStore:
             return None
         except exc.IntegrityError:
             with self.engine.connect() as conn:
-                row = conn.execute(select(requests).where(and_(requests.c.scope == scope, requests.c.key == key))
-                                   ).mappings().one()
-            return Stored(row["fingerprint"], row["status"], json.loads(row["headers"] or "{}"), row["body"] or "")
+                row = conn.execute(select(requests).where(
+                    and_(requests.c.scope == scope, requests.c.key == key))).mappings().one()
+            return Stored(row["fingerprint"], row["status"], json.loads(row["headers"] or "{}"),
+                          row["body"] or "")
 
     def complete(self, scope: str, key: str, status: int, headers: dict[str, Any], body: bytes) -> None:
         with self.engine.begin() as conn:
