@@ -221,8 +221,7 @@ def accounts_create(username: str, display_name: str, role: str | None, cell_id:
 @click.argument("cell_id")
 def accounts_grant(username: str, role: str, cell_id: str) -> None:
     """Grant a role over a grid cell."""
-    with Runtime.open() as rt, _domain_errors():
-        rt.app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell_id)
+    _change_role(username, role, cell_id, grant=True)
     click.echo(f"{username} is {role} over {cell_id}")
 
 
@@ -232,9 +231,14 @@ def accounts_grant(username: str, role: str, cell_id: str) -> None:
 @click.argument("cell_id")
 def accounts_revoke(username: str, role: str, cell_id: str) -> None:
     """Revoke a role over a grid cell."""
-    with Runtime.open() as rt, _domain_errors():
-        rt.app.revoke_role(actor=SYSTEM, username=username, role=role, cell_id=cell_id)
+    _change_role(username, role, cell_id, grant=False)
     click.echo(f"{username} is no longer {role} over {cell_id}")
+
+
+def _change_role(username: str, role: str, cell_id: str, *, grant: bool) -> None:
+    with Runtime.open() as rt, _domain_errors():
+        change = rt.app.grant_role if grant else rt.app.revoke_role
+        change(actor=SYSTEM, username=username, role=role, cell_id=cell_id)
 
 
 @accounts.command("issue-token")

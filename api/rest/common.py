@@ -6,14 +6,20 @@ import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 
 from domain import errors
-from domain.application import Recorded
-from projections.queries import Page
+from domain.application import Minqing, Recorded
+from projections.queries import MAX_LIMIT, Page
+
+# A list's paging and read-your-writes parameters, the same on every list.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
 
 
 def recorded(done: Recorded, *, created: str | None = None) -> Response:
@@ -30,8 +36,12 @@ def require_in_scope(cells: Iterable[str], scope: list[str], what: str) -> None:
         raise errors.OutsideScope(f"{what} lies outside your grid cells")
 
 
-def narrowed(scope: list[str], subtree: list[str] | None) -> list[str]:
-    return scope if subtree is None else [c for c in subtree if c in set(scope)]
+def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:
+    """The cells of the caller's scope, only `cell` and those below it when one is asked for."""
+    if cell is None:
+        return scope
+    inside = set(scope)
+    return [c for c in app.deployment.subtree(cell) if c in inside]
 
 
 def plain(value: Any) -> Any:

@@ -10,7 +10,17 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.rest.common import csv_response, listing, narrowed, plain, recorded, require_in_scope
+from api.rest.common import (
+    After,
+    Limit,
+    Offset,
+    csv_response,
+    listing,
+    narrowed,
+    plain,
+    recorded,
+    require_in_scope,
+)
 from api.rest.schemas import (
     AnswerObjection,
     Assign,
@@ -88,12 +98,12 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
            status: str | None = None, track: str | None = None, step: str | None = None,
            category: str | None = None, cell: str | None = None, assignee: str | None = None,
            channel: str | None = None, overdue: bool | None = None, sort: str = "-raised_at",
-           limit: Annotated[int, Query(ge=1, le=500)] = 50,
-           offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-           after: Annotated[int | None, Query(ge=0)] = None) -> Any:
+           limit: Limit = 50,
+           offset: Offset = 0,
+           after: After = None) -> Any:
     """Search the case list (the `cases` view) within your grid cells."""
     rt.wait_for_views(after, ["cases"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         page = queries.search_cases(conn, text=q, status=status, track=track, step=step,
                                     category=category, cells=cells, assignee=assignee, channel=channel,

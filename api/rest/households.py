@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
-from api.rest.common import listing, narrowed, plain, recorded, require_in_scope
+from api.rest.common import After, Limit, Offset, listing, narrowed, plain, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
 from api.web.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
 from domain.application import Recorded
@@ -28,12 +28,12 @@ async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff) -> Res
 @router.get("/households", response_model=Page)
 def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None = None,
                     visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-                    after: Annotated[int | None, Query(ge=0)] = None) -> Any:
+                    limit: Limit = 50,
+                    offset: Offset = 0,
+                    after: After = None) -> Any:
     """Households with last visit, next visit due and whether overdue (the visit coverage view)."""
     rt.wait_for_views(after, ["visit_coverage"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         page = queries.households(conn, now=rt.app.clock(), cells=cells, visitor=visitor, overdue=overdue,
                                   sort=sort, limit=limit, offset=offset)

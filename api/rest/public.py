@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.compose import Runtime
-from api.rest.common import listing, plain, recorded
+from api.rest.common import Limit, Offset, listing, plain, recorded
 from api.rest.schemas import PublicDemand, PublicFeedback, Receipt
 from api.web.deps import RuntimeDep
 from domain.application import RESIDENT, Recorded
@@ -31,8 +31,8 @@ Public = Annotated[Runtime, Depends(limited)]
 
 
 @router.get("/notices", response_model=Page)
-def notices(rt: Public, cell: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> Any:
+def notices(rt: Public, cell: str | None = None, limit: Limit = 50,
+            offset: Offset = 0) -> Any:
     """The public notice board: notices still up, with the digest of the case history behind each."""
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:

@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.rest.common import csv_response, listing, narrowed, plain
+from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed, plain
 from api.web.deps import RuntimeDep, Scope, Staff
 from projections import queries
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
 
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json, or csv for a spreadsheet")]
-After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
 Grouping = Annotated[str, Query(pattern="^(category|cell|worker|month)$")]
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
 
@@ -43,7 +42,7 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
     cell, worker or month; with steps=true, days spent in each deliberation step."""
     rt.wait_for_views(after, ["cases", "response_times"] if steps else ["cases"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
                 queries.response_time_summary(conn, by=by, category=category, cells=cells, month=month))
@@ -56,7 +55,7 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
                  format: Format = "json", after: After = None) -> Any:
     """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates."""
     rt.wait_for_views(after, ["satisfaction", "cases"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month)
     return _out(rows, format, "satisfaction", (by, *SATISFACTION_COLUMNS))
@@ -66,13 +65,13 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
 def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None,
                cell: str | None = None, assignee: str | None = None, flagged: bool | None = None,
                sort: str = "raised_at",
-               limit: Annotated[int, Query(ge=1, le=500)] = 100,
-               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+               limit: Limit = 100,
+               offset: Offset = 0,
                format: Format = "json", after: After = None) -> Any:
     """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
     escalations and accountability flags."""
     rt.wait_for_views(after, ["cases"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         page = queries.unresolved(conn, now=rt.app.clock(), cells=cells, category=category, assignee=assignee,
                                   flagged=flagged, sort=sort, limit=limit, offset=offset)
@@ -87,7 +86,7 @@ def visit_coverage(rt: RuntimeDep, scope: Scope, actor: Staff,
                    format: Format = "json", after: After = None) -> Any:
     """Households (户), those with a visiting cadence, overdue, visits conducted and missed (户次)."""
     rt.wait_for_views(after, ["visit_coverage"])
-    cells = narrowed(scope, rt.app.deployment.subtree(cell) if cell else None)
+    cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         rows = queries.visit_coverage_summary(conn, now=rt.app.clock(), by=by, cells=cells)
     return _out(rows, format, "visit-coverage", (by, *VISIT_COVERAGE_COLUMNS))
