@@ -22,22 +22,25 @@ GENESIS = ""
 ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "chain"})
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """`value` in JSON's types: datetimes as ISO text, UUIDs and Decimals as text, dict keys as text,
+    tuples as lists; anything else as it is. The hash chain is computed over this form, so its
+    output must never change."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (UUID, Decimal)):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def digest(previous: str, topic: str, originator_id: UUID, version: int, timestamp: datetime,
            payload: dict[str, Any]) -> str:
     body = json.dumps(
-        [topic, str(originator_id), version, timestamp.isoformat(), _plain(payload)],
+        [topic, str(originator_id), version, timestamp.isoformat(), plain(payload)],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
     return hashlib.sha256((previous + body).encode()).hexdigest()
