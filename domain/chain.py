@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Self, cast
 from uuid import UUID
@@ -18,6 +18,9 @@ from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
 GENESIS = ""
+# What an aggregate's `__init__` gives a time or id that its created event always sets.
+UNSET_TIME = datetime.min.replace(tzinfo=UTC)
+UNSET_ID = UUID(int=0)
 # Fields that are the event's envelope or the chain itself, not its payload.
 ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "chain"})
 
