@@ -68,7 +68,8 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def replay(aggregate: Any, events: Iterable[Any]) -> Any:
+def replay(aggregate: ChainedAggregate | None,
+           events: Iterable[ChainedAggregate.Event]) -> ChainedAggregate | None:
     """Apply stored events in order: the library's `project_aggregate` without its per-event
     `assert isinstance(event, CanMutateProtocol)`, a runtime Protocol check that costs ≈27 µs
     per event on Python 3.11 — more than decoding and applying the event together
@@ -78,7 +79,7 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
     return aggregate
 
 
-class Minqing(Application):
+class Minqing(Application[UUID]):
     """Every use case of Minqing, one method each."""
 
     name = "minqing"
@@ -134,6 +135,7 @@ class Minqing(Application):
             account = self.repository.get(account_id(username), projector_func=replay)
         except AggregateNotFoundError:
             raise errors.UnknownActor(f"no account {username!r}") from None
+        assert isinstance(account, Account)     # the id is made from the user name: only an account has it
         self._accounts[username] = (time.monotonic() + self.account_cache_seconds, account)
         return account
 
@@ -538,7 +540,7 @@ class Minqing(Application):
             raise errors.NotFound(f"nothing recorded for {aggregate_id}")
         return entries
 
-    def as_of(self, aggregate_id: UUID, at: datetime) -> Any:
+    def as_of(self, aggregate_id: UUID, at: datetime) -> ChainedAggregate | None:
         """The state of an aggregate as it was recorded at `at` (None if it did not exist yet)."""
         if at.tzinfo is None:
             raise errors.InvalidInput("as-of time needs a time zone")
