@@ -4,12 +4,14 @@ answer who held which role over which cell on any date."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import errors
 from domain.chain import ChainedAggregate
 
-ROLES = ("worker", "supervisor", "reviewer", "admin")
+Role = Literal["worker", "supervisor", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 def account_id(username: str) -> UUID:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar, overload
+from typing import TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -24,14 +24,14 @@ from domain import audit, errors
 from domain.account import ROLES, Account, account_id
 from domain.chain import ChainedAggregate
 from domain.demand import Demand
-from domain.deployment import CHANNELS, Deployment
+from domain.deployment import CHANNELS, TRACKS, Channel, Deployment
 from domain.household import Household
 from domain.visit import HouseholdVisit
 from domain.votes import Tally
 
 SYSTEM = "system"        # the deadline watcher, the operator's console, the demo loader
 RESIDENT = "resident"    # a resident without an account (public form, Open311)
-PUBLIC_CHANNELS = ("online", "open311", "message_box")
+PUBLIC_CHANNELS: tuple[Channel, ...] = ("online", "open311", "message_box")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -208,7 +208,7 @@ class Minqing(Application[UUID]):
         demand = self._demand(demand_id, actor, "triage", expected_version)
         spec = self.deployment.category(category)
         track = track or spec.track
-        if track not in ("direct", "deliberation"):
+        if track not in TRACKS:
             raise errors.InvalidInput("track is direct or deliberation")
         responsible = responsible_cell_id or demand.responsible_cell_id  # keeps an escalation made before triage
         self.deployment.cell(responsible)

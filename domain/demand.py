@@ -7,7 +7,7 @@ events' `apply` methods only change state, because they are replayed on every lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Literal, TypedDict, get_args
 from uuid import UUID
 
 from domain import errors
@@ -22,10 +22,18 @@ DELIBERATING = "deliberating"      # deliberation track, going through the templ
 IMPLEMENTING = "implementing"      # deliberation adopted and made public, being carried out
 CLOSED = "closed"
 
-OUTCOMES = ("resolved", "not_resolvable", "withdrawn", "rejected", "merged")
-RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
-DISCUSSION_OUTCOMES = ("endorsed", "returned")
-NOTICE_CHANNELS = ("notice_board", "loudspeaker", "online", "sms", "wechat_group")
+ClosingOutcome = Literal["resolved", "not_resolvable", "withdrawn", "rejected", "merged"]
+OUTCOMES: tuple[ClosingOutcome, ...] = get_args(ClosingOutcome)
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+RATINGS: tuple[Rating, ...] = get_args(Rating)
+DiscussionOutcome = Literal["endorsed", "returned"]
+DISCUSSION_OUTCOMES: tuple[DiscussionOutcome, ...] = get_args(DiscussionOutcome)
+NoticeChannel = Literal["notice_board", "loudspeaker", "online", "sms", "wechat_group"]
+NOTICE_CHANNELS: tuple[NoticeChannel, ...] = get_args(NoticeChannel)
+# A notice makes public a template's draft or resolution step, the result of an implemented
+# resolution, or a rejection by vote.
+NoticeKind = Literal["resolution", "result", "draft", "rejection"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
 
 
 # What a case keeps of its notices, objections, escalations, missed deadlines and flags: typed

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 from uuid import UUID
 
 from domain import errors
 from domain.chain import UNSET_ID, UNSET_TIME, ChainedAggregate
 
-PURPOSES = ("routine", "welfare_call", "mediation", "follow_up")
-MODES = ("in_home", "phone", "reception")
+VisitPurpose = Literal["routine", "welfare_call", "mediation", "follow_up"]
+PURPOSES: tuple[VisitPurpose, ...] = get_args(VisitPurpose)
+VisitMode = Literal["in_home", "phone", "reception"]
+MODES: tuple[VisitMode, ...] = get_args(VisitMode)
 SCHEDULED, CONDUCTED, MISSED = "scheduled", "conducted", "missed"
 
 
