@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of
+from domain.demand import CLOSED, RAISED
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -169,7 +170,7 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
         d, at = e.data, e.occurred_at
         if e.type == "Raised":
             hold("responsible_cell", d["cell_id"], at)
-            hold("step", "raised", at)
+            hold("step", RAISED, at)
         elif e.type == "Triaged":
             hold("responsible_cell", d["responsible_cell_id"], at)
             hold("step", "triaged", at)
@@ -182,7 +183,7 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
         elif e.type in ("Discussed", "Voted", "Publicized") and d.get("step"):
             hold("step", f"{d['step']} held", at)
         elif e.type in ("Resolved", "Closed"):
-            hold("step", "closed", at)
+            hold("step", CLOSED, at)
         elif e.type == "Reopened":
             hold("step", "reopened", at)
         elif e.type == "DeadlineMissed":

@@ -13,6 +13,7 @@ from uuid import UUID
 import structlog
 from sqlalchemy import Engine, select
 
+from domain.demand import CLOSED
 from domain.errors import ConcurrentUpdate, DomainError
 from projections.cases import cases
 from projections.queries import notices_to_take_down
@@ -39,7 +40,7 @@ def sweep(app: Any, engine: Engine) -> Counter[str]:
     now = app.clock()
     c = cases.c
     with engine.connect() as conn:
-        overdue = conn.execute(select(c.id).where(c.status != "closed", c.due_at <= now)).scalars().all()
+        overdue = conn.execute(select(c.id).where(c.status != CLOSED, c.due_at <= now)).scalars().all()
         silent = conn.execute(select(c.id).where(c.feedback_state == "asked", c.feedback_due < now)).scalars().all()
         notices = notices_to_take_down(conn, now=now)
     done: Counter[str] = Counter()
