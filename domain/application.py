@@ -48,6 +48,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 RESIDENT_MAY = ("raise", "object", "feedback", "close")
 
+
+def permission_for(action: str, demand: Demand) -> str:
+    """The permission an action on a case needs: changing an existing assignee is a supervisor's call."""
+    return "reassign" if action == "assign" and demand.assignee else action
+
+
 A = TypeVar("A", bound=ChainedAggregate)
 
 
@@ -222,8 +228,7 @@ class Minqing(Application[UUID]):
         """Give the case to a person; changing an existing assignee is a supervisor's call."""
         when = self._when(occurred_at)
         demand = self._load(Demand, demand_id, expected_version)
-        action = "reassign" if demand.assignee else "assign"
-        self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
+        self.authorise(actor, permission_for("assign", demand), [demand.cell_id, demand.responsible_cell_id])
         self.account(assignee)
         demand.assign(assignee=assignee, actor=actor, occurred_at=when)
         return self._save(demand)
@@ -387,6 +392,19 @@ class Minqing(Application[UUID]):
     def demand(self, demand_id: UUID) -> Demand:
         """The current state of a case."""
         return self._load(Demand, demand_id)
+
+    def allowed_actions(self, demand: Demand, actor: str) -> list[str]:
+        """What `actor` may do next on the case: the actions its state allows now
+        (`Demand.next_actions`) that a role `actor` holds permits. Scope is not checked: the caller
+        shows a case only to those whose scope holds it."""
+        actions = demand.next_actions(self.clock())
+        if actor == SYSTEM:
+            return actions
+        if actor == RESIDENT:
+            return [action for action in actions if action in RESIDENT_MAY]
+        roles = {role for role, _ in self.account(actor).grants}
+        return [action for action in actions
+                if roles & set(PERMISSIONS.get(permission_for(action, demand), ()))]
 
     # ------------------------------------------------------------------ households and visits
     def register_household(self, *, actor: str, cell_id: str, address: str, categories: list[str],

@@ -16,23 +16,12 @@ from api.schemas import (AnswerObjection, Assign, Close, Command, Discuss, Escal
                          Objection, Page, Progress, Publicize, RaiseDemand, Recorded, Reopen, Resolve, Triage,
                          Vote)
 from domain.account import Account
-from domain.application import PERMISSIONS, Minqing
+from domain.application import Minqing
 from domain.application import Recorded as Done
 from domain.demand import Demand
 from projections import queries
 
 router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
-
-def allowed_for(account: Account, demand: Demand, app: Minqing) -> list[str]:
-    roles = {role for role, _ in account.grants}
-    allowed = []
-    for action in demand.next_actions(app.clock()):
-        # Reassigning is a supervisor's; closing as not resolvable needs a supervisor too (but others may close).
-        permission = {"assign": "reassign" if demand.assignee else "assign"}.get(action, action)
-        if roles & set(PERMISSIONS.get(permission, ())):
-            allowed.append(action)
-    return allowed
-
 
 def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
     hide = masks_personal_data(account)
@@ -90,7 +79,7 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
 def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONResponse:
     """A case's current state, version, step and the actions you may take next."""
     demand = readable(app, demand_id, scope)
-    body = state_of(demand, actor, app) | {"allowed_actions": allowed_for(actor, demand, app)}
+    body = state_of(demand, actor, app) | {"allowed_actions": app.allowed_actions(demand, actor.username)}
     return JSONResponse(body, headers={"ETag": f'"{demand.version}"'})
 
 
