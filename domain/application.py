@@ -13,11 +13,12 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TypeVar, overload
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import audit, errors
@@ -71,7 +72,7 @@ def _hash(secret: str) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def replay(aggregate: ChainedAggregate | None,
@@ -89,7 +90,8 @@ class Minqing(Application[UUID]):
     """Every use case of Minqing, one method each."""
 
     name = "minqing"
-    snapshotting_intervals = {Demand: 100, Household: 100, HouseholdVisit: 100, Account: 100}
+    snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        Demand: 100, Household: 100, HouseholdVisit: 100, Account: 100}
     account_cache_seconds = 5.0
 
     def __init__(self, deployment: Deployment, env: Mapping[str, str] | None = None,
@@ -196,11 +198,12 @@ class Minqing(Application[UUID]):
         policy = self.deployment.category(category).deadlines if category else \
             next(iter(self.deployment.categories.values())).deadlines
         visit = self._load(HouseholdVisit, visit_id) if visit_id is not None else None
+        receipt = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
         demand = Demand.raise_(
             channel=channel, title=title, description=description, cell_id=cell_id,
             category_hint=category, location=location, resident_name=resident_name,
-            resident_phone=resident_phone, receipt="".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10)),
-            visit_id=visit_id, respond_by=when + policy.first_response, actor=actor, occurred_at=when)
+            resident_phone=resident_phone, receipt=receipt, visit_id=visit_id,
+            respond_by=when + policy.first_response, actor=actor, occurred_at=when)
         if visit is None:
             return self._save(demand)
         visit.link_demand(demand_id=demand.id, actor=actor, occurred_at=when)
@@ -216,7 +219,8 @@ class Minqing(Application[UUID]):
         track = track or spec.track
         if track not in TRACKS:
             raise errors.InvalidInput("track is direct or deliberation")
-        responsible = responsible_cell_id or demand.responsible_cell_id  # keeps an escalation made before triage
+        # the cell now responsible keeps an escalation made before triage
+        responsible = responsible_cell_id or demand.responsible_cell_id
         self.deployment.cell(responsible)
         self.authorise(actor, "triage", [responsible])
         demand.triage(category=category, track=track, template=spec.template, responsible_cell_id=responsible,
@@ -239,7 +243,8 @@ class Minqing(Application[UUID]):
         when = self._when(occurred_at)
         demand = self._demand(demand_id, actor, "escalate", expected_version)
         self.deployment.cell(to_cell_id)
-        demand.escalate(to_cell_id=to_cell_id, higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
+        demand.escalate(to_cell_id=to_cell_id,
+                        higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
                         reason=reason, automatic=False, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -272,9 +277,9 @@ class Minqing(Application[UUID]):
         demand.vote(body=body, tally=tally, attendees=attendees or [], actor=actor, occurred_at=when)
         return self._save(demand)
 
-    def publicize(self, demand_id: UUID, *, actor: str, kind: str, text: str, channels: list[str] | None = None,
-                  period_days: int | None = None, expected_version: int | None = None,
-                  occurred_at: datetime | None = None) -> Recorded:
+    def publicize(self, demand_id: UUID, *, actor: str, kind: str, text: str,
+                  channels: list[str] | None = None, period_days: int | None = None,
+                  expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Post a public notice (公开): a resolution, a draft, a rejection or an implementation result."""
         when = self._when(occurred_at)
         demand = self._demand(demand_id, actor, "publicize", expected_version)
@@ -294,7 +299,8 @@ class Minqing(Application[UUID]):
         return self._save(demand)
 
     def answer_objection(self, demand_id: UUID, *, actor: str, objection_id: str, answer: str,
-                         expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
+                         expected_version: int | None = None,
+                         occurred_at: datetime | None = None) -> Recorded:
         """A supervisor answers an objection."""
         when = self._when(occurred_at)
         demand = self._demand(demand_id, actor, "answer_objection", expected_version)
@@ -371,7 +377,8 @@ class Minqing(Application[UUID]):
         demand.flag(responsible=responsible, finding=finding, actor=actor, occurred_at=when)
         return self._save(demand)
 
-    def record_missed_deadlines(self, demand_id: UUID, *, occurred_at: datetime | None = None) -> Recorded | None:
+    def record_missed_deadlines(self, demand_id: UUID, *,
+                                occurred_at: datetime | None = None) -> Recorded | None:
         """Record every passed deadline as missed and escalate one level up for each (the watcher's job).
 
         Returns None when nothing was due, so running it twice records nothing twice.
@@ -451,7 +458,8 @@ class Minqing(Application[UUID]):
         visit.conduct(mode=mode, notes=notes, needs_found=needs_found or [], actor=actor, occurred_at=when)
         return self._save(visit)
 
-    def miss_visit(self, visit_id: UUID, *, actor: str, reason: str, occurred_at: datetime | None = None) -> Recorded:
+    def miss_visit(self, visit_id: UUID, *, actor: str, reason: str,
+                   occurred_at: datetime | None = None) -> Recorded:
         """Record that a scheduled visit did not take place."""
         when = self._when(occurred_at)
         visit = self._load(HouseholdVisit, visit_id)

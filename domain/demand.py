@@ -608,14 +608,16 @@ class Demand(ChainedAggregate):
         if outcome not in OUTCOMES:
             raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
         if outcome == "not_resolvable" and not explanation.strip():
-            raise errors.ClosingNotAllowed("closing as not resolvable needs the explanation given to the resident")
+            raise errors.ClosingNotAllowed(
+                "closing as not resolvable needs the explanation given to the resident")
         if outcome == "merged" and (merged_into is None or merged_into == self.id):
             raise errors.ClosingNotAllowed("a merged case points at another, surviving case")
         if outcome == "rejected":
             rejections = [n for n in self.notices.values()
                           if n["kind"] == "rejection" and n["round"] == self.round]
             if not self.just_rejected or not rejections:
-                raise errors.ClosingNotAllowed("a case is closed as rejected after a rejected vote is made public")
+                raise errors.ClosingNotAllowed(
+                    "a case is closed as rejected after a rejected vote is made public")
         feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
         self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
                            merged_into=merged_into if outcome == "merged" else None,
