@@ -403,7 +403,8 @@ class Minqing(Application[UUID]):
     def allowed_actions(self, demand: Demand, actor: str) -> list[str]:
         """What `actor` may do next on the case: the actions its state allows now
         (`Demand.next_actions`) that a role `actor` holds permits. Scope is not checked: the caller
-        shows a case only to those whose scope holds it."""
+        shows a case only to those whose scope holds it. `close` is offered to whoever may close at
+        all; closing as not resolvable also needs a supervisor, which `close_case` checks."""
         actions = demand.next_actions(self.clock())
         if actor == SYSTEM:
             return actions
