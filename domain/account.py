@@ -4,13 +4,14 @@ answer who held which role over which cell on any date."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Literal, get_args
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import errors
 from domain.chain import ChainedAggregate
 
-ROLES = ("worker", "supervisor", "reviewer", "admin")
+Role = Literal["worker", "supervisor", "reviewer", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
 def account_id(username: str) -> UUID:
@@ -20,26 +21,32 @@ def account_id(username: str) -> UUID:
 class Account(ChainedAggregate):
     """A member of staff and the roles they hold."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.username: str = ""
+        self.display_name: str = ""
+        self.grants: list[list[str]] = []   # [role, cell id] pairs (lists, as a snapshot returns them)
+        self.tokens: dict[str, str] = {}    # token id → sha256 of the secret, which is never stored
+
     class Opened(ChainedAggregate.Created):
         username: str
         display_name: str
 
-        def apply(self, a: Any) -> None:
-            a.username, a.display_name, a.grants = self.username, self.display_name, []
-            a.tokens = {}   # token id → sha256 of the secret; the secret itself is never stored
+        def apply(self, a: Account) -> None:
+            a.username, a.display_name = self.username, self.display_name
 
     class RoleGranted(ChainedAggregate.Event):
         role: str
         cell_id: str
 
-        def apply(self, a: Any) -> None:
+        def apply(self, a: Account) -> None:
             a.grants.append([self.role, self.cell_id])
 
     class RoleRevoked(ChainedAggregate.Event):
         role: str
         cell_id: str
 
-        def apply(self, a: Any) -> None:
+        def apply(self, a: Account) -> None:
             a.grants.remove([self.role, self.cell_id])
 
     class TokenIssued(ChainedAggregate.Event):
@@ -47,17 +54,17 @@ class Account(ChainedAggregate):
         secret_hash: str
         label: str
 
-        def apply(self, a: Any) -> None:
+        def apply(self, a: Account) -> None:
             a.tokens[self.token_id] = self.secret_hash
 
     class TokenRevoked(ChainedAggregate.Event):
         token_id: str
 
-        def apply(self, a: Any) -> None:
+        def apply(self, a: Account) -> None:
             del a.tokens[self.token_id]
 
     @staticmethod
-    def create_id(username: str) -> UUID:  # type: ignore[override]
+    def create_id(username: str) -> UUID:
         return account_id(username)
 
     @classmethod

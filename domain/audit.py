@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.chain import ENVELOPE, GENESIS, chain_of
+from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of
+from domain.demand import CLOSED, RAISED
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -36,7 +37,7 @@ class HistoryEntry:
 
 @dataclass(frozen=True)
 class Break:
-    aggregate_id: UUID
+    aggregate_id: UUID | str        # as the recorder gives it (a UUID for every Minqing aggregate)
     version: int
     problem: str
 
@@ -55,28 +56,36 @@ class Verification:
 def history(app: Minqing, aggregate_id: UUID) -> list[HistoryEntry]:
     entries = []
     for event in app.events.get(aggregate_id):
+        assert isinstance(event, ChainedAggregate.Event)    # every aggregate of Minqing is chained
         data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less who and when
         entries.append(HistoryEntry(event.originator_version, type(event).__name__, event.actor,
                                     event.timestamp, event.occurred_at, data, event.chain))
     return entries
 
 
-def as_of(app: Minqing, aggregate_id: UUID, at: datetime) -> Any:
+def as_of(app: Minqing, aggregate_id: UUID, at: datetime) -> ChainedAggregate | None:
     version = None
     for event in app.events.get(aggregate_id):
+        assert isinstance(event, ChainedAggregate.Event)
         if event.timestamp > at:
             break
         version = event.originator_version
-    return None if version is None else app.repository.get(aggregate_id, version=version)
+    if version is None:
+        return None
+    aggregate: object = app.repository.get(aggregate_id, version=version)
+    assert isinstance(aggregate, ChainedAggregate)
+    return aggregate
 
 
 class _Chains:
     """Follows each aggregate's chain through a stream of stored events."""
 
+    _event: ChainedAggregate.Event      # the last event `_problem` read and found intact
+
     def __init__(self, app: Minqing, result: Verification) -> None:
         self.app, self.result = app, result
-        self.heads: dict[UUID, tuple[int, str]] = {}
-        self.broken: set[UUID] = set()
+        self.heads: dict[UUID | str, tuple[int, str]] = {}
+        self.broken: set[UUID | str] = set()
 
     def check(self, stored: StoredEvent) -> None:
         self.result.events += 1
@@ -98,11 +107,12 @@ class _Chains:
             return (f"found version {stored.originator_version} where version {expected_version} "
                     "should be: an event was deleted, inserted or reordered")
         try:
-            self._event = self.app.mapper.to_domain_event(stored)
+            event = self.app.mapper.to_domain_event(stored)
         except Exception as error:  # noqa: BLE001 — any decoding failure is a break, whatever its kind
             return f"stored event cannot be read: {type(error).__name__}"
-        if getattr(self._event, "chain", None) != chain_of(previous, self._event):
+        if not isinstance(event, ChainedAggregate.Event) or event.chain != chain_of(previous, event):
             return "stored content does not match its chain: changed, inserted or reordered"
+        self._event = event
         return None
 
 
@@ -160,7 +170,7 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
         d, at = e.data, e.occurred_at
         if e.type == "Raised":
             hold("responsible_cell", d["cell_id"], at)
-            hold("step", "raised", at)
+            hold("step", RAISED, at)
         elif e.type == "Triaged":
             hold("responsible_cell", d["responsible_cell_id"], at)
             hold("step", "triaged", at)
@@ -173,7 +183,7 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
         elif e.type in ("Discussed", "Voted", "Publicized") and d.get("step"):
             hold("step", f"{d['step']} held", at)
         elif e.type in ("Resolved", "Closed"):
-            hold("step", "closed", at)
+            hold("step", CLOSED, at)
         elif e.type == "Reopened":
             hold("step", "reopened", at)
         elif e.type == "DeadlineMissed":

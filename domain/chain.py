@@ -9,46 +9,52 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self, cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate, DomainEvent, TAggregate
 from eventsourcing.utils import get_topic
 
 GENESIS = ""
+# What an aggregate's `__init__` gives a time or id that its created event always sets.
+UNSET_TIME = datetime.min.replace(tzinfo=UTC)
+UNSET_ID = UUID(int=0)
 # Fields that are the event's envelope or the chain itself, not its payload.
 ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "chain"})
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """`value` in JSON's types: datetimes as ISO text, UUIDs and Decimals as text, dict keys as text,
+    tuples as lists; anything else as it is. The hash chain is computed over this form, so its
+    output must never change."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (UUID, Decimal)):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def digest(previous: str, topic: str, originator_id: UUID, version: int, timestamp: datetime,
            payload: dict[str, Any]) -> str:
     body = json.dumps(
-        [topic, str(originator_id), version, timestamp.isoformat(), _plain(payload)],
+        [topic, str(originator_id), version, timestamp.isoformat(), plain(payload)],
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
     return hashlib.sha256((previous + body).encode()).hexdigest()
 
 
-def payload_of(event: Any) -> dict[str, Any]:
+def payload_of(event: DomainEvent) -> dict[str, Any]:
     """The part of a stored event that the chain covers, besides its envelope."""
     return {k: v for k, v in vars(event).items() if k not in ENVELOPE}
 
 
-def chain_of(previous: str, event: Any) -> str:
+def chain_of(previous: str, event: DomainEvent) -> str:
     """Recompute an event's chain value from its predecessor's, as `verify` does."""
     return digest(previous, get_topic(type(event)), event.originator_id, event.originator_version,
                   event.timestamp, payload_of(event))
@@ -66,16 +72,23 @@ class ChainedAggregate(Aggregate):
         actor: str
         occurred_at: datetime
 
-        def mutate(self, aggregate: Any) -> Any:
-            aggregate = super().mutate(aggregate)
-            aggregate.chain_head = self.chain
-            return aggregate
+        def mutate(self, aggregate: TAggregate | None) -> TAggregate | None:
+            mutated = super().mutate(aggregate)
+            # A chained event only ever mutates a chained aggregate (a cast, not an isinstance
+            # check: this runs for every event of every load).
+            cast(ChainedAggregate, mutated).chain_head = self.chain
+            return mutated
 
     class Created(Event, Aggregate.Created):
         pass
 
+    def __init__(self) -> None:
+        # The created event's `apply` sets the real state; each event's `mutate` sets the chain head.
+        self.chain_head: str = GENESIS
+
     @classmethod
-    def _create(cls, event_class: Any, *, id: UUID | None = None, **kwargs: Any) -> Any:  # noqa: A002
+    def _create(cls, event_class: type[CanInitAggregate[UUID]], *, id: UUID | None = None,
+                **kwargs: Any) -> Self:
         originator_id = id if id is not None else cls.create_id()
         timestamp = event_class.create_timestamp()
         payload = {k: v for k, v in kwargs.items() if k not in ENVELOPE}
@@ -83,7 +96,7 @@ class ChainedAggregate(Aggregate):
                        timestamp, payload)
         return super()._create(event_class, id=originator_id, timestamp=timestamp, chain=chain, **kwargs)
 
-    def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
+    def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
         timestamp = event_class.create_timestamp()
         payload = {k: v for k, v in kwargs.items() if k not in ENVELOPE}
         chain = digest(self.chain_head, get_topic(event_class), self.id, self.version + 1,

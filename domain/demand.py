@@ -7,11 +7,11 @@ events' `apply` methods only change state, because they are replayed on every lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Literal, TypedDict, get_args
 from uuid import UUID
 
 from domain import errors
-from domain.chain import ChainedAggregate
+from domain.chain import UNSET_TIME, ChainedAggregate
 from domain.templates import DISCUSSION, NOTICE, TEMPLATES, VOTE, Step, Template
 from domain.votes import ADOPTED, REJECTED, VOTE_RULES, Tally
 
@@ -22,14 +22,95 @@ DELIBERATING = "deliberating"      # deliberation track, going through the templ
 IMPLEMENTING = "implementing"      # deliberation adopted and made public, being carried out
 CLOSED = "closed"
 
-OUTCOMES = ("resolved", "not_resolvable", "withdrawn", "rejected", "merged")
-RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
-DISCUSSION_OUTCOMES = ("endorsed", "returned")
-NOTICE_CHANNELS = ("notice_board", "loudspeaker", "online", "sms", "wechat_group")
+ClosedAs = Literal["not_resolvable", "withdrawn", "rejected", "merged"]  # what closing a case may say
+ClosingOutcome = Literal["resolved", ClosedAs]
+OUTCOMES: tuple[ClosingOutcome, ...] = get_args(ClosingOutcome)
+Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
+RATINGS: tuple[Rating, ...] = get_args(Rating)
+DiscussionOutcome = Literal["endorsed", "returned"]
+DISCUSSION_OUTCOMES: tuple[DiscussionOutcome, ...] = get_args(DiscussionOutcome)
+NoticeChannel = Literal["notice_board", "loudspeaker", "online", "sms", "wechat_group"]
+NOTICE_CHANNELS: tuple[NoticeChannel, ...] = get_args(NoticeChannel)
+# A notice makes public a template's draft or resolution step, the result of an implemented
+# resolution, or a rejection by vote.
+NoticeKind = Literal["resolution", "result", "draft", "rejection"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = get_args(NoticeKind)
+
+
+# What a case keeps of its notices, objections, escalations, missed deadlines and flags: typed
+# dicts, so that they stay what snapshots store and the API returns (JSON objects), key for key.
+class Notice(TypedDict):
+    kind: str
+    round: int
+    posted_at: datetime
+    ends_at: datetime
+    ended: bool
+
+
+class Objection(TypedDict):
+    notice_id: str
+    answered: bool
+
+
+Escalation = TypedDict("Escalation", {"from": str, "to": str, "automatic": bool})
+
+
+class MissedDeadline(TypedDict):
+    deadline: str
+    due_at: datetime
+
+
+class AccountabilityFlag(TypedDict):
+    responsible: str
+    finding: str
 
 
 class Demand(ChainedAggregate):
     """A resident's demand and everything done about it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channel: str = ""
+        self.title: str = ""
+        self.description: str = ""
+        self.cell_id: str = ""
+        self.responsible_cell_id: str = ""
+        self.category_hint: str | None = None
+        self.location: str | None = None
+        self.resident_name: str | None = None
+        self.resident_phone: str | None = None
+        self.receipt: str = ""
+        self.visit_id: UUID | None = None
+        self.raised_at: datetime = UNSET_TIME
+        self.raised_by: str = ""
+        self.status: str = RAISED
+        self.outcome: str | None = None
+        self.category: str | None = None
+        self.track: str | None = None
+        self.template_key: str | None = None
+        self.assignee: str | None = None
+        self.policy: dict[str, int] = {}
+        self.deadlines: dict[str, datetime] = {}
+        self.missed: list[MissedDeadline] = []
+        self.round: int = 1
+        self.step_index: int = 0
+        self.last_vote: str | None = None
+        self.rejected_round: int | None = None      # the round a rejected vote sent the case back to
+        self.notices: dict[str, Notice] = {}
+        self.objections: dict[str, Objection] = {}
+        self.escalations: list[Escalation] = []
+        self.flags: list[AccountabilityFlag] = []
+        self.progress_log: list[int] = []
+        self.feedback_state: str | None = None      # asked | given | expired
+        self.feedback_due: datetime | None = None
+        self.rating: str | None = None
+        self.reopen_count: int = 0
+        self.merged_into: UUID | None = None
+        self.closed_from: str | None = None         # the status a closed case returns to when reopened
+        self.respond_by: datetime = UNSET_TIME      # the first response deadline as first set
+        self.triaged_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.result_published: bool = False
 
     # ------------------------------------------------------------------ events
     class Raised(ChainedAggregate.Created):
@@ -45,7 +126,7 @@ class Demand(ChainedAggregate):
         visit_id: UUID | None
         respond_by: datetime
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.channel, d.title, d.description = self.channel, self.title, self.description
             d.cell_id, d.responsible_cell_id = self.cell_id, self.cell_id
             d.category_hint, d.location = self.category_hint, self.location
@@ -53,21 +134,8 @@ class Demand(ChainedAggregate):
             d.receipt, d.visit_id = self.receipt, self.visit_id
             d.raised_at = self.occurred_at
             d.raised_by = self.actor
-            d.status, d.outcome = RAISED, None
-            d.category = d.track = d.template_key = d.assignee = None
-            d.policy = {}
             d.deadlines = {"first_response": self.respond_by}
-            d.missed = []
-            d.round, d.step_index, d.last_vote = 1, 0, None
-            d.rejected_round = None     # the round a rejected vote sent the case back to
-            d.notices, d.objections = {}, {}
-            d.escalations, d.flags, d.progress_log = [], [], []
-            d.feedback_state, d.feedback_due, d.rating = None, None, None
-            d.reopen_count, d.merged_into = 0, None
-            d.closed_from = None        # the status a closed case returns to when reopened
-            d.respond_by = self.respond_by  # the first response deadline as first set
-            d.triaged_at = d.resolved_at = None
-            d.result_published = False
+            d.respond_by = self.respond_by
 
     class Triaged(ChainedAggregate.Event):
         category: str
@@ -77,7 +145,7 @@ class Demand(ChainedAggregate):
         policy: dict[str, int]
         deadlines: dict[str, datetime]
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.category, d.track, d.template_key = self.category, self.track, self.template
             d.responsible_cell_id, d.policy = self.responsible_cell_id, self.policy
             d.deadlines = dict(self.deadlines)
@@ -87,7 +155,7 @@ class Demand(ChainedAggregate):
     class Assigned(ChainedAggregate.Event):
         assignee: str
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.assignee = self.assignee
 
     class Escalated(ChainedAggregate.Event):
@@ -96,7 +164,7 @@ class Demand(ChainedAggregate):
         reason: str
         automatic: bool
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.responsible_cell_id = self.to_cell_id
             d.escalations.append({"from": self.from_cell_id, "to": self.to_cell_id,
                                   "automatic": self.automatic})
@@ -104,7 +172,7 @@ class Demand(ChainedAggregate):
     class NoteAdded(ChainedAggregate.Event):
         text: str
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             pass
 
     class Discussed(ChainedAggregate.Event):
@@ -115,7 +183,7 @@ class Demand(ChainedAggregate):
         summary: str
         deadlines: dict[str, datetime]
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.deadlines = dict(self.deadlines)
             if self.outcome == "returned":
                 d.round, d.step_index = d.round + 1, 0
@@ -137,7 +205,7 @@ class Demand(ChainedAggregate):
         attendees: list[str]
         deadlines: dict[str, datetime]
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.deadlines = dict(self.deadlines)
             d.last_vote = self.outcome
             if self.outcome == ADOPTED:
@@ -155,7 +223,7 @@ class Demand(ChainedAggregate):
         ends_at: datetime
         deadlines: dict[str, datetime]
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.notices[self.notice_id] = {"kind": self.kind, "round": d.round, "posted_at": self.occurred_at,
                                          "ends_at": self.ends_at, "ended": False}
             d.deadlines = dict(self.deadlines)
@@ -169,34 +237,34 @@ class Demand(ChainedAggregate):
         objection_id: str
         text: str
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.objections[self.objection_id] = {"notice_id": self.notice_id, "answered": False}
 
     class ObjectionAnswered(ChainedAggregate.Event):
         objection_id: str
         answer: str
 
-        def apply(self, d: Any) -> None:
-            d.objections[self.objection_id]["answered"] = True
+        def apply(self, d: Demand) -> None:
+            d.objections[self.objection_id] = {**d.objections[self.objection_id], "answered": True}
 
     class NoticeEnded(ChainedAggregate.Event):
         notice_id: str
 
-        def apply(self, d: Any) -> None:
-            d.notices[self.notice_id]["ended"] = True
+        def apply(self, d: Demand) -> None:
+            d.notices[self.notice_id] = {**d.notices[self.notice_id], "ended": True}
 
     class ImplementationProgressed(ChainedAggregate.Event):
         summary: str
         percent: int
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.progress_log.append(self.percent)
 
     class Resolved(ChainedAggregate.Event):
         summary: str
         feedback_due: datetime
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.closed_from = d.status
             d.status, d.outcome, d.resolved_at = CLOSED, "resolved", self.occurred_at
             d.deadlines, d.result_published = {}, False
@@ -208,7 +276,7 @@ class Demand(ChainedAggregate):
         merged_into: UUID | None
         feedback_due: datetime | None
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.closed_from = d.status
             d.status, d.outcome, d.merged_into = CLOSED, self.outcome, self.merged_into
             d.deadlines = {}
@@ -219,18 +287,19 @@ class Demand(ChainedAggregate):
         rating: str
         comment: str
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.feedback_state, d.rating = "given", self.rating
 
     class FeedbackExpired(ChainedAggregate.Event):
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.feedback_state = "expired"
 
     class Reopened(ChainedAggregate.Event):
         reason: str
         deadlines: dict[str, datetime]
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
+            assert d.closed_from is not None    # only a closed case is reopened
             d.status = d.closed_from
             d.outcome, d.deadlines = None, dict(self.deadlines)
             d.feedback_state, d.feedback_due = None, None
@@ -240,14 +309,14 @@ class Demand(ChainedAggregate):
         deadline: str
         due_at: datetime
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.missed.append({"deadline": self.deadline, "due_at": self.due_at})
 
     class AccountabilityFlagged(ChainedAggregate.Event):
         responsible: str
         finding: str
 
-        def apply(self, d: Any) -> None:
+        def apply(self, d: Demand) -> None:
             d.flags.append({"responsible": self.responsible, "finding": self.finding})
 
     # ------------------------------------------------------------------ reading state
@@ -540,14 +609,16 @@ class Demand(ChainedAggregate):
         if outcome not in OUTCOMES:
             raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
         if outcome == "not_resolvable" and not explanation.strip():
-            raise errors.ClosingNotAllowed("closing as not resolvable needs the explanation given to the resident")
+            raise errors.ClosingNotAllowed(
+                "closing as not resolvable needs the explanation given to the resident")
         if outcome == "merged" and (merged_into is None or merged_into == self.id):
             raise errors.ClosingNotAllowed("a merged case points at another, surviving case")
         if outcome == "rejected":
             rejections = [n for n in self.notices.values()
                           if n["kind"] == "rejection" and n["round"] == self.round]
             if not self.just_rejected or not rejections:
-                raise errors.ClosingNotAllowed("a case is closed as rejected after a rejected vote is made public")
+                raise errors.ClosingNotAllowed(
+                    "a case is closed as rejected after a rejected vote is made public")
         feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
         self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
                            merged_into=merged_into if outcome == "merged" else None,
@@ -556,7 +627,7 @@ class Demand(ChainedAggregate):
     def give_feedback(self, *, rating: str, comment: str, actor: str, occurred_at: datetime) -> None:
         if rating not in RATINGS:
             raise errors.InvalidInput(f"feedback is one of {RATINGS}")
-        if self.feedback_state != "asked":
+        if self.feedback_state != "asked" or self.feedback_due is None:   # asked always sets a due time
             raise errors.FeedbackNotExpected(
                 f"case {self.id} is not waiting for feedback "
                 f"({self.feedback_state or 'not resolved yet'})")
@@ -566,7 +637,7 @@ class Demand(ChainedAggregate):
                            occurred_at=occurred_at)
 
     def expire_feedback(self, *, actor: str, occurred_at: datetime) -> None:
-        if self.feedback_state != "asked":
+        if self.feedback_state != "asked" or self.feedback_due is None:
             raise errors.FeedbackNotExpected(f"case {self.id} is not waiting for feedback")
         if occurred_at <= self.feedback_due:
             raise errors.DeadlineNotPassed(f"the feedback window runs until {self.feedback_due.isoformat()}")

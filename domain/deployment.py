@@ -8,16 +8,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from domain.errors import InvalidInput
 from domain.templates import TEMPLATES
 
-TRACKS = ("direct", "deliberation")
-CHANNELS = ("visit", "reception_day", "phone", "online", "open311", "delegate", "message_box",
-            "grid_patrol")
-HOUSEHOLD_CATEGORIES = ("ordinary", "minimum_living_allowance", "hardship", "elderly_alone",
-                        "disabled", "hospitalised", "unemployed")
+Track = Literal["direct", "deliberation"]
+TRACKS: tuple[Track, ...] = get_args(Track)
+Channel = Literal["visit", "reception_day", "phone", "online", "open311", "delegate", "message_box",
+                  "grid_patrol"]
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
+HouseholdCategory = Literal["ordinary", "minimum_living_allowance", "hardship", "elderly_alone",
+                            "disabled", "hospitalised", "unemployed"]
+HOUSEHOLD_CATEGORIES: tuple[HouseholdCategory, ...] = get_args(HouseholdCategory)
 SAMPLES = ("village_township", "urban_community")
 
 

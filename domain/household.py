@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from domain import errors
-from domain.chain import ChainedAggregate
+from domain.chain import UNSET_TIME, ChainedAggregate
 from domain.deployment import HOUSEHOLD_CATEGORIES
 
 
@@ -18,6 +18,17 @@ def _check_categories(categories: list[str]) -> None:
 class Household(ChainedAggregate):
     """A registered household in one grid cell."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cell_id: str = ""
+        self.address: str = ""
+        self.head_name: str | None = None
+        self.phone: str | None = None
+        self.members: int = 0
+        self.categories: list[str] = []
+        self.cadence_days: int | None = None   # days between visits; None: not visited on a cadence
+        self.registered_at: datetime = UNSET_TIME
+
     class Registered(ChainedAggregate.Created):
         cell_id: str
         address: str
@@ -27,8 +38,9 @@ class Household(ChainedAggregate):
         categories: list[str]
         cadence_days: int | None
 
-        def apply(self, h: Any) -> None:
-            h.cell_id, h.address, h.head_name, h.phone = self.cell_id, self.address, self.head_name, self.phone
+        def apply(self, h: Household) -> None:
+            h.cell_id, h.address, h.head_name = self.cell_id, self.address, self.head_name
+            h.phone = self.phone
             h.members, h.categories, h.cadence_days = self.members, list(self.categories), self.cadence_days
             h.registered_at = self.occurred_at
 
@@ -36,13 +48,13 @@ class Household(ChainedAggregate):
         categories: list[str]
         cadence_days: int | None
 
-        def apply(self, h: Any) -> None:
+        def apply(self, h: Household) -> None:
             h.categories, h.cadence_days = list(self.categories), self.cadence_days
 
     @classmethod
     def register(cls, *, cell_id: str, address: str, head_name: str | None, phone: str | None,
                  members: int, categories: list[str], cadence_days: int | None, actor: str,
-                 occurred_at: Any) -> Household:
+                 occurred_at: datetime) -> Household:
         _check_categories(categories)
         if not address.strip():
             raise errors.InvalidInput("a household needs an address")
@@ -53,7 +65,7 @@ class Household(ChainedAggregate):
                            cadence_days=cadence_days, actor=actor, occurred_at=occurred_at)
 
     def recategorise(self, *, categories: list[str], cadence_days: int | None, actor: str,
-                     occurred_at: Any) -> None:
+                     occurred_at: datetime) -> None:
         _check_categories(categories)
         self.trigger_event(self.Recategorised, categories=list(categories), cadence_days=cadence_days,
                            actor=actor, occurred_at=occurred_at)

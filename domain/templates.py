@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.votes import VoteBody
+
 DISCUSSION = "discussion"
 VOTE = "vote"
 NOTICE = "notice"
@@ -15,7 +17,7 @@ class Step:
     kind: str                       # discussion | vote | notice
     title: str
     may_return: bool = False        # a discussion that may send the matter back (a new round)
-    vote_bodies: tuple[str, ...] = ()
+    vote_bodies: tuple[VoteBody, ...] = ()
     notice_kind: str = ""
 
 

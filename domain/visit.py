@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Literal, get_args
 from uuid import UUID
 
 from domain import errors
-from domain.chain import ChainedAggregate
+from domain.chain import UNSET_ID, UNSET_TIME, ChainedAggregate
 
-PURPOSES = ("routine", "welfare_call", "mediation", "follow_up")
-MODES = ("in_home", "phone", "reception")
+VisitPurpose = Literal["routine", "welfare_call", "mediation", "follow_up"]
+PURPOSES: tuple[VisitPurpose, ...] = get_args(VisitPurpose)
+VisitMode = Literal["in_home", "phone", "reception"]
+MODES: tuple[VisitMode, ...] = get_args(VisitMode)
 SCHEDULED, CONDUCTED, MISSED = "scheduled", "conducted", "missed"
 
 
 class HouseholdVisit(ChainedAggregate):
     """One visit to one household."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.household_id: UUID = UNSET_ID
+        self.cell_id: str = ""
+        self.visitor: str = ""
+        self.purpose: str = ""
+        self.due_at: datetime = UNSET_TIME
+        self.status: str = SCHEDULED
+        self.demand_ids: list[UUID] = []
+        self.conducted_at: datetime | None = None
 
     class Scheduled(ChainedAggregate.Created):
         household_id: UUID
@@ -24,10 +37,9 @@ class HouseholdVisit(ChainedAggregate):
         purpose: str
         due_at: datetime
 
-        def apply(self, v: Any) -> None:
+        def apply(self, v: HouseholdVisit) -> None:
             v.household_id, v.cell_id, v.visitor = self.household_id, self.cell_id, self.visitor
-            v.purpose, v.due_at, v.status = self.purpose, self.due_at, SCHEDULED
-            v.demand_ids = []
+            v.purpose, v.due_at = self.purpose, self.due_at
 
     class Conducted(ChainedAggregate.Event):
         household_id: UUID
@@ -35,20 +47,20 @@ class HouseholdVisit(ChainedAggregate):
         notes: str
         needs_found: list[str]
 
-        def apply(self, v: Any) -> None:
+        def apply(self, v: HouseholdVisit) -> None:
             v.status, v.conducted_at = CONDUCTED, self.occurred_at
 
     class Missed(ChainedAggregate.Event):
         household_id: UUID
         reason: str
 
-        def apply(self, v: Any) -> None:
+        def apply(self, v: HouseholdVisit) -> None:
             v.status = MISSED
 
     class NeedRaised(ChainedAggregate.Event):
         demand_id: UUID
 
-        def apply(self, v: Any) -> None:
+        def apply(self, v: HouseholdVisit) -> None:
             v.demand_ids.append(self.demand_id)
 
     @classmethod

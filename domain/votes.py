@@ -7,8 +7,13 @@ comparisons are done in integers so that no rounding decides a vote.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from domain.errors import ImpossibleVoteCounts
+
+# villagers' representative meeting, villagers' assembly, residents' representative meeting
+VoteBody = Literal["representatives", "assembly", "residents_representatives"]
+VOTE_BODIES: tuple[VoteBody, ...] = get_args(VoteBody)
 
 ADOPTED = "adopted"
 REJECTED = "rejected"
@@ -55,7 +60,7 @@ def _two_thirds_or_more(part: int, whole: int) -> bool:
 
 @dataclass(frozen=True)
 class VoteRule:
-    body: str
+    body: VoteBody
     name: str
     law: str
 
@@ -81,7 +86,7 @@ class VoteRule:
         return ADOPTED if self.carried(t) else REJECTED
 
 
-VOTE_RULES = {
+VOTE_RULES: dict[str, VoteRule] = {
     rule.body: rule
     for rule in (
         VoteRule("representatives", "村民代表会议 villagers' representative meeting",

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
-from domain.demand import Demand
+from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, Demand
 from domain.templates import TEMPLATES
 from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text
 
@@ -94,8 +94,8 @@ def _touch(row: Row, event: Any) -> Row:
 def _raised(_: Row | None, e: Any) -> Row:
     row: Row = {
         "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
-        "category": e.category_hint, "track": None, "template": None, "status": "raised", "outcome": None,
-        "current_step": "raised", "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
+        "category": e.category_hint, "track": None, "template": None, "status": RAISED, "outcome": None,
+        "current_step": RAISED, "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
         "on_time": None, "resolved_by": None, "closed_from": None, "closed_step": None,
         "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
@@ -111,9 +111,9 @@ def _triaged(row: Row, e: Any) -> Row:
     row.update(category=e.category, track=e.track, template=e.template,
                responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at)
     if e.track == "direct":
-        row["status"] = row["current_step"] = "in_progress"
+        row["status"] = row["current_step"] = IN_PROGRESS
     else:
-        row["status"], row["current_step"] = "deliberating", _STEPS[e.template][0]
+        row["status"], row["current_step"] = DELIBERATING, _STEPS[e.template][0]
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
@@ -133,7 +133,7 @@ def _escalated(row: Row, e: Any) -> Row:
 def _stepped(row: Row, e: Any, *, advanced: bool, new_round: bool) -> Row:
     row["current_step"] = step_after(row["template"], e.step, advanced=advanced)
     if row["current_step"] == "implementation":
-        row["status"] = "implementing"
+        row["status"] = IMPLEMENTING
     if new_round:
         row["rounds"] += 1
     return _with_deadlines(_touch(row, e), e.deadlines)
@@ -158,8 +158,8 @@ def _publicized(row: Row, e: Any) -> Row:
 
 
 def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
-    row.update(closed_from=row["status"], closed_step=row["current_step"], status="closed", outcome=outcome,
-               current_step="closed", closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
+    row.update(closed_from=row["status"], closed_step=row["current_step"], status=CLOSED, outcome=outcome,
+               current_step=CLOSED, closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
                feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None)
     return _touch(row, e)
 

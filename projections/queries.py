@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, ColumnElement, Select, Table, and_, func, or_, select
 
+from domain.demand import CLOSED
 from projections.cases import cases
 from projections.core import month_of
 from projections.notice_board import notice_board
@@ -88,7 +89,7 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
                sort: str = "raised_at", limit: int = 50, offset: int = 0) -> Page:
     """Open cases past any deadline (应予解决而未解决), with what an accountability review needs."""
     c = cases.c
-    where = [c.status != "closed", or_(c.overdue.is_(True), c.due_at <= now),
+    where = [c.status != CLOSED, or_(c.overdue.is_(True), c.due_at <= now),
              *_in_cells([c.cell_id, c.responsible_cell_id], cells)]
     if category is not None:
         where.append(c.category == category)

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.rest.common import plain
 from api.web.deps import App, Staff
 from domain import errors
+from domain.chain import plain
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -7,13 +7,13 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 
 from domain import errors
 from domain.application import Minqing, Recorded
+from domain.chain import plain
 from projections.queries import MAX_LIMIT, Page
 
 # A list's paging and read-your-writes parameters, the same on every list.
@@ -42,20 +42,6 @@ def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:
         return scope
     inside = set(scope)
     return [c for c in app.deployment.subtree(cell) if c in inside]
-
-
-def plain(value: Any) -> Any:
-    if value is None or type(value) in (str, int, bool, float):  # most values: return them at once
-        return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def listing(page: Page) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -17,7 +18,6 @@ from api.rest.common import (
     csv_response,
     listing,
     narrowed,
-    plain,
     recorded,
     require_in_scope,
 )
@@ -41,28 +41,21 @@ from api.rest.schemas import (
     Vote,
 )
 from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from domain import errors
 from domain.account import Account
-from domain.application import PERMISSIONS, Minqing, Recorded
+from domain.application import Minqing, Recorded
+from domain.audit import trace as trace_of
+from domain.chain import plain
 from domain.demand import Demand
 from projections import queries
 from projections.queries import Page
 
 router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
 
-def allowed_for(account: Account, demand: Demand, app: Minqing) -> list[str]:
-    roles = {role for role, _ in account.grants}
-    allowed = []
-    for action in demand.next_actions(app.clock()):
-        # Reassigning is a supervisor's; closing as not resolvable needs a supervisor too (but others may close).
-        permission = {"assign": "reassign" if demand.assignee else "assign"}.get(action, action)
-        if roles & set(PERMISSIONS.get(permission, ())):
-            allowed.append(action)
-    return allowed
-
 
 def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
     hide = masks_personal_data(account)
-    return plain({
+    state: dict[str, Any] = plain({
         "id": demand.id, "version": demand.version, "receipt": demand.receipt, "title": demand.title,
         "description": demand.description, "channel": demand.channel, "category": demand.category,
         "track": demand.track, "template": demand.template_key, "status": demand.status,
@@ -77,6 +70,7 @@ def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
         "feedback_state": demand.feedback_state, "feedback_due": demand.feedback_due, "rating": demand.rating,
         "reopen_count": demand.reopen_count, "merged_into": demand.merged_into,
     })
+    return state
 
 
 def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
@@ -115,7 +109,7 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
 def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONResponse:
     """A case's current state, version, step and the actions you may take next."""
     demand = readable(app, demand_id, scope)
-    body = state_of(demand, actor, app) | {"allowed_actions": allowed_for(actor, demand, app)}
+    body = state_of(demand, actor, app) | {"allowed_actions": app.allowed_actions(demand, actor.username)}
     return JSONResponse(body, headers={"ETag": f'"{demand.version}"'})
 
 
@@ -145,17 +139,13 @@ def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
 
 
 def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> Any:
-    from datetime import datetime
-
-    from domain.errors import InvalidInput, NotFound
-
     try:
         at = datetime.fromisoformat(as_of)
     except ValueError:
-        raise InvalidInput(f"as_of {as_of!r} is not an ISO datetime") from None
+        raise errors.InvalidInput(f"as_of {as_of!r} is not an ISO datetime") from None
     demand = app.as_of(demand_id, at)
-    if demand is None:
-        raise NotFound(f"case {demand_id} did not exist yet at {as_of}")
+    if not isinstance(demand, Demand):
+        raise errors.NotFound(f"case {demand_id} did not exist yet at {as_of}")
     return state_of(demand, actor, app) | {"as_of": at.isoformat()}
 
 
@@ -164,8 +154,6 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
           format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
     """The accountability trace: who held the case, for how long, at which step; deadlines passed,
     escalations and flags."""
-    from domain.audit import trace as trace_of
-
     readable(app, demand_id, scope)
     found = trace_of(app.history(demand_id), app.clock())
     if format == "csv":

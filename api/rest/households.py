@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from api.rest.common import After, Limit, Offset, listing, narrowed, plain, recorded, require_in_scope
+from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
 from api.web.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
 from domain.application import Recorded
+from domain.chain import plain
 from projections import queries
 from projections.queries import Page
 

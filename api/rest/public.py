@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.compose import Runtime
-from api.rest.common import Limit, Offset, listing, plain, recorded
+from api.rest.common import Limit, Offset, listing, recorded
 from api.rest.schemas import PublicDemand, PublicFeedback, Receipt
 from api.web.deps import RuntimeDep
 from domain.application import RESIDENT, Recorded
+from domain.chain import plain
 from domain.demand import Demand
 from domain.errors import NotFound
 from projections import queries

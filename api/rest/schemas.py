@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
@@ -15,6 +15,11 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from domain.demand import NOTICE_CHANNELS, ClosedAs, DiscussionOutcome, NoticeChannel, NoticeKind, Rating
+from domain.deployment import HOUSEHOLD_CATEGORIES, Channel, HouseholdCategory, Track
+from domain.visit import VisitMode, VisitPurpose
+from domain.votes import VoteBody
 
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
@@ -31,7 +36,6 @@ def _plausible(value: datetime) -> datetime:
 
 
 Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
-Channel = Literal["visit", "reception_day", "phone", "online", "open311", "delegate", "message_box", "grid_patrol"]
 
 
 def _holds_nul(value: Any) -> bool:
@@ -76,7 +80,7 @@ class RaiseDemand(PublicDemand, Command):
 class Triage(Command):
     category: Name
     responsible_cell_id: Name | None = None
-    track: Literal["direct", "deliberation"] | None = None
+    track: Track | None = None
 
 
 class Assign(Command):
@@ -90,13 +94,13 @@ class Escalate(Command):
 
 class Discuss(Command):
     step: Name
-    outcome: Literal["endorsed", "returned"] = "endorsed"
+    outcome: DiscussionOutcome = "endorsed"
     attendees: list[Name] = Field(default_factory=list, max_length=1000)
     summary: Text = ""
 
 
 class Vote(Command):
-    body: Literal["representatives", "assembly", "residents_representatives"]
+    body: VoteBody
     members: Count
     present: Count
     in_favour: Count
@@ -107,11 +111,15 @@ class Vote(Command):
     attendees: list[Name] = Field(default_factory=list, max_length=1000)
 
 
+def _on_the_notice_board() -> list[NoticeChannel]:
+    return ["notice_board"]
+
+
 class Publicize(Command):
-    kind: Literal["resolution", "result", "draft", "rejection"]
+    kind: NoticeKind
     text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
-    channels: list[Literal["notice_board", "loudspeaker", "online", "sms", "wechat_group"]] = \
-        Field(default_factory=lambda: ["notice_board"], min_length=1, max_length=5)
+    channels: list[NoticeChannel] = Field(default_factory=_on_the_notice_board, min_length=1,
+                                          max_length=len(NOTICE_CHANNELS))
     period_days: Annotated[int, Field(ge=1, le=365)] | None = None
 
 
@@ -135,13 +143,13 @@ class Resolve(Command):
 
 
 class Close(Command):
-    outcome: Literal["not_resolvable", "withdrawn", "rejected", "merged"]
+    outcome: ClosedAs
     explanation: Text = ""
     merged_into: UUID | None = None
 
 
 class Feedback(Command):
-    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    rating: Rating
     comment: Text = ""
 
 
@@ -161,8 +169,7 @@ class Note(Command):
 class RegisterHousehold(Command):
     cell_id: Name
     address: Line
-    categories: list[Literal["ordinary", "minimum_living_allowance", "hardship", "elderly_alone", "disabled",
-                             "hospitalised", "unemployed"]] = Field(min_length=1, max_length=7)
+    categories: list[HouseholdCategory] = Field(min_length=1, max_length=len(HOUSEHOLD_CATEGORIES))
     members: Annotated[int, Field(ge=1, le=100)] = 1
     head_name: Name | None = None
     phone: Annotated[str, StringConstraints(max_length=30)] | None = None
@@ -170,12 +177,12 @@ class RegisterHousehold(Command):
 
 class ScheduleVisit(Command):
     visitor: Name
-    purpose: Literal["routine", "welfare_call", "mediation", "follow_up"]
+    purpose: VisitPurpose
     due_at: Moment
 
 
 class ConductVisit(Command):
-    mode: Literal["in_home", "phone", "reception"]
+    mode: VisitMode
     notes: Text = ""
     needs_found: list[Line] = Field(default_factory=list, max_length=50)
 
@@ -185,7 +192,7 @@ class MissVisit(Command):
 
 
 class PublicFeedback(Body):
-    rating: Literal["satisfied", "basically_satisfied", "dissatisfied"]
+    rating: Rating
     comment: Text = ""
 
 

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed, plain
+from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed
 from api.web.deps import RuntimeDep, Scope, Staff
+from domain.chain import plain
 from projections import queries
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])

@@ -104,6 +104,32 @@ def test_an_untriaged_case_is_not_assigned(app: Minqing, raised_repair: UUID) ->
         app.assign(raised_repair, actor="wang.worker", assignee="wang.worker")
 
 
+# ---------------------------------------------------------------- what may be done next
+def test_a_worker_may_assign_an_unassigned_case_but_not_reassign_it(
+        app: Minqing, repair_in_progress: UUID) -> None:
+    assert "assign" in app.allowed_actions(app.demand(repair_in_progress), "wang.worker")
+    app.assign(repair_in_progress, actor="wang.worker", assignee="wang.worker")
+    assert "assign" not in app.allowed_actions(app.demand(repair_in_progress), "wang.worker")
+    assert "assign" in app.allowed_actions(app.demand(repair_in_progress), "chen.supervisor")
+
+
+def test_only_a_supervisor_may_reopen_a_resolved_case(
+        app: Minqing, clock: Clock, resolved_repair: UUID) -> None:
+    demand = app.demand(resolved_repair)
+    assert "reopen" in demand.next_actions(clock.now)
+    assert "reopen" not in app.allowed_actions(demand, "wang.worker")
+    assert "reopen" in app.allowed_actions(demand, "chen.supervisor")
+
+
+def test_a_reviewer_may_take_no_action_on_a_case(app: Minqing, repair_in_progress: UUID) -> None:
+    assert app.allowed_actions(app.demand(repair_in_progress), "sun.reviewer") == []
+
+
+def test_a_resident_may_only_take_the_actions_open_to_residents(
+        app: Minqing, repair_in_progress: UUID) -> None:
+    assert app.allowed_actions(app.demand(repair_in_progress), RESIDENT) == ["close"]
+
+
 def test_an_actor_without_an_account_is_refused(app: Minqing, repair_in_progress: UUID) -> None:
     with pytest.raises(errors.UnknownActor):
         app.add_note(repair_in_progress, actor="li.stranger", text="hello")
