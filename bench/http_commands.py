@@ -291,7 +291,9 @@ def python_max(port: int, token: str, ids: list[UUID], seconds: float, connectio
     return load
 
 
-def fixed_rate(port: int, token: str, ids: list[UUID], rate: float, seconds: float, senders: int = 16) -> Load:
+def fixed_rate(
+    port: int, token: str, ids: list[UUID], rate: float, seconds: float, senders: int = 16
+) -> Load:
     """Open loop: request k is due at start + k / rate whatever happened before; latency counts from then."""
     total = max(1, int(rate * seconds))
     due: queue.Queue[tuple[int, float] | None] = queue.Queue()
@@ -329,7 +331,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
     def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
     return {"p50": at(0.50), "p90": at(0.90), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
 
@@ -389,7 +391,9 @@ class HttpRun:
 
     @property
     def recorded_once(self) -> bool:
-        return all(0 <= r.recorded - (r.http.requests - r.http.failures) <= self.connections for r in self.rounds)
+        return all(
+            0 <= r.recorded - (r.http.requests - r.http.failures) <= self.connections for r in self.rounds
+        )
 
     def latency(self, key: str) -> float:
         return statistics.median(r.http.percentiles_ms[key] for r in self.rounds)
@@ -418,7 +422,7 @@ def run_store(kind: str, args: argparse.Namespace, workdir: Path) -> StoreResult
         long = long_case(app, args.history_events)
         in_process_rate(app, raise_demands(app, 200), 1.0)  # warm-up (connections, caches)
         ports = {n: servers.enter_context(server(url, n, workdir)) for n in process_counts}
-        for n, port in ports.items():  # warm-up
+        for port in ports.values():  # warm-up
             load_max(port, token, raise_demands(app, args.demands), 2.0, args)
         rounds: dict[int, list[Round]] = {n: [] for n in process_counts}
         in_process: list[float] = []
@@ -430,7 +434,8 @@ def run_store(kind: str, args: argparse.Namespace, workdir: Path) -> StoreResult
                 in_process.append(in_process_rate(app, mine, seconds))
                 head = app.recorder.max_notification_id() or 0
                 load = load_max(port, token, theirs, seconds, args)
-                rounds[n].append(Round(in_process[-1], load, (app.recorder.max_notification_id() or 0) - head))
+                recorded = (app.recorder.max_notification_id() or 0) - head
+                rounds[n].append(Round(in_process[-1], load, recorded))
         threads = in_process_rate(app, raise_demands(app, args.demands), seconds, threads=4)
         runs = []
         for n, port in ports.items():
@@ -457,13 +462,16 @@ def checks(result: StoreResult) -> list[tuple[str, bool]]:
     found = []
     for run in result.runs:
         target = ONE_PROCESS_SHARE if run.processes == 1 else PROCESSES_SHARE
-        found.append((f"{result.kind}: HTTP with {run.processes} process(es) at {run.share:.0%} of the in-process "
-                      f"rate (median of {len(run.rounds)} paired rounds; target ≥ {target:.0%})",
+        found.append((f"{result.kind}: HTTP with {run.processes} process(es) at {run.share:.0%} "
+                      f"of the in-process rate (median of {len(run.rounds)} paired rounds; "
+                      f"target ≥ {target:.0%})",
                       run.share >= target))
-        found.append((f"{result.kind}: {run.processes} process(es), p99 {run.half.percentiles_ms['p99']:.1f} ms "
-                      f"at {run.half.rate:.0f}/s, half the maximum (target < {P99_LIMIT_MS:.0f} ms)",
+        found.append((f"{result.kind}: {run.processes} process(es), "
+                      f"p99 {run.half.percentiles_ms['p99']:.1f} ms at {run.half.rate:.0f}/s, "
+                      f"half the maximum (target < {P99_LIMIT_MS:.0f} ms)",
                       run.half.percentiles_ms["p99"] < P99_LIMIT_MS))
-        found.append((f"{result.kind}: {run.processes} process(es), every request answered 2xx and recorded once",
+        found.append((f"{result.kind}: {run.processes} process(es), "
+                      "every request answered 2xx and recorded once",
                       run.failures == 0 and run.recorded_once))
     found.append((f"{result.kind}: history of a 1,000-event case, p99 {result.history['p99']:.1f} ms, "
                   f"median {result.history['median']:.1f} ms (target < {HISTORY_LIMIT_MS:.0f} ms)",
@@ -478,8 +486,8 @@ def table(results: list[StoreResult]) -> str:
         rates = ", ".join(f"{x:,.0f}" for x in r.in_process)
         lines.append(f"| {r.kind} | in-process `app.add_note`, 1 thread (rounds: {rates}) | "
                      f"{statistics.median(r.in_process):,.0f} | 100 % | | | | |")
-        lines.append(f"| {r.kind} | in-process `app.add_note`, 4 threads (information) | {r.in_process_threads:,.0f} "
-                     "| | | | | |")
+        lines.append(f"| {r.kind} | in-process `app.add_note`, 4 threads (information) | "
+                     f"{r.in_process_threads:,.0f} | | | | | |")
         for run in r.runs:
             plural = "es" if run.processes > 1 else ""
             shares = ", ".join(f"{x.share:.0%}" for x in run.rounds)
@@ -489,11 +497,12 @@ def table(results: list[StoreResult]) -> str:
                          f"{run.share:.0%} | {run.latency('p50'):.1f} | | {run.latency('p99'):.1f} | "
                          f"{sum(x.http.failures for x in run.rounds)} |")
             h = run.half
-            lines.append(f"| {r.kind} | HTTP at half the maximum, {run.processes} process{plural}, open loop | "
-                         f"{h.rate:,.0f} | | {h.percentiles_ms['p50']:.1f} | {h.percentiles_ms['p95']:.1f} | "
-                         f"{h.percentiles_ms['p99']:.1f} | {h.failures} |")
-        lines.append(f"| {r.kind} | GET history of 1,000 events, 50 sequential (in-process `app.history` "
-                     f"{r.history_in_process_ms:.1f} ms) | | | {r.history['median']:.1f} | | {r.history['p99']:.1f} | 0 |")
+            lines.append(f"| {r.kind} | HTTP at half the maximum, {run.processes} process{plural}, "
+                         f"open loop | {h.rate:,.0f} | | {h.percentiles_ms['p50']:.1f} | "
+                         f"{h.percentiles_ms['p95']:.1f} | {h.percentiles_ms['p99']:.1f} | {h.failures} |")
+        lines.append(f"| {r.kind} | GET history of 1,000 events, 50 sequential "
+                     f"(in-process `app.history` {r.history_in_process_ms:.1f} ms) | | | "
+                     f"{r.history['median']:.1f} | | {r.history['p99']:.1f} | 0 |")
     return "\n".join(lines)
 
 
@@ -507,13 +516,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4,
                         help="Concurrent connections at the maximum rate (4 gave the highest rate here).")
     parser.add_argument("--history-events", type=int, default=1000)
-    parser.add_argument("--python-client", action="store_true", help="Use the Python load generator, not wrk.")
+    parser.add_argument("--python-client", action="store_true",
+                        help="Use the Python load generator, not wrk.")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--json", type=Path, help="Also write the results here.")
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     info = machine(kinds, args.postgres_url)
-    info["load generator"] = "wrk (1 thread)" if shutil.which("wrk") and not args.python_client else "Python threads"
+    use_wrk = shutil.which("wrk") and not args.python_client
+    info["load generator"] = "wrk (1 thread)" if use_wrk else "Python threads"
     results = []
     with tempfile.TemporaryDirectory(prefix="minqing-http-") as workdir:
         args.workdir = workdir

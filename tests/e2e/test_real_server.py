@@ -196,9 +196,9 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
 
     # (1) 四议两公开: a village road, through all six steps, with the resolution notice period over
     road = wang.post("/api/v1/demands", {
-        "channel": "reception_day", "title": "Repave the road to Dongcun group 1", "cell_id": "qingshui.dongcun.g1",
-        "category": "public_works", "resident_name": "李大山", "resident_phone": "13800001111",
-        "occurred_at": at(days=9)})["id"]
+        "channel": "reception_day", "title": "Repave the road to Dongcun group 1",
+        "cell_id": "qingshui.dongcun.g1", "category": "public_works",
+        "resident_name": "李大山", "resident_phone": "13800001111", "occurred_at": at(days=9)})["id"]
     wang.command(road, "triage", category="public_works", occurred_at=at(days=9, hours=-1))
     wang.command(road, "assign", assignee="wang.worker", occurred_at=at(days=9, hours=-2))
     for hours, step in ((3, "branch_proposal"), (4, "two_committees"), (5, "members_assembly")):
@@ -223,22 +223,27 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
         ("closed", "resolved", "four_deliberations_two_disclosures")
     assert state["feedback_state"] == "asked"
 
-    # (2) 六步议事: a community parking compact; the first vote has no quorum, the re-vote carries with 2/3
+    # (2) 六步议事: a community parking compact; the first vote has no quorum,
+    # the re-vote carries with 2/3
     parking = liu.post("/api/v1/demands", {
-        "channel": "delegate", "title": "Parking compact for building 3", "cell_id": "qingshui.community.p1.a.b3",
-        "occurred_at": at(days=12)})["id"]
+        "channel": "delegate", "title": "Parking compact for building 3",
+        "cell_id": "qingshui.community.p1.a.b3", "occurred_at": at(days=12)})["id"]
     liu.command(parking, "triage", category="community_rules", occurred_at=at(days=12, hours=-1))
     for hours, step in ((2, "topic_raised"), (3, "consultation_forum"), (4, "plan_drafted")):
-        liu.command(parking, "discuss", step=step, attendees=["residents' council"], occurred_at=at(days=12, hours=-hours))
+        liu.command(parking, "discuss", step=step, attendees=["residents' council"],
+                    occurred_at=at(days=12, hours=-hours))
     liu.command(parking, "publicize", kind="draft", text="Draft parking compact, comments welcome",
                 occurred_at=at(days=12, hours=-5))
-    liu.command(parking, "discuss", step="expert_review", attendees=["traffic engineer"], occurred_at=at(days=4))
-    liu.command(parking, "vote", body="residents_representatives", members=40, present=20, in_favour=18, against=2,
-                abstained=0, occurred_at=at(days=3))  # 20 of 40 is not more than half: no quorum
+    liu.command(parking, "discuss", step="expert_review", attendees=["traffic engineer"],
+                occurred_at=at(days=4))
+    # 20 of 40 is not more than half: no quorum
+    liu.command(parking, "vote", body="residents_representatives", members=40, present=20, in_favour=18,
+                against=2, abstained=0, occurred_at=at(days=3))
     after_invalid = liu.get(f"/api/v1/demands/{parking}")
     assert (after_invalid["status"], after_invalid["current_step"]) == ("deliberating", "residents_vote")
-    liu.command(parking, "vote", body="residents_representatives", members=40, present=30, in_favour=20, against=8,
-                abstained=2, occurred_at=at(days=2))  # 20 of 30 is exactly two thirds: adopted
+    # 20 of 30 is exactly two thirds: adopted
+    liu.command(parking, "vote", body="residents_representatives", members=40, present=30, in_favour=20,
+                against=8, abstained=2, occurred_at=at(days=2))
     votes = [e["data"] for e in liu.get(f"/api/v1/demands/{parking}/history") if e["type"] == "Voted"]
     assert [v["outcome"] for v in votes] == ["invalid", "adopted"]
     state = liu.get(f"/api/v1/demands/{parking}")
@@ -281,20 +286,23 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     in_dongcun = wang.get(f"/api/v1/demands?after={last}")["items"]  # a village worker sees only the village
     assert {c["id"] for c in in_dongcun} == {road, light}
     assert wang.get(f"/api/v1/demands?after={last}&step=implementation")["items"] == []
-    assert [c["id"] for c in chen.get(f"/api/v1/demands?after={last}&category=community_rules")["items"]] == [parking]
+    in_community_rules = chen.get(f"/api/v1/demands?after={last}&category=community_rules")["items"]
+    assert [c["id"] for c in in_community_rules] == [parking]
 
     # response times and satisfaction, by category
     times = {r["category"]: r for r in chen.get(f"/api/v1/views/response-times?after={last}")}
     assert times["public_works"]["count"] == 1 and times["public_works"]["resolved"] == 1
     assert times["public_works"]["first_response_hours_median"] == pytest.approx(1.0)
-    assert times["repairs"]["count"] == 1 and times["repairs"]["first_response_hours_median"] == pytest.approx(1.0)
+    assert (times["repairs"]["count"] == 1
+            and times["repairs"]["first_response_hours_median"] == pytest.approx(1.0))
     assert times["community_rules"]["count"] == 1 and times["community_rules"]["resolved"] == 0
     steps = {r["step"]: r for r in chen.get(f"/api/v1/views/response-times?after={last}&steps=true"
                                             "&category=public_works")}
     assert set(steps) >= {"branch_proposal", "two_committees", "members_assembly", "resolution_vote"}
     satisfaction = {r["category"]: r for r in chen.get(f"/api/v1/views/satisfaction?after={last}")}
     repairs = satisfaction["repairs"]
-    assert (repairs["asked"], repairs["answered"], repairs["dissatisfied"], repairs["reopens"]) == (1, 1, 1, 1)
+    assert (repairs["asked"], repairs["answered"], repairs["dissatisfied"], repairs["reopens"]) == \
+        (1, 1, 1, 1)
     assert repairs["satisfaction_rate"] == 0
     assert (satisfaction["public_works"]["asked"], satisfaction["public_works"]["answered"]) == (1, 0)
     csv_type, csv_text = chen.get(f"/api/v1/views/satisfaction?after={last}&format=csv", raw=True)
@@ -307,14 +315,16 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
         unresolved = {c["id"]: c for c in chen.get(f"/api/v1/views/unresolved?after={head}")["items"]}
         if drain in unresolved and unresolved[drain]["escalations"]:
             break
-        assert time.monotonic() < deadline, f"the watcher did not escalate the drain:\n{processes.tail('deadlines')}"
+        assert time.monotonic() < deadline, \
+            f"the watcher did not escalate the drain:\n{processes.tail('deadlines')}"
         time.sleep(0.5)
     late = unresolved[drain]
     assert late["step"] == "raised" and late["escalation_level"] == 1
     assert late["responsible_cell_id"] == "qingshui.xicun"
     assert any(m.startswith("first_response@") for m in late["deadlines_missed"]), late
     assert road not in unresolved and light not in unresolved  # closed, or reopened with fresh deadlines
-    chen.command(drain, "flag", responsible="Xicun group 1 grid worker", finding="no response within 24 hours")
+    chen.command(drain, "flag", responsible="Xicun group 1 grid worker",
+                 finding="no response within 24 hours")
 
     # the public notice board: the road's result notice, without personal data
     board = public.request("GET", "/api/v1/notices?limit=100", raw=True)[1]
@@ -343,7 +353,8 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     kinds = {r["kind"] for r in rows}
     assert {"responsible_cell", "step", "deadline_missed", "escalation", "accountability_flag"} <= kinds
-    assert {r["holder"] for r in rows if r["kind"] == "responsible_cell"} == {"qingshui.xicun.g1", "qingshui.xicun"}
+    assert {r["holder"] for r in rows if r["kind"] == "responsible_cell"} == \
+        {"qingshui.xicun.g1", "qingshui.xicun"}
 
     # each history is intact and in order
     history = chen.get(f"/api/v1/demands/{road}/history")
@@ -351,7 +362,8 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     assert history[0]["type"] == "Raised"
 
     # every API process logs one JSON line per request, with the actor and no personal data
-    lines = [json.loads(line) for line in processes.logs["api"].read_text().splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in processes.logs["api"].read_text().splitlines()
+             if line.startswith("{")]
     requests = [line for line in lines if line.get("event") == "request"]
     assert len(requests) > 50, processes.tail("api")
     assert {"wang.worker", "liu.community", "chen.supervisor"} <= {line.get("actor") for line in requests}

@@ -12,8 +12,8 @@ from domain.deployment import Deployment
 from tests.conftest import add_staff
 
 
-def test_a_resident_phone_number_is_not_stored_in_clear_when_a_cipher_key_is_set(tmp_path,
-                                                                                 deployment: Deployment) -> None:
+def test_a_resident_phone_number_is_not_stored_in_clear_when_a_cipher_key_is_set(
+        tmp_path, deployment: Deployment) -> None:
     path = tmp_path / "encrypted.db"
     settings = Settings(database_url=f"sqlite:///{path}", cipher_key=AESCipher.create_key(32))
     Minqing(deployment, env=settings.event_store_env(create_tables=True)).close()

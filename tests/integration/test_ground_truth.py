@@ -35,8 +35,8 @@ def nearest_rank_p90(values: list[float]) -> float | None:
 def recompute_case(app: Minqing, demand_id: Any) -> dict[str, Any]:
     """Walk one case's history by hand."""
     case: dict[str, Any] = {"worker": None, "sat_worker": None, "first": None, "resolution": None,
-                            "on_time": None, "steps": [], "asked": 0, "answered": 0, "expired": 0, "reopens": 0,
-                            "sat_month": None, "ratings": defaultdict(int)}
+                            "on_time": None, "steps": [], "asked": 0, "answered": 0, "expired": 0,
+                            "reopens": 0, "sat_month": None, "ratings": defaultdict(int)}
     deadlines: dict[str, datetime] = {}
     missed_any, step_start = False, None
     for e in app.history(demand_id):
@@ -123,7 +123,8 @@ def test_response_time_figures_match_a_recomputation_from_the_histories(
         assert close(row["on_time_share"], on_time / len(resolved) if resolved else None)
 
 
-def test_time_in_each_deliberation_step_matches_a_recomputation(views: Engine, truth: list[dict[str, Any]]) -> None:
+def test_time_in_each_deliberation_step_matches_a_recomputation(
+        views: Engine, truth: list[dict[str, Any]]) -> None:
     per_step: dict[str, list[float]] = defaultdict(list)
     for case in truth:
         for step, days in case["steps"]:
@@ -163,14 +164,15 @@ def test_satisfaction_figures_match_a_recomputation_from_the_histories(
         assert close(row["response_rate"], answered / asked if asked else None)
 
 
-def test_the_random_history_covers_every_track_outcome_rating_and_reopening(history: History,
-                                                                            truth: list[dict[str, Any]]) -> None:
+def test_the_random_history_covers_every_track_outcome_rating_and_reopening(
+        history: History, truth: list[dict[str, Any]]) -> None:
     outcomes = {(history.app.demand(d).track, history.app.demand(d).outcome) for d in history.demands}
     assert {("direct", "resolved"), ("direct", "not_resolvable"), ("direct", "merged"),
             ("deliberation", "resolved"), ("deliberation", "rejected"), (None, "withdrawn")} <= outcomes
     assert len(history.demands) >= 2000
     assert sum(c["reopens"] for c in truth) > 0 and sum(c["expired"] for c in truth) > 0
-    assert all(sum(c["ratings"][r] for c in truth) > 0 for r in ("satisfied", "basically_satisfied", "dissatisfied"))
+    assert all(sum(c["ratings"][r] for c in truth) > 0
+               for r in ("satisfied", "basically_satisfied", "dissatisfied"))
 
 
 def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: History) -> None:
@@ -184,9 +186,9 @@ def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: Histor
     for demand_id in history.demands:
         demand, row = history.app.demand(demand_id), rows[str(demand_id)]
         expected = (demand.status, demand.current_step, demand.outcome, demand.round, demand.assignee,
-                    demand.responsible_cell_id, demand.reopen_count, demand.feedback_state, len(demand.missed),
-                    len(demand.flags), demand.version)
+                    demand.responsible_cell_id, demand.reopen_count, demand.feedback_state,
+                    len(demand.missed), len(demand.flags), demand.version)
         found = (row["status"], row["current_step"], row["outcome"], row["rounds"], row["assignee"],
-                 row["responsible_cell_id"], row["reopen_count"], row["feedback_state"], row["missed_deadlines"],
-                 row["flags"], row["version"])
+                 row["responsible_cell_id"], row["reopen_count"], row["feedback_state"],
+                 row["missed_deadlines"], row["flags"], row["version"])
         assert found == expected, demand_id

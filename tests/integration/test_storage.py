@@ -14,8 +14,9 @@ from tests.conftest import Clock, add_staff
 
 
 def raise_street_lights(app: Minqing) -> Demand:
-    recorded = app.raise_demand(actor="wang.worker", channel="reception_day", title="Street lights on the east road",
-                                cell_id="qingshui.dongcun.g1", resident_name="张大爷", resident_phone="13800000000")
+    recorded = app.raise_demand(actor="wang.worker", channel="reception_day",
+                                title="Street lights on the east road", cell_id="qingshui.dongcun.g1",
+                                resident_name="张大爷", resident_phone="13800000000")
     return app.demand(recorded.id)
 
 

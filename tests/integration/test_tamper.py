@@ -54,7 +54,8 @@ class StoredRows:
                      self.key(aggregate_id), version)
 
     def renumber(self, aggregate_id: UUID, old: int, new: int) -> None:
-        self.execute("UPDATE {t} SET originator_version = ? WHERE originator_id = ? AND originator_version = ?",
+        self.execute("UPDATE {t} SET originator_version = ? "
+                     "WHERE originator_id = ? AND originator_version = ?",
                      new, self.key(aggregate_id), old)
 
 
@@ -102,7 +103,8 @@ def test_an_inserted_event_is_detected(case_with_history, database_url: str) -> 
     for version in (6, 5):                  # make room after version 4, then put a copy there
         rows.renumber(demand_id, version, version + 1)
     rows.execute("INSERT INTO {t} (originator_id, originator_version, topic, state) "
-                 "SELECT originator_id, 5, topic, ? FROM {t} WHERE originator_id = ? AND originator_version = 6",
+                 "SELECT originator_id, 5, topic, ? FROM {t} "
+                 "WHERE originator_id = ? AND originator_version = 6",
                  forged, rows.key(demand_id))
     assert (demand_id, 5) in breaks_of(app) or (demand_id, 6) in breaks_of(app)
     assert not app.verify(demand_id).intact
@@ -146,7 +148,7 @@ def test_tampering_with_one_case_leaves_the_others_intact(case_with_history, dat
 
 def test_the_verify_command_exits_non_zero_on_a_break(case_with_history, database_url: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    app, demand_id, _ = case_with_history
+    _app, demand_id, _ = case_with_history
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
     runner = CliRunner()
     intact = runner.invoke(main, ["verify"])

@@ -34,14 +34,15 @@ def test_a_street_light_case_through_four_deliberations_shows_in_every_view(
         clock.advance(days=2)
         app.discuss(case, actor="wang.worker", step=step)
     clock.advance(days=2)
-    app.vote(case, actor="wang.worker", body="representatives", members=30, present=24, in_favour=20, against=2,
-             abstained=2)
+    app.vote(case, actor="wang.worker", body="representatives", members=30, present=24, in_favour=20,
+             against=2, abstained=2)
     clock.advance(days=1)
     app.publicize(case, actor="wang.worker", kind="resolution", text="决议：安装路灯12盏")
     processor = Processor(app, views_engine)
     processor.catch_up()
     listed = row(views_engine, cases, case)
-    assert (listed["status"], listed["current_step"], listed["rounds"]) == ("implementing", "implementation", 1)
+    assert (listed["status"], listed["current_step"], listed["rounds"]) == \
+        ("implementing", "implementation", 1)
     board = row(views_engine, notice_board, case)
     assert board["active"] and board["notices"][0]["text"] == "决议：安装路灯12盏"
     assert board["notices"][0]["history_digest"] == app.history(case)[-1].chain
@@ -64,10 +65,11 @@ def test_a_street_light_case_through_four_deliberations_shows_in_every_view(
     assert rated["asked_by"] == "wang.worker"
 
 
-def test_visits_move_a_households_next_due_date(stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+def test_visits_move_a_households_next_due_date(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
     app = stored_app
-    household = app.register_household(actor="wang.worker", cell_id="qingshui.dongcun.g2", address="东村二组5号",
-                                       categories=["elderly_alone"]).id
+    household = app.register_household(actor="wang.worker", cell_id="qingshui.dongcun.g2",
+                                       address="东村二组5号", categories=["elderly_alone"]).id
     visit = app.schedule_visit(household, actor="wang.worker", visitor="wang.worker", purpose="welfare_call",
                                due_at=clock.now + timedelta(days=3)).id
     clock.advance(days=2)

@@ -62,15 +62,17 @@ def test_the_watcher_records_each_missed_deadline_once_and_escalates_even_with_t
 def test_the_watcher_expires_silent_feedback_and_takes_down_notices_whose_period_is_over(
         stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
     app = stored_app
-    repair = app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak", cell_id="qingshui.dongcun.g1").id
+    repair = app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak",
+                              cell_id="qingshui.dongcun.g1").id
     app.triage(repair, actor="wang.worker", category="repairs")
     app.resolve(repair, actor="wang.worker", summary="fixed")
-    lights = app.raise_demand(actor="wang.worker", channel="visit", title="路灯 lights", cell_id="qingshui.dongcun").id
+    lights = app.raise_demand(actor="wang.worker", channel="visit", title="路灯 lights",
+                              cell_id="qingshui.dongcun").id
     app.triage(lights, actor="wang.worker", category="public_works")
     for step in ("branch_proposal", "two_committees", "members_assembly"):
         app.discuss(lights, actor="wang.worker", step=step)
-    app.vote(lights, actor="wang.worker", body="representatives", members=9, present=9, in_favour=9, against=0,
-             abstained=0)
+    app.vote(lights, actor="wang.worker", body="representatives", members=9, present=9, in_favour=9,
+             against=0, abstained=0)
     app.publicize(lights, actor="wang.worker", kind="resolution", text="决议 resolution")
     clock.advance(days=8)
     Processor(app, views_engine).catch_up()
@@ -115,7 +117,7 @@ def test_status_and_rebuild_commands_report_lag_and_throughput(
     assert rows_of(views_engine, all_views()["satisfaction"]) == fresh_rebuild(app, views_engine,
                                                                               all_views()["satisfaction"])
     after = runner.invoke(main, ["projections", "status"]).output
-    assert [line for line in after.splitlines() if line.startswith("satisfaction")][0].split()[1:4] == \
+    assert next(line for line in after.splitlines() if line.startswith("satisfaction")).split()[1:4] == \
         [str(total), str(total), "0"]
 
 
@@ -166,7 +168,8 @@ def test_a_failed_batch_is_logged_and_retried_and_the_worker_carries_on(
         try:
             deadline = time.monotonic() + 60
             while Processor(app, views_engine, [live]).positions()["cases"] < total:
-                assert worker.is_alive() and time.monotonic() < deadline, "the worker stopped or never caught up"
+                assert worker.is_alive() and time.monotonic() < deadline, \
+                    "the worker stopped or never caught up"
                 time.sleep(0.05)
         finally:
             stop.set()
