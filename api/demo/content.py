@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Chinese text is written with full-width punctuation)
 """The words of the demo data set: what residents ask for, what workers write, what notices say.
 
 Kept apart from the loader (`api/demo/load.py`) so the loader reads as a story and this file as a phrase book.

@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001  (Chinese text is written with full-width punctuation)
 """The demo data set: 清水镇, three villages and the community at the township seat, six months of it.
 
 Everything is recorded through the Application's use cases, as a real deployment would have
