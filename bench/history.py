@@ -9,6 +9,7 @@ store with `copy_events`.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import random
@@ -67,7 +68,8 @@ class Stories:
         return self.h.clock.now
 
     def watched(self, demand_id: UUID, until: datetime) -> Story:
-        """Act as the deadline watcher would before `until`: record each deadline missed soon after it passes."""
+        """Act as the deadline watcher would before `until`: record each deadline missed soon after it
+        passes."""
         while pending := self.app.demand(demand_id).passed_deadlines(until):
             yield min(due for _, due in pending) + _hours(1)
             self.app.record_missed_deadlines(demand_id)
@@ -83,12 +85,14 @@ class Stories:
         deliberate = rng.random() < 0.2
         if deliberate:
             category = rng.choice(sorted(self.deliberation))
-            cells = [c for c in self.cells if ("community" in c) == (self.deliberation[category] == "six_step_deliberation")]
+            urban = self.deliberation[category] == "six_step_deliberation"
+            cells = [c for c in self.cells if ("community" in c) == urban]
         else:
             category = rng.choice(self.direct)
             cells = self.cells
-        demand_id = app.raise_demand(actor=SYSTEM, channel=rng.choice(["visit", "phone", "online", "reception_day",
-                                                                       "grid_patrol", "message_box", "open311"]),
+        channel = rng.choice(["visit", "phone", "online", "reception_day", "grid_patrol", "message_box",
+                              "open311"])
+        demand_id = app.raise_demand(actor=SYSTEM, channel=channel,
                                      title=f"Demand about {category}", cell_id=rng.choice(cells),
                                      resident_name="居民", resident_phone="13800000000").id
         self.h.demands.append(demand_id)
@@ -108,7 +112,8 @@ class Stories:
         yield from self.work(demand_id, deliberate)
 
     def deliberation_steps(self, demand_id: UUID) -> Iterator[datetime]:
-        """Every step of the case's template, with returns, invalid and rejected votes; False if it ends rejected."""
+        """Every step of the case's template, with returns, invalid and rejected votes; False if it ends
+        rejected."""
         rng, app = self.rng, self.app
         while True:
             demand = app.demand(demand_id)
@@ -124,25 +129,30 @@ class Stories:
                     app.end_notice(demand_id, notice_id=notice_id)
             if step.kind == "discussion":
                 returned = step.may_return and rng.random() < 0.08
-                app.discuss(demand_id, actor=SYSTEM, step=step.key, outcome="returned" if returned else "endorsed",
+                app.discuss(demand_id, actor=SYSTEM, step=step.key,
+                            outcome="returned" if returned else "endorsed",
                             attendees=["member"] * rng.randint(3, 9))
             elif step.kind == "vote":
                 body = step.vote_bodies[0]
                 members = rng.randint(20, 60)
                 roll = rng.random()
-                present = rng.randint(0, members // 2) if roll < 0.08 else rng.randint(members * 3 // 4, members)
-                in_favour = rng.randint(0, present // 2) if roll > 0.9 else rng.randint(present * 3 // 4, present)
+                present = (rng.randint(0, members // 2) if roll < 0.08
+                           else rng.randint(members * 3 // 4, members))
+                in_favour = (rng.randint(0, present // 2) if roll > 0.9
+                             else rng.randint(present * 3 // 4, present))
                 outcome = app.vote(demand_id, actor=SYSTEM, body=body, members=members, present=present,
                                    in_favour=in_favour, against=present - in_favour, abstained=0)
                 if app.demand(demand_id).just_rejected and rng.random() < 0.5:
                     yield from self.after(demand_id, rng.uniform(2, 48))
-                    app.publicize(demand_id, actor=SYSTEM, kind="rejection", text="表决未通过 The vote rejected it")
+                    app.publicize(demand_id, actor=SYSTEM, kind="rejection",
+                                  text="表决未通过 The vote rejected it")
                     yield from self.after(demand_id, rng.uniform(24, 24 * 10))
                     app.close_case(demand_id, actor=SYSTEM, outcome="rejected")
                     return False
                 del outcome
             else:
-                notice_id = app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind, text="公示 Notice text")
+                notice_id = app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind,
+                                          text="公示 Notice text")
                 del notice_id
                 yield from self.objections(demand_id)
 
@@ -151,11 +161,13 @@ class Stories:
         notice_id, notice = list(demand.notices.items())[-1]
         if self.rng.random() < 0.2:
             yield from self.after(demand_id, self.rng.uniform(1, 72))
-            objection = self.app.lodge_objection(demand_id, actor=SYSTEM, notice_id=notice_id, text="异议 objection")
+            objection = self.app.lodge_objection(demand_id, actor=SYSTEM, notice_id=notice_id,
+                                                 text="异议 objection")
             del objection
             yield from self.after(demand_id, self.rng.uniform(1, 48))
             objection_id = list(self.app.demand(demand_id).objections)[-1]
-            self.app.answer_objection(demand_id, actor=SYSTEM, objection_id=objection_id, answer="已答复 answered")
+            self.app.answer_objection(demand_id, actor=SYSTEM, objection_id=objection_id,
+                                      answer="已答复 answered")
         del notice
 
     def work(self, demand_id: UUID, deliberate: bool) -> Story:
@@ -164,11 +176,13 @@ class Stories:
         if roll < 0.08:                                   # left open and overdue
             yield from self.after(demand_id, rng.uniform(24 * 10, 24 * 40))
             if rng.random() < 0.5 and app.demand(demand_id).is_unresolved(self.now):
-                app.flag(demand_id, actor=SYSTEM, responsible="责任单位 responsible unit", finding="久拖不决 left undone")
+                app.flag(demand_id, actor=SYSTEM, responsible="责任单位 responsible unit",
+                         finding="久拖不决 left undone")
             return
         if roll < 0.12 and not deliberate:
             yield from self.after(demand_id, rng.uniform(24, 24 * 6))
-            app.close_case(demand_id, actor=SYSTEM, outcome="not_resolvable", explanation="超出职权 beyond our powers")
+            app.close_case(demand_id, actor=SYSTEM, outcome="not_resolvable",
+                           explanation="超出职权 beyond our powers")
         elif roll < 0.15 and not deliberate and len(self.h.demands) > 1:
             yield from self.after(demand_id, rng.uniform(1, 48))
             survivor = next(d for d in self.h.demands if d != demand_id)
@@ -177,7 +191,8 @@ class Stories:
         else:
             if rng.random() < 0.4:
                 yield from self.after(demand_id, rng.uniform(4, 72))
-                app.record_progress(demand_id, actor=SYSTEM, summary="进行中 under way", percent=rng.randint(10, 90))
+                app.record_progress(demand_id, actor=SYSTEM, summary="进行中 under way",
+                                    percent=rng.randint(10, 90))
             demand = app.demand(demand_id)
             notices = [n["ends_at"] for n in demand.notices.values()]
             yield from self.after(demand_id, rng.uniform(4, 24 * 12))
@@ -211,8 +226,9 @@ class Stories:
         yield start
         categories = rng.choice([["ordinary"], ["minimum_living_allowance"], ["hardship"], ["elderly_alone"],
                                  ["elderly_alone", "disabled"], ["unemployed"], ["hospitalised"]])
-        household_id = app.register_household(actor=SYSTEM, cell_id=rng.choice(self.cells), address="门牌 address",
-                                              categories=categories, members=rng.randint(1, 6)).id
+        household_id = app.register_household(actor=SYSTEM, cell_id=rng.choice(self.cells),
+                                              address="门牌 address", categories=categories,
+                                              members=rng.randint(1, 6)).id
         self.h.households.append(household_id)
         cadence = app.household(household_id).cadence_days or 60
         diligent = rng.random() < 0.8
@@ -223,7 +239,8 @@ class Stories:
                 return
             yield t - timedelta(days=3)
             visit_id = app.schedule_visit(household_id, actor=SYSTEM, visitor=rng.choice(WORKERS),
-                                          purpose=rng.choice(["routine", "welfare_call", "follow_up", "mediation"]),
+                                          purpose=rng.choice(["routine", "welfare_call", "follow_up",
+                                                              "mediation"]),
                                           due_at=t).id
             yield t
             if rng.random() < 0.1:
@@ -252,10 +269,8 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
     counter = itertools.count()
 
     def push(story: Story) -> None:
-        try:
+        with contextlib.suppress(StopIteration):  # a story with nothing more to do is done
             heapq.heappush(queue, (next(story), next(counter), story))
-        except StopIteration:
-            pass
 
     for _ in range(demands):
         push(stories.demand(start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.9))))
