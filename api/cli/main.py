@@ -19,7 +19,7 @@ from api.compose import Runtime, initialise
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
 from api.settings import Settings
 from api.web.app import create_app
-from api.web.deps import PERSONAL_FIELDS, mask
+from api.web.deps import masked
 from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError
@@ -85,8 +85,7 @@ def history(aggregate_id: UUID, personal_data: bool) -> None:
     with Runtime.open() as rt, _domain_errors():
         entries = rt.app.history(aggregate_id)
     for e in entries:
-        data = e.data if personal_data else {k: mask(v) if k in PERSONAL_FIELDS else v
-                                             for k, v in e.data.items()}
+        data = e.data if personal_data else masked(e.data)
         details = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
         click.echo(f"v{e.version:<4} {e.occurred_at:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
                    f"(recorded {e.recorded_at:%Y-%m-%d %H:%M:%S})  {details}")

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
@@ -40,7 +41,7 @@ from api.rest.schemas import (
     Triage,
     Vote,
 )
-from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masked, masks_personal_data
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing, Recorded
@@ -123,19 +124,12 @@ def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
     if as_of is not None:
         return state_as_of(app, demand_id, as_of, actor)
     hide = masks_personal_data(actor)
-    entries = []
-    for e in app.history(demand_id):
-        data = plain(e.data)  # a new dict
-        if hide:
-            for key in ("resident_name", "resident_phone"):
-                if key in data:
-                    data[key] = mask(data[key])
-        entries.append({"version": e.version, "type": e.type, "actor": e.actor,
-                        "recorded_at": e.recorded_at.isoformat(), "occurred_at": e.occurred_at.isoformat(),
-                        "data": data, "hash": e.chain})
-    # Only JSON types are left: skip FastAPI's jsonable_encoder, which walked every value again and,
-    # with plain() over the whole list, took as long as reading the events (docs/performance.md, "HTTP API")
-    return JSONResponse(entries)
+    entries = [{"version": e.version, "type": e.type, "actor": e.actor, "recorded_at": e.recorded_at,
+                "occurred_at": e.occurred_at, "data": masked(e.data) if hide else e.data, "hash": e.chain}
+               for e in app.history(demand_id)]
+    # orjson writes the datetimes and UUIDs itself: no JSON-ready copy of every event's data first, which
+    # took half as long as reading the events (docs/performance.md, "HTTP API")
+    return Response(orjson.dumps(entries), media_type="application/json")
 
 
 def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> Any:

@@ -103,6 +103,11 @@ def masks_personal_data(account: Account) -> bool:
 PERSONAL_FIELDS = ("resident_name", "resident_phone", "head_name", "phone")
 
 
+def masked(data: dict[str, Any]) -> dict[str, Any]:
+    """An event's or a record's data with its personal fields masked."""
+    return {k: mask(v) if k in PERSONAL_FIELDS else v for k, v in data.items()}
+
+
 def mask(value: str | None) -> str | None:
     if not value:
         return value
