@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -214,10 +214,15 @@ def accounts_create(username: str, display_name: str, role: str | None, cell_id:
     click.echo(f"opened {username}" + (f" as {role} over {cell_id}" if role else ""))
 
 
+def _role_arguments(command: Callable[..., None]) -> Callable[..., None]:
+    for argument in (click.argument("cell_id"), click.argument("role", type=click.Choice(ROLES)),
+                     click.argument("username")):
+        command = argument(command)
+    return command
+
+
 @accounts.command("grant")
-@click.argument("username")
-@click.argument("role", type=click.Choice(ROLES))
-@click.argument("cell_id")
+@_role_arguments
 def accounts_grant(username: str, role: str, cell_id: str) -> None:
     """Grant a role over a grid cell."""
     _change_role(username, role, cell_id, grant=True)
@@ -225,9 +230,7 @@ def accounts_grant(username: str, role: str, cell_id: str) -> None:
 
 
 @accounts.command("revoke")
-@click.argument("username")
-@click.argument("role", type=click.Choice(ROLES))
-@click.argument("cell_id")
+@_role_arguments
 def accounts_revoke(username: str, role: str, cell_id: str) -> None:
     """Revoke a role over a grid cell."""
     _change_role(username, role, cell_id, grant=False)

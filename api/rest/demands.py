@@ -93,9 +93,7 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
            status: str | None = None, track: str | None = None, step: str | None = None,
            category: str | None = None, cell: str | None = None, assignee: str | None = None,
            channel: str | None = None, overdue: bool | None = None, sort: str = "-raised_at",
-           limit: Limit = 50,
-           offset: Offset = 0,
-           after: After = None) -> Any:
+           limit: Limit = 50, offset: Offset = 0, after: After = None) -> Any:
     """Search the case list (the `cases` view) within your grid cells."""
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)

@@ -29,9 +29,7 @@ async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff) -> Res
 @router.get("/households", response_model=Page)
 def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None = None,
                     visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
-                    limit: Limit = 50,
-                    offset: Offset = 0,
-                    after: After = None) -> Any:
+                    limit: Limit = 50, offset: Offset = 0, after: After = None) -> Any:
     """Households with last visit, next visit due and whether overdue (the visit coverage view)."""
     rt.wait_for_views(after, ["visit_coverage"])
     cells = narrowed(rt.app, scope, cell)

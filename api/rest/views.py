@@ -66,8 +66,7 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
 def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None,
                cell: str | None = None, assignee: str | None = None, flagged: bool | None = None,
                sort: str = "raised_at",
-               limit: Limit = 100,
-               offset: Offset = 0,
+               limit: Limit = 100, offset: Offset = 0,
                format: Format = "json", after: After = None) -> Any:
     """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
     escalations and accountability flags."""
