@@ -114,10 +114,11 @@ class Processes:
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
 
-    def start(self, name: str, env: dict[str, str], logdir: Path, *args: str) -> None:
+    def start(self, name: str, env: dict[str, str], logdir: Path, module: str, *args: str) -> None:
+        """Run `python -m module args…` (the CLI, or a worker's own entry point)."""
         log = logdir / f"{name}.log"
         with log.open("wb") as out:
-            self.running[name] = subprocess.Popen([sys.executable, "-m", "api.cli", *args], cwd=ROOT, env=env,
+            self.running[name] = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
                                                   stdout=out, stderr=subprocess.STDOUT)
         self.logs[name] = log
 
@@ -159,9 +160,9 @@ def server(postgres_schema: str, tmp_path: Path) -> Iterator[tuple[str, dict[str
     port = free_port()
     processes = Processes()
     try:
-        processes.start("api", env, tmp_path, "api", "--workers", "2", "--port", str(port))
-        processes.start("projections", env, tmp_path, "worker", "projections")
-        processes.start("deadlines", env, tmp_path, "worker", "deadlines", "--every", "1")
+        processes.start("api", env, tmp_path, "api.cli", "api", "--workers", "2", "--port", str(port))
+        processes.start("projections", env, tmp_path, "workers.projections")
+        processes.start("deadlines", env, tmp_path, "workers.deadlines", "--every", "1")
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
