@@ -13,10 +13,8 @@ the live one only once it has caught up) and by tests.
 from __future__ import annotations
 
 import bisect
-import gc
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -117,14 +115,13 @@ class Processor:
 
     def run_once(self, limit: int | None = None) -> int:
         """Process one page of events for every view that is behind; returns events applied."""
-        with _collector_paused():
-            known = self.positions()
-            page = self.recorder.select_notifications(min(known.values()) + 1, limit or self.batch_size or BATCH)
-            if not page:
-                return 0
-            folds = [self._fold_from(view, known[view.name]) for view in self.views]
-            self._fold_page(folds, page)
-            return sum(self._record(f) for f in folds)
+        known = self.positions()
+        page = self.recorder.select_notifications(min(known.values()) + 1, limit or self.batch_size or BATCH)
+        if not page:
+            return 0
+        folds = [self._fold_from(view, known[view.name]) for view in self.views]
+        self._fold_page(folds, page)
+        return sum(self._record(f) for f in folds)
 
     def apply(self, view: View, expected: int, numbered: list[tuple[int, Any]]) -> int:
         """Apply events (each with its notification id) to `view` at position `expected` and move
@@ -153,22 +150,21 @@ class Processor:
     def _catch_up(self, folds: list[Fold], target: int, progress: Callable[[int], None] | None) -> int:
         start = min(f.position for f in folds) + 1
         applied = folded = 0
-        with _collector_paused(freeze_survivors=True):
-            while folds and start <= target:
-                page = self.recorder.select_notifications(start, self.batch_size or CATCH_UP_PAGE)
-                if not page:
-                    break
-                start = page[-1].id + 1
-                self._fold_page(folds, page)
-                folded += len(page)
-                if progress is not None:
-                    progress(len(page))
-                if (self.batch_size or folded >= FLUSH_EVENTS or start > target
-                        or sum(len(f.changes) for f in folds) >= FLUSH_ROWS):
-                    applied += sum(self._record(f) for f in folds)
-                    folded = 0
-                    folds = [f for f in folds if f.cache.position is not None]  # the others were overtaken
-            return applied + sum(self._record(f) for f in folds)
+        while folds and start <= target:
+            page = self.recorder.select_notifications(start, self.batch_size or CATCH_UP_PAGE)
+            if not page:
+                break
+            start = page[-1].id + 1
+            self._fold_page(folds, page)
+            folded += len(page)
+            if progress is not None:
+                progress(len(page))
+            if (self.batch_size or folded >= FLUSH_EVENTS or start > target
+                    or sum(len(f.changes) for f in folds) >= FLUSH_ROWS):
+                applied += sum(self._record(f) for f in folds)
+                folded = 0
+                folds = [f for f in folds if f.cache.position is not None]  # the others were overtaken
+        return applied + sum(self._record(f) for f in folds)
 
     def catch_up_within(self, conn: Connection) -> int:
         """Process every event past each view's position in the caller's transaction, `conn` (the
@@ -294,29 +290,3 @@ def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callab
         conn.execute(positions.delete().where(positions.c.view.in_([shadow.name, view.name])))
         conn.execute(positions.insert().values(view=view.name, position=final))
     return processed
-
-
-@contextmanager
-def _collector_paused(*, freeze_survivors: bool = False) -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a page is processed.
-
-    A page's decoded events live until every view has folded them, so the collector promotes them
-    and then walks every long-lived object (the kept rows above all) again and again: that cost a
-    quarter to a third of the catch-up time. A page makes few reference cycles; they are collected
-    once it is done.
-
-    `freeze_survivors` (a catch-up): what is still alive at the end, the rows kept from the whole
-    catch-up above all, is long-lived and acyclic, so it is moved to the collector's permanent
-    generation (`gc.freeze`) rather than walked by the next collections of every generation, which
-    took 0.1-0.2 s per generation after catching up 100,000 events. A catch-up leaves about ten
-    unreachable objects behind (measured), which that keeps for good.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            if freeze_survivors:
-                gc.freeze()
-            gc.enable()
