@@ -22,8 +22,9 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Dialect, Engine, MetaData, Table, TypeDecorator, exc, inspect, text
+from sqlalchemy import Column, Connection, Dialect, Engine, MetaData, Table, TypeDecorator, exc, inspect, text
 from sqlalchemy.engine.interfaces import ReflectedColumn
+from sqlalchemy.types import TypeEngine
 
 from projections import all_views
 from projections.core import (
@@ -67,15 +68,22 @@ def create_tables(engine: Engine) -> list[str]:
     return replaced
 
 
-def _stored_shape(described: Iterable[ReflectedColumn]) -> dict[str, Any]:
-    """Each column's name and kind of type (text, integer, datetime...), as the database describes it."""
-    return {c["name"]: c["type"]._type_affinity for c in described}  # noqa: SLF001
+def _stored_shape(described: Iterable[ReflectedColumn]) -> dict[str, type]:
+    """Each column's name and kind of value (str, int, datetime...), as the database describes it."""
+    return {c["name"]: _kind(c["type"]) for c in described}
 
 
-def _declared_shape(table: Table, dialect: Dialect) -> dict[str, Any]:
+def _declared_shape(table: Table, dialect: Dialect) -> dict[str, type]:
     """The same for the table as the code declares it, on `dialect`."""
-    return {c.name: (c.type.load_dialect_impl(dialect) if isinstance(c.type, TypeDecorator) else c.type)
-            ._type_affinity for c in table.columns}  # noqa: SLF001
+    return {c.name: _kind(c.type.load_dialect_impl(dialect) if isinstance(c.type, TypeDecorator) else c.type)
+            for c in table.columns}
+
+
+def _kind(column_type: TypeEngine[Any]) -> type:
+    try:
+        return column_type.python_type
+    except NotImplementedError:  # SQLAlchemy 2.0, for a type it does not know
+        return object
 
 
 @dataclass
@@ -256,10 +264,10 @@ def _read_missing(conn: Connection, folds: list[Fold], numbered: list[tuple[int,
 
 
 def shadow_of(view: View) -> View:
-    """A copy of the view writing to its own table and position, for rebuilding beside the live one."""
-    columns = [c._copy() for c in view.table.columns]  # noqa: SLF001 — a plain column copy
-    for column in columns:
-        column.index = False  # the live table's indexes are created under their own names at the swap
+    """A copy of the view writing to its own table and position, for rebuilding beside the live one.
+    It has no indexes: the live table's are created under their own names at the swap."""
+    columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+               for c in view.table.columns]
     return View(view.name + SHADOW, Table(view.table.name + SHADOW, MetaData(), *columns), view.key,
                 view.handlers)
 
