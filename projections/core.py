@@ -17,7 +17,7 @@ import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -41,6 +41,7 @@ from sqlalchemy.types import TypeEngine
 
 Row = dict[str, Any]
 Handler = Callable[[Row | None, Any], Row | None]
+Event = TypeVar("Event")
 JSON_TEXT = JSON(none_as_null=True)
 CHUNK = 500  # keys in one IN (...) list
 
@@ -58,6 +59,19 @@ class PositionMoved(Exception):
 
 class StaleRows(Exception):
     """An update found fewer rows than the processor's kept rows said exist; nothing was written."""
+
+
+class MissingRow(Exception):
+    """An event that changes a view's row came before the event that creates it."""
+
+
+def needs_row(handler: Callable[[Row, Event], Row | None]) -> Callable[[Row | None, Event], Row | None]:
+    """A handler for an event that only ever follows the one creating its row."""
+    def handle(row: Row | None, event: Event) -> Row | None:
+        if row is None:
+            raise MissingRow(f"{handler.__name__}: no row for {event!r}")
+        return handler(row, event)
+    return handle
 
 
 @dataclass
