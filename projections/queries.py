@@ -24,7 +24,7 @@ from projections.stats import median, p90, share
 from projections.visit_coverage import visit_coverage
 
 GROUPINGS = ("category", "cell", "worker", "month")
-MAX_LIMIT = 500
+MAX_PAGE = 500  # items in one page of a list, at most
 
 
 class BadQuery(ValueError):
@@ -44,13 +44,17 @@ def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: 
     name = sort.lstrip("-")
     if name not in table.c:
         raise BadQuery(f"cannot sort by {name!r}; sort by one of {sorted(table.c.keys())}")
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    _check_page(limit, offset)
     column = table.c[name]
     order = column.desc() if sort.startswith("-") else column.asc()
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = conn.execute(query.order_by(order, table.c[tiebreak]).limit(limit).offset(offset)).mappings()
     return Page([dict(r) for r in rows], total, limit, offset)
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise BadQuery(f"limit is 1 to {MAX_PAGE} and offset at least 0")
 
 
 def _in_cells(columns: Sequence[ColumnElement[Any]],
@@ -266,8 +270,7 @@ def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | No
                 notices.append({"case_id": r["id"], "category": r["category"], "cell_id": r["cell_id"], **n,
                                 "period_over": datetime.fromisoformat(n["ends_at"]) <= now})
     notices.sort(key=lambda n: (n["posted_at"], n["notice_id"]), reverse=True)
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    _check_page(limit, offset)
     return Page(notices[offset:offset + limit], len(notices), limit, offset)
 
 
