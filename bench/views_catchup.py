@@ -3,9 +3,9 @@
     python -m bench.views_catchup [--store sqlite|postgres|both] [--events 100000] [--repeat 3]
                                   [--json PATH] [--postgres-url URL]
 
-The requirement (issue "Views and workers"): catching up 100,000 events for all views together
-runs at no less than 50 % of the rate of a minimal batched counter projection measured in the
-same run on the same database.
+The requirement (set again by the renovation): catching up 100,000 events for all views together
+runs at no less than 50 % (PostgreSQL) and 40 % (SQLite) of the rate of a minimal batched counter
+projection measured in the same run on the same database.
 
 A lawful random history of at least `--events` events is generated once in memory
 (`bench.history.generate`) and copied into one fresh store per database kind (a SQLite file, or
@@ -33,7 +33,7 @@ into the database file and emptied (`wal_checkpoint(TRUNCATE)`), so that no work
 checkpointing what the one before it wrote. The workloads take turns within a repeat and
 the order flips every repeat. Reported: each workload's median rate, the ratio of the medians
 (the verdict) and, as a check against drift of the machine, the median of the per-repeat ratios.
-Exit status 0 if the views reach 50 % of the baseline on every store measured, else 1.
+Exit status 0 if the views reach their share of the baseline on every store measured, else 1.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.settings import Settings
 from bench.history import History, copy_events, generate
-from bench.support import POSTGRES_URL, fresh_database, load_average, machine, median, log, start_run
+from bench.support import POSTGRES_URL, fresh_database, load_average, log, median, start_run
 from domain.application import Minqing
 from domain.deployment import Deployment, load
 from projections import all_views
@@ -64,7 +64,7 @@ from projections.core import positions
 from projections.db import make_engine
 from projections.processor import Processor, create_tables
 
-THRESHOLD = 0.50
+THRESHOLDS = {"sqlite": 0.40, "postgres": 0.50}  # the views' least share of the baseline, per store
 PAGE = 500
 DEPLOYMENT = "village_township"
 
@@ -244,7 +244,7 @@ def run_store(kind: str, history: History, deployment: Deployment, args: argpars
 
 def table(all_results: dict[str, dict[str, Result]]) -> str:
     lines = ["| store | workload | events/s (median) | min – max | × baseline (ratio of medians) "
-             "| median of per-repeat ratios | ≥ 50 % |",
+             "| median of per-repeat ratios | ≥ target |",
              "|---|---|---:|---:|---:|---:|:---:|"]
     for kind, results in all_results.items():
         base = median(results["baseline"].rates)
@@ -252,7 +252,10 @@ def table(all_results: dict[str, dict[str, Result]]) -> str:
             rate = median(results[w.key].rates)
             pairs = zip(results[w.key].rates, results["baseline"].rates, strict=True)
             paired = median([rate / base for rate, base in pairs])
-            verdict = ("pass" if rate >= THRESHOLD * base else "**FAIL**") if w.key == "views" else "—"
+            target = THRESHOLDS[kind]
+            verdict = "—"
+            if w.key == "views":
+                verdict = ("pass" if rate >= target * base else "**FAIL**") + f" ({target:.0%})"
             lines.append(f"| {kind} | {w.label} | {rate:,.0f} | {min(results[w.key].rates):,.0f} – "
                          f"{max(results[w.key].rates):,.0f} | {rate / base:.2f} | {paired:.2f} | {verdict} |")
     return "\n".join(lines)
@@ -287,19 +290,19 @@ def main(argv: list[str] | None = None) -> int:
             counts[kind], all_results[kind] = run_store(kind, history, deployment, args, Path(tmp), log)
     elapsed = time.perf_counter() - started
     info["load average at end"] = load_average()
-    ok = all(median(r["views"].rates) >= THRESHOLD * median(r["baseline"].rates)
-             for r in all_results.values())
+    ok = all(median(r["views"].rates) >= THRESHOLDS[kind] * median(r["baseline"].rates)
+             for kind, r in all_results.items())
     events = next(iter(counts.values()))
     print(f"Views catch-up — {events:,} events, median of {args.repeat} repeats "
           f"(total {elapsed:.0f} s; load average {info['load average at start']} at start, "
           f"{info['load average at end']} at end)\n")
     print(table(all_results))
-    print(f"\nVerdict: {'PASS' if ok else 'FAIL'} (all views together ≥ {THRESHOLD:.0%} of the baseline "
-          f"on {' and '.join(kinds)})")
+    targets = " and ".join(f"{THRESHOLDS[kind]:.0%} on {kind}" for kind in kinds)
+    print(f"\nVerdict: {'PASS' if ok else 'FAIL'} (all views together ≥ {targets} of the baseline)")
     if args.json:
         args.json.write_text(json.dumps({
             "benchmark": "views_catchup", "arguments": vars(args) | {"json": str(args.json)},
-            "machine": info, "events": events, "threshold": THRESHOLD, "elapsed_seconds": round(elapsed, 1),
+            "machine": info, "events": events, "thresholds": THRESHOLDS, "elapsed_seconds": round(elapsed, 1),
             "results": {kind: {key: {"rates": r.rates, "seconds": r.seconds, "median_rate": median(r.rates)}
                                for key, r in results.items()} for kind, results in all_results.items()},
             "pass": ok,

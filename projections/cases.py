@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
+from domain.chain import ChainedAggregate
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, Demand
 from domain.templates import TEMPLATES
-from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text, needs_row
 
 metadata = MetaData()
 
@@ -55,7 +55,7 @@ cases = Table(
 )
 
 
-def demand_key(event: Any) -> str | None:
+def demand_key(event: ChainedAggregate.Event) -> str | None:
     return id_text(event.originator_id)
 
 
@@ -84,14 +84,14 @@ def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
     return row
 
 
-def _touch(row: Row, event: Any) -> Row:
+def _touch(row: Row, event: ChainedAggregate.Event) -> Row:
     if event.occurred_at > row["updated_at"]:
         row["updated_at"] = event.occurred_at
     row["version"] = event.originator_version
     return row
 
 
-def _raised(_: Row | None, e: Any) -> Row:
+def _raised(_: Row | None, e: Demand.Raised) -> Row:
     row: Row = {
         "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
         "category": e.category_hint, "track": None, "template": None, "status": RAISED, "outcome": None,
@@ -107,22 +107,26 @@ def _raised(_: Row | None, e: Any) -> Row:
     return row
 
 
-def _triaged(row: Row, e: Any) -> Row:
+@needs_row
+def _triaged(row: Row, e: Demand.Triaged) -> Row:
     row.update(category=e.category, track=e.track, template=e.template,
                responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at)
     if e.track == "direct":
         row["status"] = row["current_step"] = IN_PROGRESS
     else:
+        assert e.template is not None  # a deliberation follows a template
         row["status"], row["current_step"] = DELIBERATING, _STEPS[e.template][0]
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
-def _assigned(row: Row, e: Any) -> Row:
+@needs_row
+def _assigned(row: Row, e: Demand.Assigned) -> Row:
     row["assignee"] = e.assignee
     return _touch(row, e)
 
 
-def _escalated(row: Row, e: Any) -> Row:
+@needs_row
+def _escalated(row: Row, e: Demand.Escalated) -> Row:
     row["responsible_cell_id"] = e.to_cell_id
     row["escalation_level"] += 1
     row["escalations"] = [*row["escalations"], {"from": e.from_cell_id, "to": e.to_cell_id, "by": e.actor,
@@ -130,8 +134,9 @@ def _escalated(row: Row, e: Any) -> Row:
     return _touch(row, e)
 
 
-def _stepped(row: Row, e: Any, *, advanced: bool, new_round: bool) -> Row:
-    row["current_step"] = step_after(row["template"], e.step, advanced=advanced)
+def _stepped(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized, step: str, *,
+             advanced: bool, new_round: bool) -> Row:
+    row["current_step"] = step_after(row["template"], step, advanced=advanced)
     if row["current_step"] == "implementation":
         row["status"] = IMPLEMENTING
     if new_round:
@@ -139,32 +144,36 @@ def _stepped(row: Row, e: Any, *, advanced: bool, new_round: bool) -> Row:
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
-def _discussed(row: Row, e: Any) -> Row:
+@needs_row
+def _discussed(row: Row, e: Demand.Discussed) -> Row:
     returned = e.outcome == "returned"
-    return _stepped(row, e, advanced=not returned, new_round=returned)
+    return _stepped(row, e, e.step, advanced=not returned, new_round=returned)
 
 
-def _voted(row: Row, e: Any) -> Row:
+@needs_row
+def _voted(row: Row, e: Demand.Voted) -> Row:
     if e.outcome == "invalid":
         return _with_deadlines(_touch(row, e), e.deadlines)
     adopted = e.outcome == "adopted"
-    return _stepped(row, e, advanced=adopted, new_round=not adopted)
+    return _stepped(row, e, e.step, advanced=adopted, new_round=not adopted)
 
 
-def _publicized(row: Row, e: Any) -> Row:
+@needs_row
+def _publicized(row: Row, e: Demand.Publicized) -> Row:
     if e.step is None:
         return _with_deadlines(_touch(row, e), e.deadlines)
-    return _stepped(row, e, advanced=True, new_round=False)
+    return _stepped(row, e, e.step, advanced=True, new_round=False)
 
 
-def _closed(row: Row, e: Any, outcome: str, feedback_due: datetime | None) -> Row:
+def _closed(row: Row, e: Demand.Resolved | Demand.Closed, outcome: str, feedback_due: datetime | None) -> Row:
     row.update(closed_from=row["status"], closed_step=row["current_step"], status=CLOSED, outcome=outcome,
                current_step=CLOSED, closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
                feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None)
     return _touch(row, e)
 
 
-def _resolved(row: Row, e: Any) -> Row:
+@needs_row
+def _resolved(row: Row, e: Demand.Resolved) -> Row:
     due = row["due_at"]  # the earliest open deadline, when none was recorded missed
     on_time = row["missed_deadlines"] == 0 and (due is None or e.occurred_at <= due)
     row = _closed(row, e, "resolved", e.feedback_due)
@@ -172,28 +181,33 @@ def _resolved(row: Row, e: Any) -> Row:
     return row
 
 
-def _closed_otherwise(row: Row, e: Any) -> Row:
+@needs_row
+def _closed_otherwise(row: Row, e: Demand.Closed) -> Row:
     return _closed(row, e, e.outcome, e.feedback_due)
 
 
-def _feedback(row: Row, e: Any) -> Row:
+@needs_row
+def _feedback(row: Row, e: Demand.FeedbackGiven) -> Row:
     row.update(feedback_state="given", rating=e.rating)
     return _touch(row, e)
 
 
-def _feedback_expired(row: Row, e: Any) -> Row:
+@needs_row
+def _feedback_expired(row: Row, e: Demand.FeedbackExpired) -> Row:
     row["feedback_state"] = "expired"
     return _touch(row, e)
 
 
-def _reopened(row: Row, e: Any) -> Row:
+@needs_row
+def _reopened(row: Row, e: Demand.Reopened) -> Row:
     row.update(status=row["closed_from"], current_step=row["closed_step"], outcome=None, closed_at=None,
                feedback_state=None, feedback_due=None, rating=None, on_time=None,
                reopen_count=row["reopen_count"] + 1)
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
-def _deadline_missed(row: Row, e: Any) -> Row:
+@needs_row
+def _deadline_missed(row: Row, e: Demand.DeadlineMissed) -> Row:
     missed = row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
     row["due_at"] = min((datetime.fromisoformat(due) for name, due in row["deadlines"].items()
                          if f"{name}@{due}" not in missed), default=None)
@@ -201,14 +215,16 @@ def _deadline_missed(row: Row, e: Any) -> Row:
     return _touch(row, e)
 
 
-def _flagged(row: Row, e: Any) -> Row:
+@needs_row
+def _flagged(row: Row, e: Demand.AccountabilityFlagged) -> Row:
     row["flags"] += 1
     row["flag_details"] = [*row["flag_details"], {"responsible": e.responsible, "finding": e.finding,
                                                   "by": e.actor, "at": e.occurred_at.isoformat()}]
     return _touch(row, e)
 
 
-def _touched(row: Row, e: Any) -> Row:
+@needs_row
+def _touched(row: Row, e: ChainedAggregate.Event) -> Row:
     return _touch(row, e)
 
 

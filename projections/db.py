@@ -5,18 +5,20 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 
 
 def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
-    """An engine for MINQING_DATABASE_URL.
+    """An engine for MINQING_DATABASE_URL, writing and reading JSON columns with orjson.
 
     On SQLite a writer's transactions take the write lock up front (BEGIN IMMEDIATE), so two
     processors never both read a position and then race to write; readers do not block writers.
     """
     url = urlsplit(database_url)
     if url.scheme == "sqlite":
-        engine = create_engine(database_url, connect_args={"timeout": 30}, **kwargs)
+        engine = create_engine(database_url, connect_args={"timeout": 30}, json_serializer=_json_text,
+                               json_deserializer=orjson.loads, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_connection: Any, _: Any) -> None:
@@ -32,4 +34,10 @@ def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Eng
     schema = parse_qs(url.query).get("schema", [""])[0]
     plain = urlunsplit(("postgresql+psycopg", url.netloc, url.path, "", ""))
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(plain, connect_args=connect_args, pool_pre_ping=True, **kwargs)
+    return create_engine(plain, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_text,
+                         json_deserializer=orjson.loads, **kwargs)
+
+
+def _json_text(value: Any) -> str:
+    """JSON as text (orjson gives UTF-8 bytes, which SQLite would keep as a blob)."""
+    return orjson.dumps(value).decode()

@@ -4,13 +4,14 @@ notice on (most cases never post one); its category and grid cell are read from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Boolean, Column, MetaData, String, Table
 
 from domain.demand import Demand
 from projections.cases import demand_key
-from projections.core import JSON_TEXT, Row, View, id_text
+from projections.core import JSON_TEXT, Row, View, id_text, needs_row
 
 metadata = MetaData()
 
@@ -22,28 +23,31 @@ notice_board = Table(
 )
 
 
-def _posted(row: Row | None, e: Any) -> Row:
+def _posted(row: Row | None, e: Demand.Publicized) -> Row:
     if row is None:
         row = {"id": id_text(e.originator_id), "notices": [], "active": False}
-    notice = {"notice_id": e.notice_id, "kind": e.kind, "step": e.step, "text": e.text, "channels": e.channels,
-              "posted_at": e.occurred_at.isoformat(), "ends_at": e.ends_at.isoformat(), "ended": False,
+    notice = {"notice_id": e.notice_id, "kind": e.kind, "step": e.step, "text": e.text,
+              "channels": e.channels, "posted_at": e.occurred_at.isoformat(),
+              "ends_at": e.ends_at.isoformat(), "ended": False,
               "objections": 0, "history_digest": e.chain, "version": e.originator_version}
     row["notices"] = [*row["notices"], notice]
     row["active"] = True
     return row
 
 
-def _change_notice(row: Row, notice_id: str, changes: Any) -> Row:
+def _change_notice(row: Row, notice_id: str, changes: Callable[[dict[str, Any]], dict[str, Any]]) -> Row:
     row["notices"] = [{**n, **changes(n)} if n["notice_id"] == notice_id else n for n in row["notices"]]
     row["active"] = any(not n["ended"] for n in row["notices"])
     return row
 
 
-def _objection(row: Row, e: Any) -> Row:
+@needs_row
+def _objection(row: Row, e: Demand.ObjectionLodged) -> Row:
     return _change_notice(row, e.notice_id, lambda n: {"objections": n["objections"] + 1})
 
 
-def _ended(row: Row, e: Any) -> Row:
+@needs_row
+def _ended(row: Row, e: Demand.NoticeEnded) -> Row:
     return _change_notice(row, e.notice_id, lambda n: {"ended": True})
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
 from domain.demand import CLOSED
 from projections.cases import cases
@@ -25,7 +25,7 @@ from projections.stats import median, p90, share
 from projections.visit_coverage import visit_coverage
 
 GROUPINGS = ("category", "cell", "worker", "month")
-MAX_LIMIT = 500
+MAX_PAGE = 500  # items in one page of a list, at most
 
 
 class BadQuery(ValueError):
@@ -45,8 +45,7 @@ def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: 
     name = sort.lstrip("-")
     if name not in table.c:
         raise BadQuery(f"cannot sort by {name!r}; sort by one of {sorted(table.c.keys())}")
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    _check_page(limit, offset)
     column = table.c[name]
     order = column.desc() if sort.startswith("-") else column.asc()
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
@@ -54,7 +53,13 @@ def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: 
     return Page([dict(r) for r in rows], total, limit, offset)
 
 
-def _in_cells(columns: Sequence[ColumnElement[Any]], cells: Sequence[str] | None) -> list[ColumnElement[bool]]:
+def _check_page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise BadQuery(f"limit is 1 to {MAX_PAGE} and offset at least 0")
+
+
+def _in_cells(columns: Sequence[ColumnElement[Any]],
+              cells: Sequence[str] | None) -> list[ColumnElement[bool]]:
     if cells is None:
         return []
     return [or_(*(c.in_(list(cells)) for c in columns))]
@@ -67,12 +72,13 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
                  overdue: bool | None = None, raised_from: datetime | None = None,
                  raised_to: datetime | None = None, receipt: str | None = None, sort: str = "-raised_at",
                  limit: int = 50, offset: int = 0) -> Page:
-    """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible cell)."""
+    """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible
+    cell)."""
     c = cases.c
     where: list[ColumnElement[bool]] = _in_cells([c.cell_id, c.responsible_cell_id], cells)
-    for column, value in ((c.status, status), (c.track, track), (c.current_step, step), (c.category, category),
-                          (c.assignee, assignee), (c.channel, channel), (c.overdue, overdue),
-                          (c.receipt, receipt)):
+    for column, value in ((c.status, status), (c.track, track), (c.current_step, step),
+                          (c.category, category), (c.assignee, assignee), (c.channel, channel),
+                          (c.overdue, overdue), (c.receipt, receipt)):
         if value is not None:
             where.append(column == value)
     if text:
@@ -119,7 +125,7 @@ def _case_scope(category: str | None, cells: Sequence[str] | None) -> list[Colum
 def _month_span(month: str) -> tuple[datetime, datetime]:
     """The first instant of `month` ("YYYY-MM", UTC) and of the month after it."""
     try:
-        start = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=timezone.utc)
+        start = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
     except ValueError:
         raise BadQuery(f"a month is YYYY-MM, not {month!r}") from None
     return start, (start + timedelta(days=32)).replace(day=1)
@@ -141,7 +147,8 @@ def _hours(start: datetime, end: datetime) -> float:
 
 
 def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                          cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
+                          cells: Sequence[str] | None = None,
+                          month: str | None = None) -> list[dict[str, Any]]:
     """Per group (month: the month raised): cases, median and 90th percentile of hours to first
     response (triage) and to resolution, and the share resolved on time (of those resolved); the
     worker is the assignee, else whoever first resolved the case. All of it from the cases view."""
@@ -180,11 +187,13 @@ def step_time_summary(conn: Connection, *, category: str | None = None,
             for step, days in sorted(per_step.items())]
 
 
-RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissatisfied", "expired", "reopens")
+RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissatisfied", "expired",
+                 "reopens")
 
 
 def satisfaction_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                         cells: Sequence[str] | None = None, month: str | None = None) -> list[dict[str, Any]]:
+                         cells: Sequence[str] | None = None,
+                         month: str | None = None) -> list[dict[str, Any]]:
     """Per group (month: the month feedback was first asked): feedback asked, answered, each rating,
     expired, reopens; satisfaction rate = (satisfied + basically satisfied) / answered; response
     rate = answered / asked. The worker is the assignee, else whoever first asked for feedback."""
@@ -192,7 +201,8 @@ def satisfaction_summary(conn: Connection, *, by: str = "category", category: st
     where = _case_scope(category, cells)
     if month is not None:
         where.append(s.month == month)
-    query = (select(satisfaction, c.category, c.cell_id, func.coalesce(c.assignee, s.asked_by).label("worker"))
+    worker = func.coalesce(c.assignee, s.asked_by).label("worker")
+    query = (select(satisfaction, c.category, c.cell_id, worker)
              .join(cases, c.id == s.id).where(and_(True, *where)))
     summary = []
     for group, members in _grouped(conn.execute(query).mappings(), by):
@@ -201,7 +211,8 @@ def satisfaction_summary(conn: Connection, *, by: str = "category", category: st
             continue
         summary.append({
             by: group, **totals,
-            "satisfaction_rate": share(totals["satisfied"] + totals["basically_satisfied"], totals["answered"]),
+            "satisfaction_rate": share(totals["satisfied"] + totals["basically_satisfied"],
+                                       totals["answered"]),
             "response_rate": share(totals["answered"], totals["asked"]),
         })
     return summary
@@ -251,7 +262,8 @@ def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | No
                    limit: int = 50, offset: int = 0) -> Page:
     """Public notices still up, newest first: no names or phone numbers, only what was posted."""
     where = [notice_board.c.active.is_(True), *_in_cells([cases.c.cell_id], cells)]
-    query = select(notice_board, cases.c.category, cases.c.cell_id).join(cases, cases.c.id == notice_board.c.id)
+    query = (select(notice_board, cases.c.category, cases.c.cell_id)
+             .join(cases, cases.c.id == notice_board.c.id))
     notices = []
     for r in conn.execute(query.where(and_(*where))).mappings():
         for n in r["notices"]:
@@ -259,8 +271,7 @@ def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | No
                 notices.append({"case_id": r["id"], "category": r["category"], "cell_id": r["cell_id"], **n,
                                 "period_over": datetime.fromisoformat(n["ends_at"]) <= now})
     notices.sort(key=lambda n: (n["posted_at"], n["notice_id"]), reverse=True)
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadQuery(f"limit is 1 to {MAX_LIMIT} and offset at least 0")
+    _check_page(limit, offset)
     return Page(notices[offset:offset + limit], len(notices), limit, offset)
 
 

@@ -7,7 +7,6 @@ kept there once: the response-time summaries read them from it, and the step tim
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Column, MetaData, String, Table
 
@@ -29,7 +28,7 @@ def _seconds(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds()
 
 
-def _triaged(row: Row | None, e: Any) -> Row | None:
+def _triaged(row: Row | None, e: Demand.Triaged) -> Row | None:
     deliberating = e.track == "deliberation"
     if row is None:
         if not deliberating:
@@ -39,7 +38,7 @@ def _triaged(row: Row | None, e: Any) -> Row | None:
     return row
 
 
-def _step_held(row: Row | None, e: Any) -> Row | None:
+def _step_held(row: Row | None, e: Demand.Discussed | Demand.Voted | Demand.Publicized) -> Row | None:
     if row is None or e.step is None or row["step_started_at"] is None:
         return row
     row["steps"] = [*row["steps"], {"round": getattr(e, "round", None), "step": e.step,

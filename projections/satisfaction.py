@@ -5,13 +5,12 @@ are read from `view_cases` (the worker is the assignee, else whoever first asked
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
+from domain.chain import ChainedAggregate
 from domain.demand import RATINGS, Demand
 from projections.cases import demand_key
-from projections.core import Row, View, id_text, month_of
+from projections.core import Row, View, id_text, month_of, needs_row
 
 metadata = MetaData()
 
@@ -30,12 +29,12 @@ satisfaction = Table(
 )
 
 
-def _blank(e: Any) -> Row:
+def _blank(e: ChainedAggregate.Event) -> Row:
     return {"id": id_text(e.originator_id), "asked_by": None, "month": None, "asked": 0, "answered": 0,
             "satisfied": 0, "basically_satisfied": 0, "dissatisfied": 0, "expired": 0, "reopens": 0}
 
 
-def _asked(row: Row | None, e: Any) -> Row | None:
+def _asked(row: Row | None, e: Demand.Resolved | Demand.Closed) -> Row | None:
     if e.feedback_due is None:
         return row
     row = row or _blank(e)
@@ -45,19 +44,21 @@ def _asked(row: Row | None, e: Any) -> Row | None:
     return row
 
 
-def _answered(row: Row, e: Any) -> Row:
+@needs_row
+def _answered(row: Row, e: Demand.FeedbackGiven) -> Row:
     assert e.rating in RATINGS
     row["answered"] += 1
     row[e.rating] += 1
     return row
 
 
-def _expired(row: Row, e: Any) -> Row:
+@needs_row
+def _expired(row: Row, e: Demand.FeedbackExpired) -> Row:
     row["expired"] += 1
     return row
 
 
-def _reopened(row: Row | None, e: Any) -> Row:
+def _reopened(row: Row | None, e: Demand.Reopened) -> Row:
     row = row or _blank(e)
     row["reopens"] += 1
     return row

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from domain.household import Household
 from domain.visit import HouseholdVisit
-from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text, needs_row
 
 metadata = MetaData()
 
@@ -31,26 +30,28 @@ visit_coverage = Table(
 )
 
 
-def household_key(event: Any) -> str | None:
-    if isinstance(event, Household.Event):
+def household_key(event: Household.Registered | Household.Recategorised | HouseholdVisit.Scheduled
+                  | HouseholdVisit.Conducted | HouseholdVisit.Missed) -> str | None:
+    if isinstance(event, (Household.Registered, Household.Recategorised)):
         return id_text(event.originator_id)
     return id_text(event.household_id)
 
 
 def _next_due(row: Row) -> datetime | None:
-    since = row["last_visit_at"] or row["registered_at"]
+    since: datetime | None = row["last_visit_at"] or row["registered_at"]
     if row["cadence_days"] is None or since is None:
         return None
-    return since + timedelta(days=row["cadence_days"])  # type: ignore[no-any-return]
+    return since + timedelta(days=row["cadence_days"])
 
 
 def _blank(household_id: str) -> Row:
-    return {"id": household_id, "cell_id": None, "categories": [], "cadence_days": None, "registered_at": None,
-            "last_visit_at": None, "last_visitor": None, "last_mode": None, "next_due_at": None,
+    return {"id": household_id, "cell_id": None, "categories": [], "cadence_days": None,
+            "registered_at": None, "last_visit_at": None, "last_visitor": None, "last_mode": None,
+            "next_due_at": None,
             "conducted": 0, "missed": 0, "scheduled": 0}
 
 
-def _registered(row: Row | None, e: Any) -> Row:
+def _registered(row: Row | None, e: Household.Registered) -> Row:
     row = row or _blank(id_text(e.originator_id))
     row.update(cell_id=e.cell_id, categories=list(e.categories), cadence_days=e.cadence_days,
                registered_at=e.occurred_at)
@@ -58,19 +59,20 @@ def _registered(row: Row | None, e: Any) -> Row:
     return row
 
 
-def _recategorised(row: Row, e: Any) -> Row:
+@needs_row
+def _recategorised(row: Row, e: Household.Recategorised) -> Row:
     row.update(categories=list(e.categories), cadence_days=e.cadence_days)
     row["next_due_at"] = _next_due(row)
     return row
 
 
-def _scheduled(row: Row | None, e: Any) -> Row:
+def _scheduled(row: Row | None, e: HouseholdVisit.Scheduled) -> Row:
     row = row or _blank(id_text(e.household_id))
     row["scheduled"] += 1
     return row
 
 
-def _conducted(row: Row | None, e: Any) -> Row:
+def _conducted(row: Row | None, e: HouseholdVisit.Conducted) -> Row:
     row = row or _blank(id_text(e.household_id))
     row["scheduled"] -= 1
     row["conducted"] += 1
@@ -80,7 +82,7 @@ def _conducted(row: Row | None, e: Any) -> Row:
     return row
 
 
-def _missed(row: Row | None, e: Any) -> Row:
+def _missed(row: Row | None, e: HouseholdVisit.Missed) -> Row:
     row = row or _blank(id_text(e.household_id))
     row["scheduled"] -= 1
     row["missed"] += 1

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 from domain import errors
 from domain.application import Minqing, Recorded
 from domain.chain import plain
-from projections.queries import MAX_LIMIT, Page
+from projections.queries import MAX_PAGE, Page
 
 # A list's paging and read-your-writes parameters, the same on every list.
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
 
