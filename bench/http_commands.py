@@ -4,10 +4,10 @@
                                   [--demands N] [--connections C] [--python-client] [--json PATH]
                                   [--postgres-url URL]
 
-The requirement:
-- command throughput over HTTP from one uvicorn process ≥ 50 % of the in-process Application rate
-  for the same commands on the same database in the same run;
-- with two or more processes on PostgreSQL ≥ 80 %;
+The requirement (as the renovation set it again):
+- command throughput over HTTP with two or more processes on PostgreSQL ≥ 80 % of the in-process
+  Application rate for the same commands on the same database in the same run (one process's share
+  is shown for information: its target was retired);
 - p99 latency under 100 ms at half the maximum rate;
 - `history` of a 1,000-event case under 50 ms.
 
@@ -71,7 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKER = "bench.worker"
 CELLS = ("qingshui.dongcun.g1", "qingshui.dongcun.g2", "qingshui.dongcun.g3")
 NOTE = {"text": "called the resident back; the repair crew comes on Thursday"}
-ONE_PROCESS_SHARE, PROCESSES_SHARE = 0.50, 0.80
+PROCESSES_SHARE = 0.80
 P99_LIMIT_MS, HISTORY_LIMIT_MS = 100.0, 50.0
 
 
@@ -461,11 +461,11 @@ def load_max(port: int, token: str, ids: list[UUID], seconds: float, args: argpa
 def checks(result: StoreResult) -> list[tuple[str, bool]]:
     found = []
     for run in result.runs:
-        target = ONE_PROCESS_SHARE if run.processes == 1 else PROCESSES_SHARE
-        found.append((f"{result.kind}: HTTP with {run.processes} process(es) at {run.share:.0%} "
-                      f"of the in-process rate (median of {len(run.rounds)} paired rounds; "
-                      f"target ≥ {target:.0%})",
-                      run.share >= target))
+        if run.processes > 1:  # one process has no target since the renovation (issue 9): information
+            found.append((f"{result.kind}: HTTP with {run.processes} processes at {run.share:.0%} "
+                          f"of the in-process rate (median of {len(run.rounds)} paired rounds; "
+                          f"target ≥ {PROCESSES_SHARE:.0%})",
+                          run.share >= PROCESSES_SHARE))
         found.append((f"{result.kind}: {run.processes} process(es), "
                       f"p99 {run.half.percentiles_ms['p99']:.1f} ms at {run.half.rate:.0f}/s, "
                       f"half the maximum (target < {P99_LIMIT_MS:.0f} ms)",
