@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import JSON, Column, Engine, MetaData, Table, Text, select
+from sqlalchemy import JSON, Column, Engine, MetaData, Text, select
 
 from domain.application import Minqing
 from projections.cases import cases
@@ -87,8 +87,8 @@ def test_a_view_whose_table_changed_in_an_upgrade_is_emptied_and_built_again(
                                    cell_id="qingshui.dongcun.g1").id
     processor = Processor(stored_app, views_engine)
     processor.catch_up()
-    older = Table(cases.name, MetaData(), *[c._copy() for c in cases.columns],
-                  Column("dropped_since", JSON, nullable=True))
+    older = cases.to_metadata(MetaData())
+    older.append_column(Column("dropped_since", JSON, nullable=True))
     with views_engine.begin() as conn:
         cases.drop(conn)
         older.create(conn)
@@ -105,9 +105,8 @@ def test_a_view_whose_column_changed_type_in_an_upgrade_is_built_again(
     case = stored_app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak",
                                    cell_id="qingshui.dongcun.g1").id
     Processor(stored_app, views_engine).catch_up()
-    columns = [c._copy() if c.name != "raised_at" else Column("raised_at", Text)
-               for c in cases.columns]  # raised_at as text, as an older release kept it
-    older = Table(cases.name, MetaData(), *columns)
+    older = cases.to_metadata(MetaData())
+    older.c.raised_at.type = Text()  # raised_at as text, as an older release kept it
     with views_engine.begin() as conn:
         cases.drop(conn)
         older.create(conn)
