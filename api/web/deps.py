@@ -26,14 +26,15 @@ bearer = HTTPBearer(auto_error=False, description="A staff token from `minqing a
 
 
 async def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    found: Runtime = request.app.state.runtime  # set by the app's lifespan
+    return found
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-async def application(request: Request) -> Minqing:
-    return request.app.state.runtime.app  # type: ignore[no-any-return]
+async def application(rt: RuntimeDep) -> Minqing:
+    return rt.app
 
 
 App = Annotated[Minqing, Depends(application)]
