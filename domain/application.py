@@ -430,7 +430,7 @@ class Minqing(Application[UUID]):
             return actions
         if actor == RESIDENT:
             return [action for action in actions if action in RESIDENT_MAY]
-        roles = {role for role, _ in self.account(actor).grants}
+        roles = {role for role, _ in self.accounts.get(actor).grants}
         return [action for action in actions
                 if roles & set(PERMISSIONS.get(permission_for(action, demand), ()))]
 
