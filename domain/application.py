@@ -197,6 +197,12 @@ class Minqing(Application[UUID]):
         self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
         return demand
 
+    def _case(self, demand_id: UUID, actor: str, action: str, expected_version: int | None,
+              occurred_at: datetime | None) -> tuple[Demand, datetime]:
+        """The case `actor` acts on, loaded and authorised for `action`, and when the act happened."""
+        when = self._when(occurred_at)
+        return self._demand(demand_id, actor, action, expected_version), when
+
     def _policy(self, category: str) -> dict[str, int]:
         return dict(self.deployment.category(category).deadlines.__dict__)
 
@@ -233,8 +239,7 @@ class Minqing(Application[UUID]):
                track: str | None = None, expected_version: int | None = None,
                occurred_at: datetime | None = None) -> Recorded:
         """Classify and route (分类分流): category, track, responsible cell, deadlines from policy."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "triage", expected_version)
+        demand, when = self._case(demand_id, actor, "triage", expected_version, occurred_at)
         spec = self.deployment.category(category)
         track = track or spec.track
         if track not in TRACKS:
@@ -260,8 +265,7 @@ class Minqing(Application[UUID]):
     def escalate(self, demand_id: UUID, *, actor: str, to_cell_id: str, reason: str,
                  expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Escalate (上报) to any higher level of the grid, not only the next one."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "escalate", expected_version)
+        demand, when = self._case(demand_id, actor, "escalate", expected_version, occurred_at)
         self.deployment.cell(to_cell_id)
         demand.escalate(to_cell_id=to_cell_id,
                         higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
@@ -271,8 +275,7 @@ class Minqing(Application[UUID]):
     def add_note(self, demand_id: UUID, *, actor: str, text: str, expected_version: int | None = None,
                  occurred_at: datetime | None = None) -> Recorded:
         """Add a working note to the case file."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "note", expected_version)
+        demand, when = self._case(demand_id, actor, "note", expected_version, occurred_at)
         demand.add_note(text=text, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -280,8 +283,7 @@ class Minqing(Application[UUID]):
                 attendees: list[str] | None = None, summary: str = "", expected_version: int | None = None,
                 occurred_at: datetime | None = None) -> Recorded:
         """Record a deliberation meeting (提议, 商议, 审议, …): when held, who attended, its outcome."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "discuss", expected_version)
+        demand, when = self._case(demand_id, actor, "discuss", expected_version, occurred_at)
         demand.discuss(step=step, outcome=outcome, attendees=attendees or [], summary=summary, actor=actor,
                        occurred_at=when)
         return self._save(demand)
@@ -291,8 +293,7 @@ class Minqing(Application[UUID]):
              attendees: list[str] | None = None, expected_version: int | None = None,
              occurred_at: datetime | None = None) -> Recorded:
         """Record a vote; the outcome (adopted, rejected, invalid) follows the statute, not the caller."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "vote", expected_version)
+        demand, when = self._case(demand_id, actor, "vote", expected_version, occurred_at)
         tally = Tally(members, present, in_favour, against, abstained, households, households_present)
         demand.vote(body=body, tally=tally, attendees=attendees or [], actor=actor, occurred_at=when)
         return self._save(demand)
@@ -301,8 +302,7 @@ class Minqing(Application[UUID]):
                   channels: list[str] | None = None, period_days: int | None = None,
                   expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Post a public notice (公开): a resolution, a draft, a rejection or an implementation result."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "publicize", expected_version)
+        demand, when = self._case(demand_id, actor, "publicize", expected_version, occurred_at)
         days = self.deployment.notice_days if period_days is None else period_days
         if days < 1:
             raise errors.InvalidInput("a notice stays up at least one day")
@@ -313,8 +313,7 @@ class Minqing(Application[UUID]):
     def lodge_objection(self, demand_id: UUID, *, actor: str, notice_id: str, text: str,
                         expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Lodge an objection (异议) to a notice while it is up; anyone may, residents included."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "object", expected_version)
+        demand, when = self._case(demand_id, actor, "object", expected_version, occurred_at)
         demand.lodge_objection(notice_id=notice_id, text=text, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -322,8 +321,7 @@ class Minqing(Application[UUID]):
                          expected_version: int | None = None,
                          occurred_at: datetime | None = None) -> Recorded:
         """A supervisor answers an objection."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "answer_objection", expected_version)
+        demand, when = self._case(demand_id, actor, "answer_objection", expected_version, occurred_at)
         demand.answer_objection(objection_id=objection_id, answer=answer, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -337,16 +335,14 @@ class Minqing(Application[UUID]):
     def record_progress(self, demand_id: UUID, *, actor: str, summary: str, percent: int,
                         expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Record how far implementation has got."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "progress", expected_version)
+        demand, when = self._case(demand_id, actor, "progress", expected_version, occurred_at)
         demand.record_progress(summary=summary, percent=percent, actor=actor, occurred_at=when)
         return self._save(demand)
 
     def resolve(self, demand_id: UUID, *, actor: str, summary: str, expected_version: int | None = None,
                 occurred_at: datetime | None = None) -> Recorded:
         """Mark the demand resolved; the resident is then asked for feedback."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "resolve", expected_version)
+        demand, when = self._case(demand_id, actor, "resolve", expected_version, occurred_at)
         demand.resolve(summary=summary, feedback_period=self.deployment.feedback_period, actor=actor,
                        occurred_at=when)
         return self._save(demand)
@@ -369,8 +365,7 @@ class Minqing(Application[UUID]):
     def give_feedback(self, demand_id: UUID, *, actor: str, rating: str, comment: str = "",
                       expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Record the resident's rating (satisfied, basically satisfied, dissatisfied)."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "feedback", expected_version)
+        demand, when = self._case(demand_id, actor, "feedback", expected_version, occurred_at)
         demand.give_feedback(rating=rating, comment=comment, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -384,16 +379,14 @@ class Minqing(Application[UUID]):
     def reopen(self, demand_id: UUID, *, actor: str, reason: str, expected_version: int | None = None,
                occurred_at: datetime | None = None) -> Recorded:
         """Reopen a resolved case (dissatisfied feedback, or a return recheck 回访复查) with new deadlines."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "reopen", expected_version)
+        demand, when = self._case(demand_id, actor, "reopen", expected_version, occurred_at)
         demand.reopen(reason=reason, actor=actor, occurred_at=when)
         return self._save(demand)
 
     def flag(self, demand_id: UUID, *, actor: str, responsible: str, finding: str,
              expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Flag an unresolved case for accountability (问责), naming who is responsible."""
-        when = self._when(occurred_at)
-        demand = self._demand(demand_id, actor, "flag", expected_version)
+        demand, when = self._case(demand_id, actor, "flag", expected_version, occurred_at)
         demand.flag(responsible=responsible, finding=finding, actor=actor, occurred_at=when)
         return self._save(demand)
 
