@@ -49,6 +49,23 @@ def listing(page: Page) -> dict[str, Any]:
     return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
 
 
+# A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """One value as a CSV cell: datetimes as ISO text, lists and dicts as text, and text that a
+    spreadsheet would run as a formula (a title `=HYPERLINK(…)` typed into the public form) kept as
+    text by a leading apostrophe. Numbers stay numbers, negative ones included."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        value = str(plain(value))
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_response(rows: list[dict[str, Any]], filename: str, columns: Iterable[str] = ()) -> Response:
     """Rows as CSV; `columns` head the file even when there are no rows (more found in rows follow)."""
     out = io.StringIO()
@@ -56,7 +73,6 @@ def csv_response(rows: list[dict[str, Any]], filename: str, columns: Iterable[st
     writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: plain(v) if isinstance(v, datetime) else
-                         (v if not isinstance(v, (list, dict)) else str(plain(v))) for k, v in row.items()})
+        writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
