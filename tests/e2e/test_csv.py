@@ -79,7 +79,8 @@ def test_a_format_other_than_json_or_csv_is_refused(api: Api) -> None:
 
 
 # (A title starting with a tab or CR loses it: titles are stripped; tests/unit/test_spreadsheet_cells.py.)
-@pytest.mark.parametrize("title", ['=HYPERLINK("http://example.invalid","点这里")', "+1+1", "-2+3", "@SUM(A1)"])
+@pytest.mark.parametrize("title", ['=HYPERLINK("http://example.invalid","点这里")', "+1+1", "-2+3",
+                                   "@SUM(A1)"])
 def test_a_title_a_spreadsheet_would_run_is_exported_as_text(api: Api, title: str) -> None:
     case = s.raised(api.app, occurred_at=s.ago(days=3), title=title)  # overdue, so it is unresolved
     api.runtime.wait_for_views(api.head())
