@@ -17,9 +17,9 @@ from uvicorn.supervisors import Multiprocess
 from api import auth
 from api.compose import Runtime, initialise
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
+from api.masking import masked
 from api.settings import Settings
 from api.web.app import create_app
-from api.web.deps import masked
 from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError

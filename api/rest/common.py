@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 
+from api import masking
 from domain import errors
 from domain.application import Minqing, Recorded
 from domain.chain import plain
@@ -44,9 +45,11 @@ def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:
     return [c for c in app.deployment.subtree(cell) if c in inside]
 
 
-def listing(page: Page) -> dict[str, Any]:
-    """A page of a list as JSON."""
-    return {"items": plain(page.items), "total": page.total, "limit": page.limit, "offset": page.offset}
+def listing(page: Page, *, masked: bool = False) -> dict[str, Any]:
+    """A page of a list as JSON, its personal data masked for those who may not see it."""
+    items = plain(page.items)
+    return {"items": masking.masked(items) if masked else items, "total": page.total, "limit": page.limit,
+            "offset": page.offset}
 
 
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").

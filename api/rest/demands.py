@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from api.masking import masked
 from api.rest.common import (
     After,
     Limit,
@@ -41,7 +42,7 @@ from api.rest.schemas import (
     Triage,
     Vote,
 )
-from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, mask, masked, masks_personal_data
+from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, masks_personal_data
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing, Recorded
@@ -64,14 +65,13 @@ def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
         "cell_id": demand.cell_id, "responsible_cell_id": demand.responsible_cell_id,
         "assignee": demand.assignee, "raised_at": demand.raised_at, "raised_by": demand.raised_by,
         "location": demand.location, "visit_id": demand.visit_id,
-        "resident_name": mask(demand.resident_name) if hide else demand.resident_name,
-        "resident_phone": mask(demand.resident_phone) if hide else demand.resident_phone,
+        "resident_name": demand.resident_name, "resident_phone": demand.resident_phone,
         "deadlines": demand.deadlines, "deadlines_missed": demand.missed, "notices": demand.notices,
         "objections": demand.objections, "escalations": demand.escalations, "flags": demand.flags,
         "feedback_state": demand.feedback_state, "feedback_due": demand.feedback_due, "rating": demand.rating,
         "reopen_count": demand.reopen_count, "merged_into": demand.merged_into,
     })
-    return state
+    return masked(state) if hide else state
 
 
 def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
@@ -101,7 +101,7 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
         page = queries.search_cases(conn, text=q, status=status, track=track, step=step,
                                     category=category, cells=cells, assignee=assignee, channel=channel,
                                     overdue=overdue, sort=sort, limit=limit, offset=offset)
-    return listing(page)
+    return listing(page, masked=masks_personal_data(actor))
 
 
 @router.get("/{demand_id}")

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
+from api.masking import masked
 from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
-from api.web.deps import App, RuntimeDep, Scope, Staff, mask, masks_personal_data
+from api.web.deps import App, RuntimeDep, Scope, Staff, masks_personal_data
 from domain.application import Recorded
 from domain.chain import plain
 from projections import queries
@@ -36,7 +37,7 @@ def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None
     with rt.reader.connect() as conn:
         page = queries.households(conn, now=rt.app.clock(), cells=cells, visitor=visitor, overdue=overdue,
                                   sort=sort, limit=limit, offset=offset)
-    return listing(page)
+    return listing(page, masked=masks_personal_data(actor))
 
 
 @router.get("/households/{household_id}")
@@ -45,12 +46,12 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
     household = app.household(household_id)
     require_in_scope([household.cell_id], scope, f"household {household_id}")
     hide = masks_personal_data(actor)
-    return plain({"id": household.id, "version": household.version, "cell_id": household.cell_id,
-                  "address": household.address, "members": household.members,
-                  "categories": household.categories,
-                  "cadence_days": household.cadence_days, "registered_at": household.registered_at,
-                  "head_name": mask(household.head_name) if hide else household.head_name,
-                  "phone": mask(household.phone) if hide else household.phone})
+    state: dict[str, Any] = plain({
+        "id": household.id, "version": household.version, "cell_id": household.cell_id,
+        "address": household.address, "members": household.members, "categories": household.categories,
+        "cadence_days": household.cadence_days, "registered_at": household.registered_at,
+        "head_name": household.head_name, "phone": household.phone})
+    return masked(state) if hide else state
 
 
 @router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)

@@ -38,7 +38,7 @@ def notices(rt: Public, cell: str | None = None, limit: Limit = 50,
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:
         page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=limit, offset=offset)
-    return listing(page)
+    return listing(page, masked=True)  # the public sees no one's personal data
 
 
 @router.post("/public/demands", status_code=201, response_model=Receipt)

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from api.masking import masked
 from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed
-from api.web.deps import RuntimeDep, Scope, Staff
+from api.web.deps import RuntimeDep, Scope, Staff, masks_personal_data
 from domain.chain import plain
 from projections import queries
 
@@ -75,9 +76,10 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
     with rt.reader.connect() as conn:
         page = queries.unresolved(conn, now=rt.app.clock(), cells=cells, category=category, assignee=assignee,
                                   flagged=flagged, sort=sort, limit=limit, offset=offset)
+    hide = masks_personal_data(actor)
     if format == "csv":
-        return csv_response(page.items, "unresolved", UNRESOLVED_COLUMNS)
-    return listing(page)
+        return csv_response(masked(page.items) if hide else page.items, "unresolved", UNRESOLVED_COLUMNS)
+    return listing(page, masked=hide)
 
 
 @router.get("/visit-coverage")

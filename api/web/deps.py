@@ -99,17 +99,3 @@ IfMatch = Annotated[int | None, Depends(if_match)]
 def masks_personal_data(account: Account) -> bool:
     """Reviewers and admins see names and phone numbers masked; workers and supervisors do not."""
     return not any(role in ("worker", "supervisor") for role, _ in account.grants)
-
-
-PERSONAL_FIELDS = ("resident_name", "resident_phone", "head_name", "phone")
-
-
-def masked(data: dict[str, Any]) -> dict[str, Any]:
-    """An event's or a record's data with its personal fields masked."""
-    return {k: mask(v) if k in PERSONAL_FIELDS else v for k, v in data.items()}
-
-
-def mask(value: str | None) -> str | None:
-    if not value:
-        return value
-    return value[0] + "*" * (len(value) - 1) if len(value) <= 4 else value[:3] + "****" + value[-4:]

@@ -102,10 +102,27 @@ def test_reviewers_see_the_residents_name_and_phone_masked(api: Api) -> None:
     case = s.raised(api.app)
     state = api.get(f"/api/v1/demands/{case}", s.REVIEWER).json()
     raised = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER).json()[0]["data"]
-    assert (state["resident_name"], state["resident_phone"]) == ("李**", "138****5678")
-    assert (raised["resident_name"], raised["resident_phone"]) == ("李**", "138****5678")
+    assert (state["resident_name"], state["resident_phone"]) == ("李**", "*******5678")
+    assert (raised["resident_name"], raised["resident_phone"]) == ("李**", "*******5678")
     as_of = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER, as_of=s.ago().isoformat()).json()
-    assert (as_of["resident_name"], as_of["resident_phone"]) == ("李**", "138****5678")
+    assert (as_of["resident_name"], as_of["resident_phone"]) == ("李**", "*******5678")
+
+
+def test_reviewers_see_phone_and_id_numbers_written_into_free_text_masked(api: Api) -> None:
+    case = s.raised(api.app, title="回电 13912345678",
+                    description="身份证 11010519491231002X，电话13912345678")
+    api.app.triage(case, actor=s.WORKER, category="repairs")
+    api.app.add_note(case, actor=s.WORKER, text="住户说晚上打 13912345678")
+    state = api.get(f"/api/v1/demands/{case}", s.REVIEWER).json()
+    history = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER).json()
+    listed = api.get("/api/v1/demands", s.REVIEWER, after=api.head()).json()["items"]
+    assert (state["title"], state["description"]) == ("回电 *******5678",
+                                                      "身份证 **************002X，电话*******5678")
+    assert history[0]["data"]["description"] == state["description"]
+    assert history[-1]["data"]["text"] == "住户说晚上打 *******5678"
+    assert [item["title"] for item in listed if item["id"] == str(case)] == ["回电 *******5678"]
+    worked = api.get(f"/api/v1/demands/{case}", s.WORKER).json()
+    assert worked["description"] == "身份证 11010519491231002X，电话13912345678"
 
 
 def test_workers_in_scope_see_the_residents_name_and_phone(api: Api) -> None:
@@ -120,7 +137,7 @@ def test_reviewers_see_a_households_head_and_phone_masked(api: Api) -> None:
     home = s.household(api.app)
     reviewed = api.get(f"/api/v1/households/{home}", s.REVIEWER).json()
     visited = api.get(f"/api/v1/households/{home}", s.WORKER).json()
-    assert (reviewed["head_name"], reviewed["phone"]) == ("李**", "138****5678")
+    assert (reviewed["head_name"], reviewed["phone"]) == ("李**", "*******5678")
     assert (visited["head_name"], visited["phone"]) == (s.RESIDENT_NAME, s.RESIDENT_PHONE)
 
 
