@@ -263,6 +263,8 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
     app = Minqing(deployment, env=env, clock=clock)
     for username in [SUPERVISOR, *WORKERS]:
         app.open_account(actor=SYSTEM, username=username)
+    for username in WORKERS:  # an assignee works over the case: these over the whole grid
+        app.grant_role(actor=SYSTEM, username=username, role="worker", cell_id=deployment.root.id)
     history, rng = History(app, clock), random.Random(seed)
     stories = Stories(history, rng)
     queue: list[tuple[datetime, int, Story]] = []

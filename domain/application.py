@@ -197,6 +197,18 @@ class Minqing(Application[UUID]):
         self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
         return demand
 
+    def _referenced(self, cls: type[A], aggregate_id: UUID, field: str, actor: str, action: str,
+                    cells: Callable[[A], list[str]]) -> A:
+        """What a command refers to: it must exist and lie where `actor` may do `action` (a reference
+        outside the actor's scope answers as one that does not exist)."""
+        try:
+            referenced = self._load(cls, aggregate_id)
+            self.authorise(actor, action, cells(referenced))
+        except (errors.NotFound, errors.OutsideScope):
+            raise errors.UnknownReference(field, f"{field}: no {cls.__name__} {aggregate_id} within your "
+                                                 "grid cells") from None
+        return referenced
+
     def _case(self, demand_id: UUID, actor: str, action: str, expected_version: int | None,
               occurred_at: datetime | None) -> tuple[Demand, datetime]:
         """The case `actor` acts on, loaded and authorised for `action`, and when the act happened."""
@@ -223,7 +235,10 @@ class Minqing(Application[UUID]):
         self.authorise(actor, "raise", [cell_id])
         policy = self.deployment.category(category).deadlines if category else \
             next(iter(self.deployment.categories.values())).deadlines
-        visit = self._load(HouseholdVisit, visit_id) if visit_id is not None else None
+        visit = None
+        if visit_id is not None:
+            visit = self._referenced(HouseholdVisit, visit_id, "visit_id", actor, "raise",
+                                     lambda v: [v.cell_id])
         receipt = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
         demand = Demand.raise_(
             channel=channel, title=title, description=description, cell_id=cell_id,
@@ -257,8 +272,14 @@ class Minqing(Application[UUID]):
         """Give the case to a person; changing an existing assignee is a supervisor's call."""
         when = self._when(occurred_at)
         demand = self._load(Demand, demand_id, expected_version)
-        self.authorise(actor, permission_for("assign", demand), [demand.cell_id, demand.responsible_cell_id])
-        self.accounts.get(assignee)
+        cells = [demand.cell_id, demand.responsible_cell_id]
+        self.authorise(actor, permission_for("assign", demand), cells)
+        try:  # the assignee is someone who may work on the case where it is
+            self.accounts.get(assignee)
+            self.authorise(assignee, "progress", cells)
+        except (errors.UnknownActor, errors.NotAuthorised, errors.OutsideScope):
+            raise errors.UnknownReference(
+                "assignee", f"{assignee!r} is not a worker or supervisor over {demand.cell_id}") from None
         demand.assign(assignee=assignee, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -266,7 +287,8 @@ class Minqing(Application[UUID]):
                  expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Escalate (上报) to any higher level of the grid, not only the next one."""
         demand, when = self._case(demand_id, actor, "escalate", expected_version, occurred_at)
-        self.deployment.cell(to_cell_id)
+        if to_cell_id not in self.deployment.cells:
+            raise errors.UnknownReference("to_cell_id", f"no grid cell {to_cell_id!r} in this deployment")
         demand.escalate(to_cell_id=to_cell_id,
                         higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
                         reason=reason, automatic=False, actor=actor, occurred_at=when)
@@ -357,7 +379,8 @@ class Minqing(Application[UUID]):
             raise errors.NotAuthorised("a resident may only withdraw a demand")
         demand = self._demand(demand_id, actor, action, expected_version)
         if merged_into is not None:
-            self._load(Demand, merged_into)
+            self._referenced(Demand, merged_into, "merged_into", actor, action,
+                             lambda d: [d.cell_id, d.responsible_cell_id])
         demand.close(outcome=outcome, explanation=explanation, merged_into=merged_into,
                      feedback_period=self.deployment.feedback_period, actor=actor, occurred_at=when)
         return self._save(demand)

@@ -17,6 +17,17 @@ class DomainError(Exception):
         self.message = message
 
 
+class UnknownReference(DomainError):
+    """A command refers to a case, visit, account or grid cell that does not exist or that may not be
+    used there (one outside the actor's scope answers as one that does not exist)."""
+
+    code = "unknown-reference"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class NotFound(DomainError):
     """The case, household, visit or account does not exist."""
 

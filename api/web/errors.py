@@ -24,6 +24,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.ConcurrentUpdate: 409,
     errors.StaleVersion: 409,
     errors.InvalidInput: 422,
+    errors.UnknownReference: 422,
     errors.ImpossibleVoteCounts: 422,
     errors.VoteBodyNotAllowed: 422,
     errors.OccurredInFuture: 422,
@@ -68,8 +69,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, error: errors.DomainError) -> JSONResponse:
         status = status_of(error)
+        named = ({"errors": [{"path": f"body.{error.field}", "message": error.message}]}
+                 if isinstance(error, errors.UnknownReference) else {})
         response = problem(status, error.code, (type(error).__doc__ or error.code).strip(), error.message,
-                           request.url.path)
+                           request.url.path, **named)
         if status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response

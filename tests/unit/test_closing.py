@@ -63,7 +63,7 @@ def test_a_case_is_not_merged_into_itself(app: Minqing, repair_in_progress: UUID
 
 
 def test_a_case_is_not_merged_into_a_case_that_does_not_exist(app: Minqing, repair_in_progress: UUID) -> None:
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(errors.UnknownReference):
         app.close_case(repair_in_progress, actor="wang.worker", outcome="merged", merged_into=uuid.uuid4())
 
 

@@ -62,7 +62,7 @@ def test_a_case_is_not_escalated_to_the_cell_that_holds_it(app: Minqing, repair_
 
 
 def test_escalation_names_a_cell_of_the_grid(app: Minqing, repair_in_progress: UUID) -> None:
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(errors.UnknownReference):
         app.escalate(repair_in_progress, actor="wang.worker", to_cell_id="beijing", reason="?")
 
 

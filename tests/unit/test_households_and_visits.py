@@ -234,5 +234,5 @@ def test_a_demand_refused_for_its_visit_leaves_nothing_recorded(app: Minqing, vi
 
 
 def test_a_demand_is_not_raised_from_a_visit_that_does_not_exist(app: Minqing) -> None:
-    with pytest.raises(errors.NotFound):
+    with pytest.raises(errors.UnknownReference):
         raise_from_visit(app, uuid.uuid4())
