@@ -80,6 +80,16 @@ def retried(command: Callable[[], T]) -> T:
     return command()
 
 
+def _case_cells(demand: Demand) -> list[str]:
+    """Where a case lies: where it was raised, and the cell now responsible for it."""
+    return [demand.cell_id, demand.responsible_cell_id]
+
+
+def _home_cell(found: Household | HouseholdVisit) -> list[str]:
+    """Where a household, and so its visits, lies."""
+    return [found.cell_id]
+
+
 class AccountSource(Protocol):
     """Where the Application finds the account of a member of staff before letting them act. By default
     it loads it from the store each time; an edge that answers many requests may cache accounts
@@ -191,20 +201,28 @@ class Minqing(Application[UUID]):
         if not any(self.deployment.within(cell, scope) for cell in cells for scope in scopes):
             raise errors.OutsideScope(f"{actor} does not work over {', '.join(sorted(set(cells)))}")
 
+    def _reachable(self, cls: type[A], aggregate_id: UUID, actor: str, action: str,
+                   cells: Callable[[A], list[str]], expected_version: int | None = None) -> A:
+        """The case, household or visit `actor` acts on, and may do `action` on; one outside the actor's
+        scope answers as one that does not exist (DOMAIN.md, "Who sees what")."""
+        aggregate = self._load(cls, aggregate_id, expected_version)
+        try:
+            self.authorise(actor, action, cells(aggregate))
+        except errors.OutsideScope:
+            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}") from None
+        return aggregate
+
     def _demand(self, demand_id: UUID, actor: str, action: str,
                 expected_version: int | None = None) -> Demand:
-        demand = self._load(Demand, demand_id, expected_version)
-        self.authorise(actor, action, [demand.cell_id, demand.responsible_cell_id])
-        return demand
+        return self._reachable(Demand, demand_id, actor, action, _case_cells, expected_version)
 
     def _referenced(self, cls: type[A], aggregate_id: UUID, field: str, actor: str, action: str,
                     cells: Callable[[A], list[str]]) -> A:
         """What a command refers to: it must exist and lie where `actor` may do `action` (a reference
         outside the actor's scope answers as one that does not exist)."""
         try:
-            referenced = self._load(cls, aggregate_id)
-            self.authorise(actor, action, cells(referenced))
-        except (errors.NotFound, errors.OutsideScope):
+            referenced = self._reachable(cls, aggregate_id, actor, action, cells)
+        except errors.NotFound:
             raise errors.UnknownReference(field, f"{field}: no {cls.__name__} {aggregate_id} within your "
                                                  "grid cells") from None
         return referenced
@@ -237,8 +255,7 @@ class Minqing(Application[UUID]):
             next(iter(self.deployment.categories.values())).deadlines
         visit = None
         if visit_id is not None:
-            visit = self._referenced(HouseholdVisit, visit_id, "visit_id", actor, "raise",
-                                     lambda v: [v.cell_id])
+            visit = self._referenced(HouseholdVisit, visit_id, "visit_id", actor, "raise", _home_cell)
         receipt = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
         demand = Demand.raise_(
             channel=channel, title=title, description=description, cell_id=cell_id,
@@ -270,10 +287,9 @@ class Minqing(Application[UUID]):
     def assign(self, demand_id: UUID, *, actor: str, assignee: str, expected_version: int | None = None,
                occurred_at: datetime | None = None) -> Recorded:
         """Give the case to a person; changing an existing assignee is a supervisor's call."""
-        when = self._when(occurred_at)
-        demand = self._load(Demand, demand_id, expected_version)
-        cells = [demand.cell_id, demand.responsible_cell_id]
-        self.authorise(actor, permission_for("assign", demand), cells)
+        demand, when = self._case(demand_id, actor, "assign", expected_version, occurred_at)
+        cells = _case_cells(demand)
+        self.authorise(actor, permission_for("assign", demand), cells)  # reassigning: a supervisor's
         try:  # the assignee is someone who may work on the case where it is
             self.accounts.get(assignee)
             self.authorise(assignee, "progress", cells)
@@ -379,8 +395,7 @@ class Minqing(Application[UUID]):
             raise errors.NotAuthorised("a resident may only withdraw a demand")
         demand = self._demand(demand_id, actor, action, expected_version)
         if merged_into is not None:
-            self._referenced(Demand, merged_into, "merged_into", actor, action,
-                             lambda d: [d.cell_id, d.responsible_cell_id])
+            self._referenced(Demand, merged_into, "merged_into", actor, action, _case_cells)
         demand.close(outcome=outcome, explanation=explanation, merged_into=merged_into,
                      feedback_period=self.deployment.feedback_period, actor=actor, occurred_at=when)
         return self._save(demand)
@@ -468,8 +483,7 @@ class Minqing(Application[UUID]):
                                occurred_at: datetime | None = None) -> Recorded:
         """Change a household's categories (and so its visiting cadence)."""
         when = self._when(occurred_at)
-        household = self._load(Household, household_id)
-        self.authorise(actor, "recategorise_household", [household.cell_id])
+        household = self._reachable(Household, household_id, actor, "recategorise_household", _home_cell)
         household.recategorise(categories=categories, cadence_days=self.deployment.cadence(categories),
                                actor=actor, occurred_at=when)
         return self._save(household)
@@ -478,8 +492,7 @@ class Minqing(Application[UUID]):
                        occurred_at: datetime | None = None) -> Recorded:
         """Schedule a visit (走访) to a household."""
         when = self._when(occurred_at)
-        household = self._load(Household, household_id)
-        self.authorise(actor, "schedule_visit", [household.cell_id])
+        household = self._reachable(Household, household_id, actor, "schedule_visit", _home_cell)
         if due_at.tzinfo is None:
             raise errors.InvalidInput("due_at needs a time zone")
         visit = HouseholdVisit.schedule(household_id=household_id, cell_id=household.cell_id, visitor=visitor,
@@ -490,8 +503,7 @@ class Minqing(Application[UUID]):
                       needs_found: list[str] | None = None, occurred_at: datetime | None = None) -> Recorded:
         """Record that a scheduled visit took place, and the needs found."""
         when = self._when(occurred_at)
-        visit = self._load(HouseholdVisit, visit_id)
-        self.authorise(actor, "conduct_visit", [visit.cell_id])
+        visit = self._reachable(HouseholdVisit, visit_id, actor, "conduct_visit", _home_cell)
         visit.conduct(mode=mode, notes=notes, needs_found=needs_found or [], actor=actor, occurred_at=when)
         return self._save(visit)
 
@@ -499,8 +511,7 @@ class Minqing(Application[UUID]):
                    occurred_at: datetime | None = None) -> Recorded:
         """Record that a scheduled visit did not take place."""
         when = self._when(occurred_at)
-        visit = self._load(HouseholdVisit, visit_id)
-        self.authorise(actor, "miss_visit", [visit.cell_id])
+        visit = self._reachable(HouseholdVisit, visit_id, actor, "miss_visit", _home_cell)
         visit.miss(reason=reason, actor=actor, occurred_at=when)
         return self._save(visit)
 

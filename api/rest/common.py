@@ -34,7 +34,7 @@ def recorded(done: Recorded, *, created: str | None = None) -> Response:
 
 def require_in_scope(cells: Iterable[str], scope: list[str], what: str) -> None:
     if not set(cells) & set(scope):
-        raise errors.OutsideScope(f"{what} lies outside your grid cells")
+        raise errors.NotFound(f"no {what}")  # one outside the caller's cells answers as one that is not there
 
 
 def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:

@@ -1,9 +1,11 @@
 """Who may call what, over HTTP: every role against every family of endpoints (DOMAIN.md, "Who uses it").
 
 A role the table allows gets a 2xx, the case being in a state that allows the command; a role it
-does not gets 403 /problems/not-authorised; a worker outside the case's cells gets 403
-/problems/outside-scope; a caller without a valid token gets 401. The table's rows share one API
-per store (`module_api`), each row acting on cases, households and visits of its own.
+does not gets 403 /problems/not-authorised; a worker outside the cells of a case, household or visit
+gets 404 /problems/not-found, as for one that does not exist, and one raising or registering in a cell
+outside their own gets 403 /problems/outside-scope; a caller without a valid token gets 401. The
+table's rows share one API per store (`module_api`), each row acting on cases, households and visits
+of its own.
 """
 
 from __future__ import annotations
@@ -27,11 +29,16 @@ CALLER_IDS = ["worker in scope", "worker out of scope", "supervisor", "reviewer"
               "bad token"]
 
 
+NOT_FOUND = (404, "/problems/not-found")          # a case, household or visit outside one's cells
+OUTSIDE_CELLS = (403, "/problems/outside-scope")  # a cell outside one's own, to raise or register in
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
     permitted: tuple[str, ...]
-    scoped: bool        # False: a caller outside the cells is not refused, but sees only their own cells
+    # what a caller outside the cells gets; None: not refused, but sees only their own cells
+    outside: tuple[int, str] | None
     call: Callable[[Api, str], list[httpx2.Response]]
 
 
@@ -40,7 +47,7 @@ def command(name: str, state: Callable[..., object], body: dict[str, object],
     def call(api: Api, who: str) -> list[httpx2.Response]:
         case = state(api.app)
         return [api.command(case, name, body, who)]  # type: ignore[arg-type]
-    return Family(name, permitted, True, call)
+    return Family(name, permitted, NOT_FOUND, call)
 
 
 def raise_demand(api: Api, who: str) -> list[httpx2.Response]:
@@ -101,7 +108,7 @@ def verify(api: Api, who: str) -> list[httpx2.Response]:
 
 
 FAMILIES = [
-    Family("raise demand", WORK, True, raise_demand),
+    Family("raise demand", WORK, OUTSIDE_CELLS, raise_demand),
     command("triage", s.raised, {"category": "repairs"}),
     command("assign", s.triaged, {"assignee": s.WORKER}),
     command("escalate", s.triaged, {"to_cell_id": "qingshui.dongcun", "reason": "需要村里协调"}),
@@ -118,16 +125,16 @@ FAMILIES = [
     command("reopen", s.resolved, {"reason": "回访复查 灯又坏了"}, SUPERVISE),
     command("flag", s.overdue, {"responsible": "东村村委会", "finding": "首次响应超时"}, SUPERVISE),
     command("note", s.raised, {"text": "已电话联系居民"}),
-    Family("read demand, history and trace", EVERY_ROLE, True, read_case),
-    Family("search", EVERY_ROLE, False, search),
-    Family("views", EVERY_ROLE, False, views),
-    Family("register household", WORK, True, register_household),
-    Family("schedule visit", WORK, True, schedule_visit),
-    Family("conduct visit", WORK, True, conduct_visit),
-    Family("miss visit", WORK, True, miss_visit),
-    Family("read household and visit", EVERY_ROLE, True, read_household_and_visit),
-    Family("list households", EVERY_ROLE, False, list_households),
-    Family("audit verify", ("reviewer", "supervisor", "admin"), False, verify),
+    Family("read demand, history and trace", EVERY_ROLE, NOT_FOUND, read_case),
+    Family("search", EVERY_ROLE, None, search),
+    Family("views", EVERY_ROLE, None, views),
+    Family("register household", WORK, OUTSIDE_CELLS, register_household),
+    Family("schedule visit", WORK, NOT_FOUND, schedule_visit),
+    Family("conduct visit", WORK, NOT_FOUND, conduct_visit),
+    Family("miss visit", WORK, NOT_FOUND, miss_visit),
+    Family("read household and visit", EVERY_ROLE, NOT_FOUND, read_household_and_visit),
+    Family("list households", EVERY_ROLE, None, list_households),
+    Family("audit verify", ("reviewer", "supervisor", "admin"), None, verify),
 ]
 
 
@@ -137,8 +144,8 @@ def expected(family: Family, who: str) -> tuple[int, str | None]:
         return 401, "/problems/unknown-actor"
     if ROLE_OF[who] not in family.permitted:
         return 403, "/problems/not-authorised"
-    if who == s.OUTSIDER and family.scoped:
-        return 403, "/problems/outside-scope"
+    if who == s.OUTSIDER and family.outside is not None:
+        return family.outside
     return 200, None
 
 

@@ -31,7 +31,7 @@ def test_a_worker_does_not_raise_a_demand_above_their_cell(app: Minqing) -> None
 
 
 def test_a_worker_does_not_work_on_a_case_outside_their_cell(app: Minqing, repair_in_progress: UUID) -> None:
-    with pytest.raises(errors.OutsideScope):
+    with pytest.raises(errors.NotFound):  # as if it were not there
         app.add_note(repair_in_progress, actor="zhao.worker", text="not my village")
 
 
@@ -49,7 +49,7 @@ def test_a_supervisor_works_anywhere_below_their_cell(app: Minqing, repair_in_pr
 
 def test_a_refused_command_records_nothing(app: Minqing, repair_in_progress: UUID) -> None:
     before = app.demand(repair_in_progress).version
-    with pytest.raises(errors.OutsideScope):
+    with pytest.raises(errors.NotFound):
         app.add_note(repair_in_progress, actor="zhao.worker", text="not my village")
     assert app.demand(repair_in_progress).version == before
 

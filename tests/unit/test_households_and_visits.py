@@ -121,7 +121,7 @@ def test_recategorising_takes_known_categories_only(app: Minqing, elderly_househ
 
 def test_a_worker_recategorises_households_only_in_their_own_cells(
         app: Minqing, elderly_household: UUID) -> None:
-    with pytest.raises(errors.OutsideScope):
+    with pytest.raises(errors.NotFound):
         app.recategorise_household(elderly_household, actor="zhao.worker", categories=["ordinary"])
 
 
@@ -153,7 +153,7 @@ def test_a_visit_is_due_at_a_time_with_a_time_zone(
 
 def test_a_worker_schedules_visits_only_in_their_own_cells(
         app: Minqing, clock: Clock, elderly_household: UUID) -> None:
-    with pytest.raises(errors.OutsideScope):
+    with pytest.raises(errors.NotFound):
         app.schedule_visit(elderly_household, actor="zhao.worker", visitor="zhao.worker", purpose="routine",
                            due_at=clock.now + timedelta(days=3))
 
@@ -190,7 +190,7 @@ def test_a_conducted_visit_is_not_missed_afterwards(app: Minqing, visit_conducte
 
 
 def test_a_worker_conducts_visits_only_in_their_own_cells(app: Minqing, visit_scheduled: UUID) -> None:
-    with pytest.raises(errors.OutsideScope):
+    with pytest.raises(errors.NotFound):
         app.conduct_visit(visit_scheduled, actor="zhao.worker", mode="in_home")
 
 
