@@ -7,7 +7,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 from uuid import UUID
 
 import click
@@ -155,11 +154,6 @@ def projections_rebuild(names: tuple[str, ...]) -> None:
                        f"({events / max(seconds, 1e-9):,.0f} events/s)")
 
 
-# uvicorn's C parser and event loop: one process answered 10-18 % more commands a second with them than
-# with h11 and asyncio (docs/performance.md, "HTTP API"). The request log is ours (api.web.app.RequestLog).
-SERVER: dict[str, Any] = {"http": "httptools", "loop": "uvloop", "log_config": None, "access_log": False}
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -169,7 +163,7 @@ def serve(host: str, port: int) -> None:
     if settings.is_sqlite:
         _initialise(settings)
     configure_logs()
-    uvicorn.run(create_app(settings, embedded_workers=True), host=host, port=port, **SERVER)
+    uvicorn.run(create_app(settings, embedded_workers=True), host=host, port=port, **settings.server_options)
 
 
 @main.command()
@@ -178,13 +172,14 @@ def serve(host: str, port: int) -> None:
 @click.option("--workers", default=1, show_default=True, type=int, help="API processes.")
 def api(host: str, port: int, workers: int) -> None:
     """The API only (run `worker projections` and `worker deadlines` beside it), in several processes."""
-    Runtime.open().close()  # refuse early, with the message, when the database was never initialised
+    settings = Settings()
+    Runtime.open(settings).close()  # refuse early, with the message, when the database was never initialised
     configure_logs()
     if workers == 1:
-        uvicorn.run("api.web.app:api_process", factory=True, host=host, port=port, **SERVER)
+        uvicorn.run("api.web.app:api_process", factory=True, host=host, port=port, **settings.server_options)
         return
     config = uvicorn.Config("api.web.app:api_process", factory=True, host=host, port=port, workers=workers,
-                            **SERVER)
+                            **settings.server_options)
     sock = config.bind_socket()
     # uvicorn binds the shared socket with protocol 0, so asyncio does not set TCP_NODELAY on the
     # connections it accepts; a response written in two parts then waited for the client's delayed

@@ -6,7 +6,16 @@ each HTTP test starts from the state its command needs and checks only what the 
 
 from __future__ import annotations
 
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -143,3 +152,54 @@ def scheduled_visit(app: Minqing) -> UUID:
 def problem_type(response: httpx2.Response) -> str:
     assert response.headers["content-type"].startswith(PROBLEM), response.text
     return str(response.json()["type"])
+
+
+# ---------------------------------------------------------------- real servers, as processes
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def minqing(env: dict[str, str], *args: str) -> str:
+    """Run the `minqing` command; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    return done.stdout.strip()
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@contextmanager
+def serving(env: dict[str, str], logdir: Path) -> Iterator[str]:
+    """`minqing serve` as a process on a free port, with this environment: its base URL while it runs,
+    stopped by SIGTERM afterwards."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with open(logdir / "server.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not answers(f"{base}/api/v1/health"):  # the server starting, not a view catching up
+            assert process.poll() is None, (logdir / "server.log").read_text()
+            assert time.monotonic() < deadline, "the server did not start within 30 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+

@@ -12,44 +12,21 @@ seed (MINQING_FUZZ_SEED, default 2026), so a run is repeatable; change the seed 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.support import minqing, serving
+
 pytestmark = pytest.mark.timeout(300)
 
-ROOT = Path(__file__).resolve().parents[2]
 CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
           "missing_required_header", "unsupported_method", "allow_header_conformance", "ignored_auth")
 SCHEMATHESIS = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def minqing(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=True)
-    return done.stdout.strip()
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -59,25 +36,8 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     minqing(env, "db", "init")
     minqing(env, "accounts", "create", "fuzz", "--role", "worker", "--cell", "qingshui.dongcun")
     token = minqing(env, "accounts", "issue-token", "fuzz").splitlines()[-1]
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with open(tmp_path / "server.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
-                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not answers(f"{base}/api/v1/health"):  # the server starting, not a view catching up
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, "the server did not start within 30 s"
-            time.sleep(0.1)
+    with serving(env, tmp_path) as base:
         yield base, token
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_no_generated_request_gets_a_server_error_or_a_response_the_openapi_document_does_not_allow(
