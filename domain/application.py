@@ -231,7 +231,11 @@ class Minqing(Application[UUID]):
               occurred_at: datetime | None) -> tuple[Demand, datetime]:
         """The case `actor` acts on, loaded and authorised for `action`, and when the act happened."""
         when = self._when(occurred_at)
-        return self._demand(demand_id, actor, action, expected_version), when
+        demand = self._demand(demand_id, actor, action, expected_version)
+        if when < demand.raised_at:
+            raise errors.OccurredBeforeCase(f"{when.isoformat()} is before case {demand_id} was raised, at "
+                                            f"{demand.raised_at.isoformat()}")
+        return demand, when
 
     def _policy(self, category: str) -> dict[str, int]:
         return dict(self.deployment.category(category).deadlines.__dict__)
@@ -389,11 +393,10 @@ class Minqing(Application[UUID]):
               merged_into: UUID | None = None, expected_version: int | None = None,
               occurred_at: datetime | None = None) -> Recorded:
         """Close as not resolvable, withdrawn, rejected (after the rejection is public) or merged."""
-        when = self._when(occurred_at)
         action = "close_not_resolvable" if outcome == "not_resolvable" else "close"
         if actor == RESIDENT and outcome != "withdrawn":
             raise errors.NotAuthorised("a resident may only withdraw a demand")
-        demand = self._demand(demand_id, actor, action, expected_version)
+        demand, when = self._case(demand_id, actor, action, expected_version, occurred_at)
         if merged_into is not None:
             self._referenced(Demand, merged_into, "merged_into", actor, action, _case_cells)
         demand.close(outcome=outcome, explanation=explanation, merged_into=merged_into,

@@ -154,6 +154,12 @@ class NotOverdue(DomainError):
     code = "not-overdue"
 
 
+class OccurredBeforeCase(DomainError):
+    """A fact about a case cannot have happened before the case was raised."""
+
+    code = "occurred-before-case"
+
+
 class OccurredInFuture(DomainError):
     """A fact cannot be recorded as having happened in the future."""
 

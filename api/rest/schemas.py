@@ -24,7 +24,9 @@ from domain.votes import VoteBody
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Line = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
-Count = Annotated[int, Field(ge=0, le=10_000_000)]
+# Whole numbers are JSON numbers, never booleans or numeric strings (`"present": true` is refused).
+Whole = Annotated[int, Field(strict=True)]
+Count = Annotated[Whole, Field(ge=0, le=10_000_000)]
 EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, tzinfo=UTC)
 
 
@@ -120,7 +122,7 @@ class Publicize(Command):
     text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
     channels: list[NoticeChannel] = Field(default_factory=_on_the_notice_board, min_length=1,
                                           max_length=len(NOTICE_CHANNELS))
-    period_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    period_days: Annotated[Whole, Field(ge=1, le=365)] | None = None
 
 
 class Objection(Command):
@@ -135,7 +137,7 @@ class AnswerObjection(Command):
 
 class Progress(Command):
     summary: Text = ""
-    percent: Annotated[int, Field(ge=0, le=100)]
+    percent: Annotated[Whole, Field(ge=0, le=100)]
 
 
 class Resolve(Command):
@@ -170,7 +172,7 @@ class RegisterHousehold(Command):
     cell_id: Name
     address: Line
     categories: list[HouseholdCategory] = Field(min_length=1, max_length=len(HOUSEHOLD_CATEGORIES))
-    members: Annotated[int, Field(ge=1, le=100)] = 1
+    members: Annotated[Whole, Field(ge=1, le=100)] = 1
     head_name: Name | None = None
     phone: Annotated[str, StringConstraints(max_length=30)] | None = None
 

@@ -28,6 +28,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.ImpossibleVoteCounts: 422,
     errors.VoteBodyNotAllowed: 422,
     errors.OccurredInFuture: 422,
+    errors.OccurredBeforeCase: 422,
     errors.AccountExists: 409,
 }
 DEFAULT_RULE_STATUS = 409  # the case's state does not allow the command

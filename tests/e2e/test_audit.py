@@ -21,7 +21,8 @@ def flagged_case(api: Api):
 
 
 def test_the_history_lists_every_event_with_who_when_what_and_its_hash(api: Api) -> None:
-    case = s.triaged(api.app)
+    case = s.raised(api.app, occurred_at=s.ago(days=2))  # raised before the meeting the note records
+    api.app.triage(case, actor=s.WORKER, category="repairs")
     met = s.ago(days=1).replace(microsecond=0)
     api.command(case, "note", {"text": "已上门查看", "occurred_at": met.isoformat()}, s.SUPERVISOR)
     history = api.get(f"/api/v1/demands/{case}/history").json()

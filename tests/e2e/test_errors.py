@@ -185,3 +185,16 @@ def test_assigning_to_an_unknown_account_is_a_422_naming_the_field_not_a_401(api
     assert (response.status_code, s.problem_type(response)) == (422, "/problems/unknown-reference")
     assert [e["path"] for e in response.json()["errors"]] == ["body.assignee"]
     assert "www-authenticate" not in response.headers
+
+
+def test_a_boolean_is_not_a_count(api: Api) -> None:
+    response = api.command(s.awaiting_vote(api.app), "vote", s.ADOPTING_VOTE | {"present": True})
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
+    assert [e["path"] for e in response.json()["errors"]] == ["body.present"]
+
+
+def test_a_fact_about_a_case_does_not_happen_before_the_case_was_raised(api: Api) -> None:
+    case = s.raised(api.app, occurred_at=s.ago(days=2))
+    response = api.command(case, "note", {"text": "电话回访", "occurred_at": s.ago(days=3).isoformat()})
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/occurred-before-case")
+    assert api.event_types(case) == ["Raised"]

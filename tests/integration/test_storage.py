@@ -93,6 +93,7 @@ def test_a_case_can_be_rebuilt_as_it_stood_at_any_time(stored_app: Minqing, cloc
 def test_every_event_records_who_when_it_was_recorded_and_when_it_happened(stored_app: Minqing,
                                                                           clock: Clock) -> None:
     demand = raise_street_lights(stored_app)
+    clock.advance(days=2)  # the meeting, a day ago, came after the case was raised
     meeting = clock.now - timedelta(days=1)
     stored_app.triage(demand.id, actor="chen.supervisor", category="public_works")
     stored_app.discuss(demand.id, actor="wang.worker", step="branch_proposal", attendees=["李书记", "王委员"],

@@ -252,6 +252,7 @@ def test_a_fact_dated_a_minute_ahead_of_the_server_clock_is_accepted(
 
 def test_a_fact_dated_in_the_past_keeps_its_date(
         app: Minqing, clock: Clock, repair_in_progress: UUID) -> None:
+    clock.advance(days=3)  # the case was raised three days ago, the meeting held two days ago
     meeting = clock.now - timedelta(days=2)
     app.add_note(repair_in_progress, actor="wang.worker", text="x", occurred_at=meeting)
     assert app.history(repair_in_progress)[-1].occurred_at == meeting

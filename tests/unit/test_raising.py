@@ -11,6 +11,7 @@ import pytest
 from domain import errors
 from domain.application import Minqing
 from tests.conftest import Clock
+from tests.unit import cases
 
 
 def test_a_raised_demand_records_its_channel_title_cell_and_resident(
@@ -89,3 +90,10 @@ def test_a_command_on_an_old_version_of_the_case_is_refused(app: Minqing, raised
     app.add_note(raised_repair, actor="wang.worker", text="called the resident")
     with pytest.raises(errors.StaleVersion):
         app.triage(raised_repair, actor="wang.worker", category="repairs", expected_version=1)
+
+
+def test_nothing_is_recorded_on_a_case_as_happening_before_it_was_raised(app: Minqing, clock: Clock) -> None:
+    demand_id = cases.raise_repair(app)
+    with pytest.raises(errors.OccurredBeforeCase):
+        app.add_note(demand_id, actor="wang.worker", text="earlier",
+                     occurred_at=clock.now - timedelta(hours=1))
