@@ -102,6 +102,11 @@ class Runtime:
     def positions(self) -> dict[str, int]:
         return Processor(self.app, self.reader).positions()
 
+    def lagging_views(self) -> list[str]:
+        """The views further behind the log than `Settings.ready_lag_seconds` (reads the database)."""
+        return [lag.view for lag in Processor(self.app, self.reader).lag()
+                if lag.seconds > self.settings.ready_lag_seconds]
+
     def wait_for_views(self, position: int | None, views: list[str] | None = None,
                        seconds: float = 5.0) -> None:
         """Read your writes: wait until the views have processed `position` (bounded).

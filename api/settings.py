@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""
+    ready_lag_seconds: float = 60.0         # /readyz: ready while every view is at most this far behind
     command_threads: int = 0                # threads running case commands per API process; 0: see below
 
     @property

@@ -1,17 +1,34 @@
-"""What an operator's monitoring asks."""
+"""What an operator's monitoring asks. /healthz and /readyz answer anyone and say nothing more than
+alive and ready; /api/v1/health says how far the views have got."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from api.web.deps import RuntimeDep
+from api.web.errors import Problem
 
-router = APIRouter(prefix="/api/v1", tags=["operations"])
+router = APIRouter(tags=["operations"])
 
 
-@router.get("/health")
+@router.get("/healthz")
+async def alive() -> dict[str, str]:
+    """The process answers (it reads nothing)."""
+    return {"status": "alive"}
+
+
+@router.get("/readyz", responses={503: {"description": "The database does not answer, or the views lag"}})
+async def ready(rt: RuntimeDep) -> dict[str, str]:
+    """The database answers and every view is within the configured lag (MINQING_READY_LAG_SECONDS)."""
+    if await run_in_threadpool(rt.lagging_views):
+        raise Problem(503, "not-ready", "the views are behind the log", {"Retry-After": "5"})
+    return {"status": "ready"}
+
+
+@router.get("/api/v1/health")
 def health(rt: RuntimeDep) -> dict[str, Any]:
     """Liveness, and how far the views have got."""
     return {"status": "ok", "head": rt.app.recorder.max_notification_id() or 0, "views": rt.positions()}

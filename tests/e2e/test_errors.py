@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -198,3 +200,18 @@ def test_a_fact_about_a_case_does_not_happen_before_the_case_was_raised(api: Api
     response = api.command(case, "note", {"text": "电话回访", "occurred_at": s.ago(days=3).isoformat()})
     assert (response.status_code, s.problem_type(response)) == (422, "/problems/occurred-before-case")
     assert api.event_types(case) == ["Raised"]
+
+
+def test_healthz_and_readyz_answer_anyone_and_say_nothing_more(api: Api) -> None:
+    alive, ready = (api.get(path, s.NO_TOKEN) for path in ("/healthz", "/readyz"))
+    assert (alive.status_code, alive.json()) == (200, {"status": "alive"})
+    assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
+
+
+def test_readyz_says_not_ready_while_the_views_lag(start_api: Callable[..., Api]) -> None:
+    api = start_api(embedded_workers=False, ready_lag_seconds=0.0)
+    s.raised(api.app, occurred_at=s.ago(minutes=1))  # recorded now: the views, not running, stay behind
+    time.sleep(0.01)
+    response = api.get("/readyz", s.NO_TOKEN)
+    assert (response.status_code, s.problem_type(response)) == (503, "/problems/not-ready")
+    assert response.headers["retry-after"] == "5"
