@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import click
 import structlog
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from api.compose import Runtime
 from domain.application import Minqing
@@ -40,9 +41,17 @@ class ViewLocks:
         self.schema = ""
 
     def acquire(self) -> list[View]:
+        """The views this worker may write now: those whose locks its session still holds, and any free
+        ones it takes. A session that was lost (the database restarted, the connection was cut) lost its
+        locks with it: then it holds nothing until it takes them again, perhaps after another worker."""
         if self.engine.dialect.name != "postgresql":
             self.held = self.views
             return self.held
+        if self.conn is not None and not self._alive():
+            log.warning("view_locks_lost", views=[v.name for v in self.held])
+            self.conn.invalidate()
+            self.conn.close()
+            self.conn, self.held = None, []
         if self.conn is None:
             self.conn = self.engine.connect()
             # Advisory locks are per database: the schema keeps deployments sharing one database apart.
@@ -57,10 +66,20 @@ class ViewLocks:
                 log.info("view_lock_acquired", view=view.name)
         return self.held
 
+    def _alive(self) -> bool:
+        assert self.conn is not None
+        try:
+            self.conn.execute(text("SELECT 1"))
+            self.conn.commit()
+        except DBAPIError:
+            return False
+        return True
+
     def release(self) -> None:
-        if self.conn is not None:
+        if self.conn is not None and self._alive():
             self.conn.execute(text("SELECT pg_advisory_unlock_all()"))  # the pool keeps the session open
             self.conn.commit()
+        if self.conn is not None:
             self.conn.close()
             self.conn = None
         self.held = []
@@ -107,7 +126,14 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
     processor: Processor | None = None
     try:
         while not stop.is_set():
-            held = locks.acquire()
+            try:
+                held = locks.acquire()
+            except DBAPIError as error:  # the database does not answer: nothing is held, try again soon
+                log.warning("view_locks_unavailable", error=str(error).splitlines()[0],
+                            retry_in_seconds=RETRY_SECONDS)
+                processor = None
+                stop.wait(RETRY_SECONDS)
+                continue
             if not held:
                 stop.wait(STANDBY_SECONDS)
                 continue

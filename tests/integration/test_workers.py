@@ -6,8 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from structlog.testing import capture_logs
 
 from api.cli import main
@@ -130,6 +131,29 @@ def test_only_one_worker_holds_a_view_at_a_time(views_engine: Engine) -> None:
             assert second.acquire() == []
             first.release()
             assert second.acquire() == views
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_worker_whose_database_session_was_lost_gives_up_its_views_until_it_takes_them_again(
+        views_engine: Engine) -> None:
+    if views_engine.dialect.name != "postgresql":
+        pytest.skip("view locks are PostgreSQL advisory locks; on SQLite one writer is the database's")
+    views = list(all_views().values())
+    first, second = ViewLocks(views_engine, views), ViewLocks(views_engine, views)
+    try:
+        assert first.acquire() == views
+        assert first.conn is not None
+        session = first.conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        first.conn.commit()
+        with views_engine.connect() as admin:  # as a database restart would: the session and its locks go
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": session})
+            admin.commit()
+        assert second.acquire() == views
+        assert first.acquire() == []  # it noticed, and writes nothing while another holds the views
+        second.release()
+        assert first.acquire() == views
     finally:
         first.release()
         second.release()
