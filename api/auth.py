@@ -13,13 +13,14 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing, Recorded
 
 CACHE_SECONDS = 5.0  # how long another process's change to an account may go unseen here
+TOKEN_LIFETIME = timedelta(days=30)  # the default; MINQING_TOKEN_DAYS sets it
 
 
 def hashed(secret: str) -> str:
@@ -63,9 +64,11 @@ class CachedAccounts:
             self.kept.pop(username, None)
 
 
-def authenticate(accounts: CachedAccounts, token: str, *, cached_only: bool = False) -> Account | None:
-    """The account a bearer token belongs to; UnknownActor for anything else. With `cached_only`, None
-    when the account is not kept, so that a caller on an event loop can read the store in a thread."""
+def authenticate(accounts: CachedAccounts, token: str, *, cached_only: bool = False,
+                 lifetime: timedelta = TOKEN_LIFETIME, now: datetime | None = None) -> Account | None:
+    """The account a bearer token belongs to, while the token is younger than `lifetime`; UnknownActor
+    for anything else. With `cached_only`, None when the account is not kept, so that a caller on an
+    event loop can read the store in a thread."""
     rest, _, secret = token.rpartition(".")
     username, _, token_id = rest.rpartition(".")
     if not (username and token_id and secret):
@@ -76,4 +79,8 @@ def authenticate(accounts: CachedAccounts, token: str, *, cached_only: bool = Fa
     expected = account.tokens.get(token_id)
     if expected is None or not hmac.compare_digest(expected, hashed(secret)):
         raise errors.UnknownActor("unknown or revoked token")
+    issued = account.tokens_issued.get(token_id)
+    if issued is not None and issued + lifetime <= (now or datetime.now(UTC)):
+        raise errors.UnknownActor(f"the token expired {lifetime.days} days after it was issued; "
+                                  "ask for a new one")
     return account

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -29,6 +30,7 @@ class Settings(BaseSettings):
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""
+    token_days: int = 30                    # a bearer token expires this many days after it was issued
     ready_lag_seconds: float = 60.0         # /readyz: ready while every view is at most this far behind
     command_threads: int = 0                # threads running case commands per API process; 0: see below
 
@@ -46,6 +48,10 @@ class Settings(BaseSettings):
         return {"http": "httptools", "loop": "uvloop", "log_config": None, "access_log": False,
                 "proxy_headers": bool(self.trusted_proxies),
                 "forwarded_allow_ips": self.trusted_proxies or None}
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        return timedelta(days=self.token_days)
 
     @property
     def is_sqlite(self) -> bool:

@@ -27,6 +27,7 @@ class Account(ChainedAggregate):
         self.display_name: str = ""
         self.grants: list[list[str]] = []   # [role, cell id] pairs (lists, as a snapshot returns them)
         self.tokens: dict[str, str] = {}    # token id → sha256 of the secret, which is never stored
+        self.tokens_issued: dict[str, datetime] = {}  # token id → when it was issued (tokens expire)
 
     class Opened(ChainedAggregate.Created):
         username: str
@@ -56,12 +57,14 @@ class Account(ChainedAggregate):
 
         def apply(self, a: Account) -> None:
             a.tokens[self.token_id] = self.secret_hash
+            a.tokens_issued[self.token_id] = self.occurred_at
 
     class TokenRevoked(ChainedAggregate.Event):
         token_id: str
 
         def apply(self, a: Account) -> None:
             del a.tokens[self.token_id]
+            a.tokens_issued.pop(self.token_id, None)
 
     @staticmethod
     def create_id(username: str) -> UUID:

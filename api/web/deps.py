@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -46,9 +47,11 @@ async def staff(request: Request,
     if credentials is None:
         raise errors.UnknownActor("sign in with a bearer token")
     rt: Runtime = request.app.state.runtime
-    account = auth.authenticate(rt.accounts, credentials.credentials, cached_only=True)
+    check = partial(auth.authenticate, rt.accounts, credentials.credentials,
+                    lifetime=rt.settings.token_lifetime, now=rt.app.clock())
+    account = check(cached_only=True)
     if account is None:  # not kept (once every few seconds per account): read the store in a thread
-        account = await run_in_threadpool(auth.authenticate, rt.accounts, credentials.credentials)
+        account = await run_in_threadpool(check)
     assert account is not None  # read from the store: an account, or UnknownActor
     if not account.grants:
         raise errors.NotAuthorised(f"{account.username} holds no role")

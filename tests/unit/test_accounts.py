@@ -10,6 +10,7 @@ from api import auth
 from domain import errors
 from domain.account import account_id
 from domain.application import Minqing
+from tests.conftest import Clock
 from tests.unit import cases
 
 
@@ -126,8 +127,19 @@ def test_the_history_of_an_account_says_who_granted_each_role(app: Minqing, new_
 def test_a_token_authenticates_a_user_name_with_dots(app: Minqing, new_worker: str) -> None:
     app.accounts = accounts = auth.CachedAccounts(app.account)  # as the API's runtime has it
     _, token = auth.issue_token(app, actor="admin", username=new_worker)
-    assert auth.authenticate(accounts, token).username == "he.worker"  # type: ignore[union-attr]
+    found = auth.authenticate(accounts, token, now=app.clock())
+    assert found is not None and found.username == "he.worker"
     username, token_id = token.rsplit(".", 2)[:2]
     app.revoke_token(actor="admin", username=username, token_id=token_id)
     with pytest.raises(errors.UnknownActor):
-        auth.authenticate(accounts, token)
+        auth.authenticate(accounts, token, now=app.clock())
+
+
+def test_a_token_expires_after_its_lifetime(app: Minqing, clock: Clock, new_worker: str) -> None:
+    accounts = auth.CachedAccounts(app.account, seconds=0)
+    _, token = auth.issue_token(app, actor="admin", username=new_worker)
+    clock.advance(days=29, hours=23)
+    assert auth.authenticate(accounts, token, now=clock.now) is not None
+    clock.advance(hours=1)
+    with pytest.raises(errors.UnknownActor, match="expired"):
+        auth.authenticate(accounts, token, now=clock.now)
