@@ -302,7 +302,7 @@ class Demand(ChainedAggregate):
             assert d.closed_from is not None    # only a closed case is reopened
             d.status = d.closed_from
             d.outcome, d.deadlines = None, dict(self.deadlines)
-            d.feedback_state, d.feedback_due = None, None
+            d.feedback_state, d.feedback_due, d.rating = None, None, None  # asked again when it closes again
             d.reopen_count += 1
 
     class DeadlineMissed(ChainedAggregate.Event):

@@ -229,3 +229,10 @@ def test_a_case_closed_as_not_resolvable_before_triage_is_reopened_for_triage(
     demand = app.demand(raised_repair)
     assert (demand.status, demand.deadlines) == (
         "raised", {"first_response": reopened_at + timedelta(hours=24)})
+
+
+def test_reopening_clears_the_rating_the_case_had(app: Minqing, resolved_repair: UUID) -> None:
+    app.give_feedback(resolved_repair, actor="wang.worker", rating="dissatisfied")
+    app.reopen(resolved_repair, actor="chen.supervisor", reason="居民不满意")
+    demand = app.demand(resolved_repair)
+    assert (demand.rating, demand.feedback_state) == (None, None)

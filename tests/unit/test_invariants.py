@@ -1,0 +1,261 @@
+"""The rules of DOMAIN.md hold after every step of random command sequences (hypothesis, stateful).
+
+A machine raises demands and household visits and then drives them with random commands, lawful and
+not, on the in-memory store with a clock it moves. A refused command must record nothing; after every
+step every case and visit must satisfy the rules below.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
+
+from domain import errors
+from domain.application import Minqing
+from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, Demand
+from domain.deployment import load
+from domain.templates import DISCUSSION, TEMPLATES, VOTE
+from domain.visit import HouseholdVisit
+from domain.votes import VOTE_RULES, Tally
+from tests.conftest import START, Clock, add_staff
+
+WORKER, SUPERVISOR = "wang.worker", "chen.supervisor"
+CELLS = ("qingshui.dongcun.g1", "qingshui.dongcun.g2")
+CATEGORIES = ("repairs", "disputes", "public_works", "village_affairs")
+RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
+FORWARD = ("triage", "discuss", "vote", "publicize", "answer_objection", "progress", "resolve", "feedback")
+
+
+class Cases(RuleBasedStateMachine):
+    demands = Bundle("demands")
+    visits = Bundle("visits")
+
+    @initialize()
+    def open(self) -> None:
+        self.clock = Clock(START)
+        self.app = Minqing(load("village_township"), env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                           clock=self.clock)
+        add_staff(self.app)
+        self.all_demands: list[UUID] = []
+        self.all_visits: list[UUID] = []
+
+    def attempt(self, aggregate: UUID, command: object) -> None:
+        """Run a command; a refusal must leave the aggregate as it was."""
+        assert callable(command)
+        before = self.app.repository.get(aggregate).version
+        try:
+            command()
+        except errors.DomainError:
+            assert self.app.repository.get(aggregate).version == before, "a refused command recorded"
+
+    # ------------------------------------------------------------------ rules
+    @rule(target=demands, cell=st.sampled_from(CELLS))
+    def raise_demand(self, cell: str) -> UUID:
+        demand_id = self.app.raise_demand(actor=WORKER, channel="phone", title="路灯不亮", cell_id=cell).id
+        self.all_demands.append(demand_id)
+        return demand_id
+
+    @rule(demand=demands, picks=st.lists(st.integers(0, 99), min_size=1, max_size=8))
+    def take_allowed_actions(self, demand: UUID, picks: list[int]) -> None:
+        """Carry the case further: each pick chooses one of the actions its state allows next."""
+        for pick in picks:
+            allowed = self.app.demand(demand).next_actions(self.clock.now)
+            if not allowed:
+                return
+            forward = [action for action in allowed if action in FORWARD]
+            action = forward[pick % len(forward)] if forward and pick < 85 else allowed[pick % len(allowed)]
+            self.clock.advance(hours=pick % 5, days=7 if action == "publicize" else 0)
+            self.attempt(demand, self.command_for(demand, action, pick))
+
+    def command_for(self, demand_id: UUID, action: str, pick: int) -> object:
+        app, demand = self.app, self.app.demand(demand_id)
+        step = demand.awaited_step
+        notices = [n for n, notice in demand.notices.items() if not notice["ended"]]
+        unanswered = [o for o, objection in demand.objections.items() if not objection["answered"]]
+        commands = {
+            "triage": lambda: app.triage(demand_id, actor=WORKER,
+                                         category=CATEGORIES[pick % len(CATEGORIES)]),
+            "assign": lambda: app.assign(demand_id, actor=SUPERVISOR, assignee=WORKER),
+            "escalate": lambda: app.escalate(demand_id, actor=WORKER, to_cell_id="qingshui", reason="协调"),
+            "note": lambda: app.add_note(demand_id, actor=WORKER, text="电话回访"),
+            "discuss": lambda: app.discuss(demand_id, actor=WORKER, step=step.key if step else "",
+                                           outcome="returned" if pick < 10 else "endorsed"),
+            "vote": lambda: app.vote(demand_id, actor=WORKER, body=step.vote_bodies[0] if step else "",
+                                     members=30, present=15 + pick % 16, in_favour=pick % 31 // 2 + 8,
+                                     against=0, abstained=0, households=100, households_present=70),
+            "publicize": lambda: app.publicize(
+                demand_id, actor=WORKER, text="公示",
+                kind=step.notice_kind if step else ("rejection" if demand.is_open else "result")),
+            "object": lambda: app.lodge_objection(demand_id, actor=WORKER, notice_id=notices[-1] if notices
+                                                  else "", text="异议"),
+            "answer_objection": lambda: app.answer_objection(demand_id, actor=SUPERVISOR,
+                                                             objection_id=unanswered[0] if unanswered else "",
+                                                             answer="已答复"),
+            "progress": lambda: app.record_progress(demand_id, actor=WORKER, summary="进行中", percent=pick),
+            "resolve": lambda: app.resolve(demand_id, actor=WORKER, summary="已办结"),
+            "close": lambda: app.close_case(demand_id, actor=WORKER, outcome="withdrawn"),
+            "feedback": lambda: app.give_feedback(demand_id, actor=WORKER, rating=RATINGS[pick % 3]),
+            "reopen": lambda: app.reopen(demand_id, actor=SUPERVISOR, reason="回访复查"),
+            "flag": lambda: app.flag(demand_id, actor=SUPERVISOR, responsible="村委会", finding="超时"),
+        }
+        return commands[action]
+
+    @rule(demand=demands, category=st.sampled_from(CATEGORIES))
+    def triage(self, demand: UUID, category: str) -> None:
+        self.attempt(demand, lambda: self.app.triage(demand, actor=WORKER, category=category))
+
+    @rule(demand=demands, returned=st.booleans())
+    def discuss_the_awaited_step(self, demand: UUID, returned: bool) -> None:
+        step = self.app.demand(demand).awaited_step
+        key = step.key if step is not None and step.kind == DISCUSSION else "branch_proposal"
+        self.attempt(demand, lambda: self.app.discuss(demand, actor=WORKER, step=key,
+                                                      outcome="returned" if returned else "endorsed"))
+
+    @rule(demand=demands, present=st.integers(0, 40), in_favour=st.integers(0, 40))
+    def vote(self, demand: UUID, present: int, in_favour: int) -> None:
+        step = self.app.demand(demand).awaited_step
+        body = step.vote_bodies[0] if step is not None and step.kind == VOTE else "representatives"
+        in_favour = min(in_favour, present)
+        self.attempt(demand, lambda: self.app.vote(
+            demand, actor=WORKER, body=body, members=30, present=present, in_favour=in_favour,
+            against=present - in_favour, abstained=0, households=100, households_present=70))
+
+    @rule(demand=demands, kind=st.sampled_from(("resolution", "draft", "rejection", "result")))
+    def publicize(self, demand: UUID, kind: str) -> None:
+        self.attempt(demand, lambda: self.app.publicize(demand, actor=WORKER, kind=kind, text="公示"))
+
+    @rule(demand=demands)
+    def object_to_the_latest_notice(self, demand: UUID) -> None:
+        notices = list(self.app.demand(demand).notices)
+        if notices:
+            self.attempt(demand, lambda: self.app.lodge_objection(demand, actor=WORKER, notice_id=notices[-1],
+                                                                  text="位置不合理"))
+
+    @rule(demand=demands)
+    def answer_the_objections(self, demand: UUID) -> None:
+        for objection_id, objection in self.app.demand(demand).objections.items():
+            if not objection["answered"]:
+                self.attempt(demand, lambda o=objection_id: self.app.answer_objection(
+                    demand, actor=SUPERVISOR, objection_id=o, answer="已答复"))
+
+    @rule(demand=demands)
+    def resolve(self, demand: UUID) -> None:
+        self.attempt(demand, lambda: self.app.resolve(demand, actor=WORKER, summary="已修好"))
+
+    @rule(demand=demands, outcome=st.sampled_from(("not_resolvable", "withdrawn", "rejected")))
+    def close(self, demand: UUID, outcome: str) -> None:
+        self.attempt(demand, lambda: self.app.close_case(demand, actor=SUPERVISOR, outcome=outcome,
+                                                         explanation="说明"))
+
+    @rule(demand=consumes(demands), into=demands)
+    def merge(self, demand: UUID, into: UUID) -> None:
+        self.attempt(demand, lambda: self.app.close_case(demand, actor=WORKER, outcome="merged",
+                                                         merged_into=into))
+
+    @rule(demand=demands, rating=st.sampled_from(RATINGS))
+    def feedback(self, demand: UUID, rating: str) -> None:
+        self.attempt(demand, lambda: self.app.give_feedback(demand, actor=WORKER, rating=rating))
+
+    @rule(demand=demands)
+    def reopen(self, demand: UUID) -> None:
+        self.attempt(demand, lambda: self.app.reopen(demand, actor=SUPERVISOR, reason="回访复查"))
+
+    @rule(demand=demands)
+    def progress(self, demand: UUID) -> None:
+        self.attempt(demand, lambda: self.app.record_progress(demand, actor=WORKER, summary="进行中",
+                                                              percent=50))
+
+    @rule(days=st.integers(1, 20))
+    def time_passes_and_the_watcher_sweeps(self, days: int) -> None:
+        self.clock.advance(days=days)
+        for demand_id in self.all_demands:
+            demand = self.app.demand(demand_id)
+            self.attempt(demand_id, lambda d=demand_id: self.app.record_missed_deadlines(d))
+            for notice_id, notice in demand.notices.items():
+                if not notice["ended"]:
+                    self.attempt(demand_id,
+                                 lambda d=demand_id, n=notice_id: self.app.end_notice(d, notice_id=n))
+            self.attempt(demand_id, lambda d=demand_id: self.app.expire_feedback(d))
+
+    @rule(target=visits)
+    def schedule_visit(self) -> UUID:
+        household = self.app.register_household(actor=WORKER, cell_id=CELLS[0], address="1号",
+                                                categories=["elderly_alone"]).id
+        visit = self.app.schedule_visit(household, actor=WORKER, visitor=WORKER, purpose="welfare_call",
+                                        due_at=self.clock.now + timedelta(days=3)).id
+        self.all_visits.append(visit)
+        return visit
+
+    @rule(visit=visits, conducted=st.booleans())
+    def visit_happens_or_not(self, visit: UUID, conducted: bool) -> None:
+        if conducted:
+            self.attempt(visit, lambda: self.app.conduct_visit(visit, actor=WORKER, mode="in_home",
+                                                               needs_found=["屋顶漏雨"]))
+        else:
+            self.attempt(visit, lambda: self.app.miss_visit(visit, actor=WORKER, reason="家中无人"))
+
+    @rule(visit=visits, cell=st.sampled_from(CELLS))
+    def raise_a_need_found_on_a_visit(self, visit: UUID, cell: str) -> None:
+        self.attempt(visit, lambda: self.app.raise_demand(actor=WORKER, channel="visit", title="屋顶漏雨",
+                                                          cell_id=cell, visit_id=visit))
+
+    # ------------------------------------------------------------------ the rules of DOMAIN.md
+    @invariant()
+    def every_history_is_intact_and_in_order(self) -> None:
+        for aggregate in (*self.all_demands, *self.all_visits):
+            assert self.app.verify(aggregate).intact
+            history = self.app.history(aggregate)
+            assert [e.version for e in history] == list(range(1, len(history) + 1))
+
+    @invariant()
+    def deliberation_steps_come_in_order_and_votes_follow_the_statute(self) -> None:
+        for demand_id in self.all_demands:
+            demand: Demand = self.app.demand(demand_id)
+            if demand.template_key is None:
+                continue
+            steps = [s.key for s in TEMPLATES[demand.template_key].steps]
+            expected = 0  # the index of the step each new round must start again from
+            for e in self.app.history(demand_id):
+                data = e.data
+                if e.type == "Voted":
+                    tally = Tally(data["members"], data["present"], data["in_favour"], data["against"],
+                                  data["abstained"], data["households"], data["households_present"])
+                    assert data["outcome"] == VOTE_RULES[data["body"]].outcome(tally)
+                step = data.get("step") if e.type in ("Discussed", "Voted", "Publicized") else None
+                if step is None:
+                    continue
+                assert step == steps[expected], f"{step} out of order in {demand_id}"
+                if data.get("outcome") in ("returned", "rejected"):
+                    expected = 0
+                elif data.get("outcome") != "invalid":  # an inquorate vote leaves the case where it was
+                    expected += 1
+
+    @invariant()
+    def closed_cases_are_never_overdue_and_ratings_go_with_given_feedback(self) -> None:
+        for demand_id in self.all_demands:
+            demand = self.app.demand(demand_id)
+            if demand.status == CLOSED:
+                assert demand.deadlines == {} and not demand.is_unresolved(self.clock.now)
+            else:
+                assert demand.outcome is None
+            assert (demand.rating is not None) == (demand.feedback_state == "given")
+            if demand.status == IMPLEMENTING:
+                assert demand.awaited_step is None
+            if demand.status == DELIBERATING:
+                assert demand.awaited_step is not None
+
+    @invariant()
+    def a_visit_points_at_the_demands_raised_from_it(self) -> None:
+        for visit_id in self.all_visits:
+            visit: HouseholdVisit = self.app.visit(visit_id)
+            for demand_id in visit.demand_ids:
+                assert self.app.demand(demand_id).visit_id == visit_id
+
+
+Cases.TestCase.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+                                   suppress_health_check=[HealthCheck.too_slow])
+test_the_rules_hold_after_every_step = Cases.TestCase
