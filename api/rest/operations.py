@@ -20,7 +20,7 @@ async def alive() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database does not answer, or the views lag"}})
+@router.get("/readyz")
 async def ready(rt: RuntimeDep) -> dict[str, str]:
     """The database answers and every view is within the configured lag (MINQING_READY_LAG_SECONDS)."""
     if await run_in_threadpool(rt.lagging_views):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -15,6 +18,7 @@ from domain import errors
 from projections.queries import BadQuery
 
 PROBLEM = "application/problem+json"
+log = structlog.get_logger("minqing.api")
 
 STATUS: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
@@ -85,6 +89,20 @@ def install(app: FastAPI) -> None:
         response.headers.update(error.headers)
         return response
 
+    @app.exception_handler(persistence.OperationalError)
+    @app.exception_handler(persistence.InterfaceError)
+    @app.exception_handler(persistence.ConnectionUnavailableError)
+    @app.exception_handler(exc.OperationalError)
+    @app.exception_handler(exc.InterfaceError)
+    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # The database is down, restarting, or busy beyond the lock timeout: nothing was recorded, and
+        # the same request may be sent again shortly.
+        log.warning("database_unavailable", error=str(error).splitlines()[0] if str(error) else repr(error))
+        response = problem(503, "database-unavailable", "The database does not answer",
+                           "nothing was recorded; try again in a moment", request.url.path)
+        response.headers["Retry-After"] = "2"
+        return response
+
     @app.exception_handler(DataError)
     async def unsearchable(request: Request, error: DataError) -> JSONResponse:
         # Commands write through the event store; this comes from a view read with a value the database
@@ -137,6 +155,7 @@ PROBLEMS = {
     403: "The role or the grid cells do not allow it", 404: "No such case, household, visit or receipt",
     409: "The case's state, or its version, does not allow it",
     422: "The request is not valid", 429: "Too many public requests: retry after Retry-After seconds",
+    503: "The database does not answer (on /readyz: or the views lag): retry after Retry-After seconds",
     504: "The views did not reach ?after= in time: retry",
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {
@@ -174,6 +193,8 @@ def document_problems(schema: dict[str, Any]) -> None:
                 statuses.add(429)
             if "after" in names or "{receipt}" in path:
                 statuses.add(504)
+            if path != "/healthz":  # everything else reads or writes the database
+                statuses.add(503)
             responses = operation.setdefault("responses", {})
             for status in sorted(statuses):
                 responses[str(status)] = {"description": PROBLEMS[status], "content": problem_content}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -215,3 +216,24 @@ def test_readyz_says_not_ready_while_the_views_lag(start_api: Callable[..., Api]
     response = api.get("/readyz", s.NO_TOKEN)
     assert (response.status_code, s.problem_type(response)) == (503, "/problems/not-ready")
     assert response.headers["retry-after"] == "5"
+
+
+def test_a_command_while_the_database_is_locked_is_a_quick_503_and_records_nothing(
+        start_api: Callable[..., Api], database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("an exclusive lock held from outside the server is SQLite's way to make it busy")
+    api = start_api(lock_timeout_seconds=1)
+    case = s.triaged(api.app)
+    holder = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        response = api.command(case, "note", {"text": "锁住了"})
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (response.status_code, s.problem_type(response)) == (503, "/problems/database-unavailable")
+    assert response.headers["retry-after"] == "2" and waited < 2
+    assert api.event_types(case) == ["Raised", "Triaged"]
+    assert api.command(case, "note", {"text": "好了"}).status_code == 200  # and it recovers by itself
