@@ -41,12 +41,11 @@ async def application(rt: RuntimeDep) -> Minqing:
 App = Annotated[Minqing, Depends(application)]
 
 
-async def staff(request: Request,
+async def staff(rt: RuntimeDep,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Account:
     """The signed-in member of staff; 401 without a valid token, 403 without any role."""
     if credentials is None:
         raise errors.UnknownActor("sign in with a bearer token")
-    rt: Runtime = request.app.state.runtime
     check = partial(auth.authenticate, rt.accounts, credentials.credentials,
                     lifetime=rt.settings.token_lifetime, now=rt.app.clock())
     account = check(cached_only=True)

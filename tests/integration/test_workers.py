@@ -136,10 +136,13 @@ def test_only_one_worker_holds_a_view_at_a_time(views_engine: Engine) -> None:
         second.release()
 
 
+# View locks are PostgreSQL advisory locks (on SQLite the one writer is the database's own).
+ON_POSTGRES = [pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("database_url", ON_POSTGRES, indirect=True)
 def test_a_worker_whose_database_session_was_lost_gives_up_its_views_until_it_takes_them_again(
         views_engine: Engine) -> None:
-    if views_engine.dialect.name != "postgresql":
-        pytest.skip("view locks are PostgreSQL advisory locks; on SQLite one writer is the database's")
     views = list(all_views().values())
     first, second = ViewLocks(views_engine, views), ViewLocks(views_engine, views)
     try:
