@@ -13,7 +13,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
+from uuid import UUID
 
 from sqlalchemy import Engine
 
@@ -69,7 +71,8 @@ class Runtime:
         app.accounts = accounts = CachedAccounts(app.account)
         writer = make_engine(settings.database_url)
         return cls(settings, app, writer, make_engine(settings.database_url, writer=False), accounts,
-                   IdempotencyStore(writer), RateLimiter(settings.public_requests_per_minute),
+                   IdempotencyStore(writer, settings.idempotency_lease),
+                   RateLimiter(settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 
     def __enter__(self) -> Runtime:
@@ -79,13 +82,17 @@ class Runtime:
                  traceback: TracebackType | None) -> None:
         self.close()
 
-    async def command(self, use_case: Callable[[], Recorded], expected_version: int | None) -> Recorded:
+    async def command(self, use_case: Callable[[], Recorded], expected_version: int | None,
+                      once: UUID | None) -> Recorded:
         """Run a use case of the Application in the command threads, off the event loop. Without
         If-Match a conflict is retried on a fresh load; with it, the conflict goes to the caller.
+        A request sent with an Idempotency-Key names its record (`once`, from `api.web.deps`): its
+        use case is recorded at most once however often it is sent (`Minqing.once`).
 
         The command threads are few (`Settings.threads_for_commands`): more only queue on the event
         table's lock (docs/performance.md, "HTTP API")."""
-        run = use_case if expected_version is not None else lambda: retried(use_case)
+        attempt = use_case if expected_version is not None else lambda: retried(use_case)
+        run = attempt if once is None else partial(self.app.once, once, attempt)
         context = contextvars.copy_context()  # the request's log context goes along
         return await asyncio.get_running_loop().run_in_executor(self.commands, context.run, run)
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     token_days: int = 30                    # a bearer token expires this many days after it was issued
     ready_lag_seconds: float = 60.0         # /readyz: ready while every view is at most this far behind
+    # An Idempotency-Key claimed by a request that died is taken over by a retry after this long: longer
+    # than a request can run (three conflicting attempts, each waiting at most the lock timeout).
+    idempotency_lease_seconds: float = 30.0
     command_threads: int = 0                # threads running case commands per API process; 0: see below
 
     @property
@@ -52,6 +55,10 @@ class Settings(BaseSettings):
     @property
     def token_lifetime(self) -> timedelta:
         return timedelta(days=self.token_days)
+
+    @property
+    def idempotency_lease(self) -> timedelta:
+        return timedelta(seconds=self.idempotency_lease_seconds)
 
     @property
     def is_sqlite(self) -> bool:

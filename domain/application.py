@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -24,6 +25,7 @@ from domain.chain import ChainedAggregate
 from domain.demand import Demand
 from domain.deployment import CHANNELS, TRACKS, Channel, Deployment
 from domain.household import Household
+from domain.request import HandledRequest
 from domain.visit import HouseholdVisit
 from domain.votes import Tally
 
@@ -67,6 +69,9 @@ class Recorded:
 
 
 CONFLICT_ATTEMPTS = 3
+# The record of the request whose command runs now, in this thread (see `Minqing.once`); None for a
+# command that is not run once per request.
+_handling: ContextVar[UUID | None] = ContextVar("minqing_handling_request", default=None)
 
 
 def retried(command: Callable[[], T]) -> T:
@@ -166,14 +171,51 @@ class Minqing(Application[UUID]):
         return aggregate
 
     def _save(self, *aggregates: ChainedAggregate) -> Recorded:
+        """Save the aggregates in one transaction, with the record of the request being handled, if any
+        (`once`). Should that record have been saved meanwhile, by another run of the same request, this
+        saves nothing and returns what the other run recorded: a conflict, but not one to retry."""
+        first = aggregates[0]
+        request = _handling.get()
+        if request is not None:
+            last = first.pending_events[-1]
+            assert isinstance(last, ChainedAggregate.Event)  # every aggregate of Minqing is chained
+            aggregates = (*aggregates, HandledRequest.record(
+                request, aggregate_id=first.id, version=first.version, actor=last.actor,
+                occurred_at=self.clock()))
         try:
             recordings = self.save(*aggregates)
         except IntegrityError:
+            earlier = None if request is None else self.handled(request)
+            if earlier is not None:
+                return earlier
             raise errors.ConcurrentUpdate(
-                f"{type(aggregates[0]).__name__} {aggregates[0].id} was changed by someone else; "
+                f"{type(first).__name__} {first.id} was changed by someone else; "
                 "reload it and try again") from None
-        first = aggregates[0]
         return Recorded(first.id, first.version, max(r.notification.id for r in recordings))
+
+    def once(self, request: UUID, command: Callable[[], Recorded]) -> Recorded:
+        """Run `command` for a request that may be sent again, recording it at most once: `request` is
+        the id of its record (`domain.request.request_record_id`), saved with the command's events.
+
+        If the request was recorded before, `command` is not run: what it recorded is returned (see
+        `handled`). If another run of it records first while this one runs, this one's save conflicts,
+        records nothing and returns the same. A use case saves once (`_save`), so one record is enough."""
+        earlier = self.handled(request)
+        if earlier is not None:
+            return earlier
+        token = _handling.set(request)
+        try:
+            return command()
+        finally:
+            _handling.reset(token)
+
+    def handled(self, request: UUID) -> Recorded | None:
+        """What the command of a request recorded (`once`), or None if nothing was. The position is the
+        head of the log now: at or after the command's events, so reading `?after=` it shows them."""
+        for event in self.events.get(request, limit=1):
+            assert isinstance(event, HandledRequest.Handled)  # an id made from a key: only a record has it
+            return Recorded(event.aggregate_id, event.version, self.recorder.max_notification_id() or 0)
+        return None
 
     def account(self, username: str) -> Account:
         """The account of a member of staff, as stored now."""

@@ -42,7 +42,7 @@ from api.rest.schemas import (
     Triage,
     Vote,
 )
-from api.web.deps import App, IfMatch, RuntimeDep, Scope, Staff, masks_personal_data
+from api.web.deps import App, IfMatch, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing, Recorded
@@ -81,9 +81,10 @@ def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
 
 
 @router.post("", status_code=201, response_model=Recorded)
-async def raise_demand(body: RaiseDemand, rt: RuntimeDep, actor: Staff) -> Response:
+async def raise_demand(body: RaiseDemand, rt: RuntimeDep, actor: Staff, once: RequestRecord) -> Response:
     """Record a resident's demand raised through a channel (optionally from a household visit)."""
-    done = await rt.command(lambda: rt.app.raise_demand(actor=actor.username, **body.model_dump()), None)
+    done = await rt.command(lambda: rt.app.raise_demand(actor=actor.username, **body.model_dump()), None,
+                            once)
     return recorded(done, created=f"/api/v1/demands/{done.id}")
 
 
@@ -203,10 +204,10 @@ COMMANDS = {command.path: command for command in (
 def _route(command: CaseCommand) -> None:
     # No docstring: the summary is the operation's text in the OpenAPI document.
     async def endpoint(demand_id: UUID, body: Command, rt: RuntimeDep, actor: Staff,
-                       version: IfMatch) -> Response:
+                       version: IfMatch, once: RequestRecord) -> Response:
         done = await rt.command(lambda: command.use_case(rt.app, demand_id, actor=actor.username,
                                                          expected_version=version, **body.model_dump()),
-                                version)
+                                version, once)
         return recorded(done)
 
     endpoint.__annotations__ = endpoint.__annotations__ | {"body": command.body}  # the schema FastAPI reads

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from api.masking import masked
 from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
-from api.web.deps import App, RuntimeDep, Scope, Staff, masks_personal_data
+from api.web.deps import App, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain.application import Recorded
 from domain.chain import plain
 from projections import queries
@@ -20,10 +20,10 @@ router = APIRouter(prefix="/api/v1", tags=["households and visits"])
 
 
 @router.post("/households", status_code=201, response_model=Recorded)
-async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff) -> Response:
+async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff, once: RequestRecord) -> Response:
     """Register a household in a grid cell; its categories set how often it is visited."""
     done = await rt.command(
-        lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None)
+        lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None, once)
     return recorded(done, created=f"/api/v1/households/{done.id}")
 
 
@@ -55,10 +55,11 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
 
 
 @router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)
-async def schedule(household_id: UUID, body: ScheduleVisit, rt: RuntimeDep, actor: Staff) -> Response:
+async def schedule(household_id: UUID, body: ScheduleVisit, rt: RuntimeDep, actor: Staff,
+                   once: RequestRecord) -> Response:
     """Schedule a visit to a household."""
     done = await rt.command(
-        lambda: rt.app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None)
+        lambda: rt.app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None, once)
     return recorded(done, created=f"/api/v1/visits/{done.id}")
 
 
@@ -73,16 +74,18 @@ def get_visit(visit_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
 
 
 @router.post("/visits/{visit_id}/conduct", response_model=Recorded)
-async def conduct(visit_id: UUID, body: ConductVisit, rt: RuntimeDep, actor: Staff) -> Response:
+async def conduct(visit_id: UUID, body: ConductVisit, rt: RuntimeDep, actor: Staff,
+                  once: RequestRecord) -> Response:
     """Record that the visit took place, and the needs found."""
     return recorded(await rt.command(
-        lambda: rt.app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None))
+        lambda: rt.app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None, once))
 
 
 @router.post("/visits/{visit_id}/miss", response_model=Recorded)
-async def miss(visit_id: UUID, body: MissVisit, rt: RuntimeDep, actor: Staff) -> Response:
+async def miss(visit_id: UUID, body: MissVisit, rt: RuntimeDep, actor: Staff,
+               once: RequestRecord) -> Response:
     """Record that the visit did not take place."""
     return recorded(await rt.command(
-        lambda: rt.app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None))
+        lambda: rt.app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None, once))
 
 

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.compose import Runtime
 from api.rest.common import Limit, Offset, listing, recorded
 from api.rest.schemas import PublicDemand, PublicFeedback, Receipt
-from api.web.deps import RuntimeDep
+from api.web.deps import RequestRecord, RuntimeDep
 from domain.application import RESIDENT, Recorded
 from domain.chain import plain
 from domain.demand import Demand
@@ -42,10 +42,10 @@ def notices(rt: Public, cell: str | None = None, limit: Limit = 50,
 
 
 @router.post("/public/demands", status_code=201, response_model=Receipt)
-async def raise_public(body: PublicDemand, rt: Public, response: Response) -> Receipt:
+async def raise_public(body: PublicDemand, rt: Public, response: Response, once: RequestRecord) -> Receipt:
     """Raise a demand online; keep the receipt code to follow it and to give feedback."""
     done = await rt.command(
-        lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()), None)
+        lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()), None, once)
     receipt = (await run_in_threadpool(rt.app.demand, done.id)).receipt
     response.headers["Location"] = f"/api/v1/public/demands/{receipt}"
     return Receipt(receipt=receipt, position=done.position)
@@ -76,8 +76,8 @@ def follow(receipt: Annotated[str, Path(max_length=20)], rt: Public) -> Any:
 
 @router.post("/public/demands/{receipt}/feedback", response_model=Recorded)
 async def public_feedback(receipt: Annotated[str, Path(max_length=20)], body: PublicFeedback,
-                          rt: Public) -> Response:
+                          rt: Public, once: RequestRecord) -> Response:
     """Say whether the demand was met: satisfied, basically satisfied or dissatisfied."""
     demand = await run_in_threadpool(_by_receipt, rt, receipt)
     return recorded(await rt.command(
-        lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None))
+        lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None, once))

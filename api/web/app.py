@@ -20,12 +20,14 @@ from api.rest import audit, demands, households, operations, public, views
 from api.settings import Settings
 from api.web import errors
 from api.web.deps import request_facts
-from api.web.idempotency import digest
+from api.web.idempotency import Stored, digest
+from domain.request import request_record_id
 from workers.embedded import start_embedded
 from workers.logs import configure as configure_logs
 
 log = structlog.get_logger("minqing.api")
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+IN_PROGRESS_RETRY_AFTER = "1"  # seconds: most requests take milliseconds; a dead one's claim, the lease
 
 
 def create_app(settings: Settings | None = None, *, embedded_workers: bool = False) -> FastAPI:
@@ -111,7 +113,18 @@ class RequestLog:
 class IdempotentPosts:
     """Idempotency-Key: a retried POST returns the first response and records nothing new.
 
-    A pure ASGI middleware (see `RequestLog`); requests without the header pass straight through."""
+    A pure ASGI middleware (see `RequestLog`); requests without the header pass straight through.
+
+    While the first request with a key runs, a retry answers 409 request-in-progress with Retry-After.
+    A request that died (its process killed) leaves its claim with no response; once the claim is older
+    than `Settings.idempotency_lease_seconds` a retry takes it over (`IdempotencyStore.claim`) and runs
+    the request again. Its command is recorded under the key's record (`Minqing.once`), so if the dead
+    request had recorded it, it is not run again: the route answers from what was recorded (its usual
+    status and shape, the aggregate's id and version; the position is the log's head at that moment,
+    at or after the recorded events, so `?after=` shows them), marked Idempotent-Replayed, and that
+    answer is kept for later retries. The same holds, without the mark, for a request whose claim was
+    taken over while it was still running: whichever run saves second records nothing and answers
+    from the first."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -137,7 +150,7 @@ class IdempotentPosts:
         body = await request.body()
         fingerprint = digest(request.method, request.url.path, body)
         stored = await run_in_threadpool(store.claim, who, key, fingerprint)
-        if stored is not None:
+        if isinstance(stored, Stored):
             answer: Response
             if stored.fingerprint != fingerprint:
                 answer = errors.problem(422, "idempotency-key-reused",
@@ -147,11 +160,17 @@ class IdempotentPosts:
                 answer = errors.problem(409, "request-in-progress",
                                         "The first request with this key is still running",
                                         "retry in a moment", request.url.path)
+                answer.headers["Retry-After"] = IN_PROGRESS_RETRY_AFTER
             else:
                 answer = Response(stored.body, status_code=stored.status,
                                   headers={**stored.headers, "Idempotent-Replayed": "true"})
             await answer(scope, receive, send)
             return
+        claim = stored
+        record = request_record_id(who, key)
+        scope.setdefault("state", {})["request_record"] = record  # read by the routes (`deps.RequestRecord`)
+        application = scope["app"].state.runtime.app
+        replayed = claim.taken_over and await run_in_threadpool(application.handled, record) is not None
 
         sent_body = False
 
@@ -175,16 +194,19 @@ class IdempotentPosts:
         try:
             await self.app(scope, replay_body, keep)
         except BaseException:
-            await run_in_threadpool(store.release, who, key)
+            await run_in_threadpool(store.release, who, key, claim)
             raise
         answered = b"".join(chunks)
         status = start["status"]
         if not 200 <= status < 300:  # nothing was recorded: the request may be retried under its key
-            await run_in_threadpool(store.release, who, key)
+            await run_in_threadpool(store.release, who, key, claim)
         else:
             headers = MutableHeaders(raw=list(start.get("headers", [])))
             kept = {k: v for k, v in headers.items() if k in REPLAYED_HEADERS}
-            await run_in_threadpool(store.complete, who, key, status, kept, answered)
+            await run_in_threadpool(store.complete, who, key, claim, status, kept, answered)
+            if replayed:
+                headers["Idempotent-Replayed"] = "true"
+                start = {**start, "headers": headers.raw}
         await send(start)
         await send({"type": "http.response.body", "body": answered, "more_body": False})
 

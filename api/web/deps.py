@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from functools import partial
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -96,6 +97,16 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 IfMatch = Annotated[int | None, Depends(if_match)]
+
+
+async def request_record(request: Request) -> UUID | None:
+    """The record of a request sent with an Idempotency-Key, under which its command is recorded at most
+    once (`Runtime.command`); set by `IdempotentPosts`, None without the header."""
+    record: UUID | None = getattr(request.state, "request_record", None)
+    return record
+
+
+RequestRecord = Annotated[UUID | None, Depends(request_record)]
 
 
 def masks_personal_data(account: Account) -> bool:
