@@ -212,10 +212,11 @@ class Minqing(Application[UUID]):
     def handled(self, request: UUID) -> Recorded | None:
         """What the command of a request recorded (`once`), or None if nothing was. The position is the
         head of the log now: at or after the command's events, so reading `?after=` it shows them."""
-        for event in self.events.get(request, limit=1):
-            assert isinstance(event, HandledRequest.Handled)  # an id made from a key: only a record has it
-            return Recorded(event.aggregate_id, event.version, self.recorder.max_notification_id() or 0)
-        return None
+        event = next(self.events.get(request, limit=1), None)
+        if event is None:
+            return None
+        assert isinstance(event, HandledRequest.Handled)  # an id made from a key: only a record has it
+        return Recorded(event.aggregate_id, event.version, self.recorder.max_notification_id() or 0)
 
     def account(self, username: str) -> Account:
         """The account of a member of staff, as stored now."""

@@ -169,8 +169,6 @@ class IdempotentPosts:
         claim = stored
         record = request_record_id(who, key)
         scope.setdefault("state", {})["request_record"] = record  # read by the routes (`deps.RequestRecord`)
-        application = scope["app"].state.runtime.app
-        replayed = claim.taken_over and await run_in_threadpool(application.handled, record) is not None
 
         sent_body = False
 
@@ -192,6 +190,8 @@ class IdempotentPosts:
                 chunks.append(message.get("body", b""))
 
         try:
+            application = scope["app"].state.runtime.app
+            replayed = claim.taken_over and await run_in_threadpool(application.handled, record) is not None
             await self.app(scope, replay_body, keep)
         except BaseException:
             await run_in_threadpool(store.release, who, key, claim)

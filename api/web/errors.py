@@ -160,7 +160,9 @@ PROBLEMS = {
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {
     "name": "Idempotency-Key", "in": "header", "required": False,
-    "description": "A retried POST with the same key gets the first response back; nothing is recorded twice",
+    "description": "A retried POST with the same key gets the first response back; nothing is recorded "
+                   "twice. While the first request runs: 409 request-in-progress, retry after Retry-After; "
+                   "a key whose request died is taken over after a lease (MINQING_IDEMPOTENCY_LEASE_SECONDS)",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
 }
 
