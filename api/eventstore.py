@@ -24,7 +24,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
-RECONNECT_SECONDS = 3.0
+RECONNECT_SECONDS = 3.0  # how long the pool retries a lost connection before the next request tries afresh
 STATEMENT_TIMEOUT = "POSTGRES_STATEMENT_TIMEOUT"  # seconds, as Settings.event_store_env gives it; 0: none
 
 
@@ -54,7 +54,7 @@ class FailFastDatastore(PostgresDatastore):
         # The pool tries to replace a lost connection at growing intervals (1, 2, 4 ... s) for this long
         # before it gives up; the next request then has it try at once. With its default of five minutes
         # the API kept failing after the database was back, the longer the outage the longer (3.3 s after
-        # a 10 s outage, tests/fault/test_outage.py; 0.4 s with this).
+        # a 10 s outage, tests/fault/test_outage.py; 0.4-0.5 s with this).
         self.pool.reconnect_timeout = RECONNECT_SECONDS
 
     def after_connect_func(self) -> Callable[[Connection[Any]], None]:

@@ -192,12 +192,11 @@ class IdempotentPosts:
         await send(start)
         await send({"type": "http.response.body", "body": answered, "more_body": False})
 
-
     @staticmethod
     async def _settle(step: Callable[..., None], *args: Any) -> None:
         """Complete or release a claim. The client still gets the app's answer if the database stopped
-        answering meanwhile: it is true (a 2xx was recorded, anything else was not), and the claim is left
-        for the lease on claims to settle."""
+        answering meanwhile: it is true (a 2xx was recorded, anything else was not). The claim then stays
+        until a retry takes it over (issue 10, item 2: a claim whose request died, after its lease)."""
         try:
             await run_in_threadpool(step, *args)
         except errors.UNAVAILABLE as error:
