@@ -69,9 +69,11 @@ class Runtime:
         settings = settings or Settings()
         app = settings.open_application()
         app.accounts = accounts = CachedAccounts(app.account)
-        writer = make_engine(settings.database_url)
-        return cls(settings, app, writer, make_engine(settings.database_url, writer=False), accounts,
-                   IdempotencyStore(writer, settings.idempotency_lease),
+        url, wait, statement = (settings.database_url, settings.connect_timeout_seconds,
+                                 settings.statement_timeout_seconds)
+        writer = make_engine(url, wait_seconds=wait, statement_timeout=statement)
+        reader = make_engine(url, writer=False, wait_seconds=wait, statement_timeout=statement)
+        return cls(settings, app, writer, reader, accounts, IdempotencyStore(writer, settings.idempotency_lease),
                    RateLimiter(settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 

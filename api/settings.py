@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     lock_timeout_seconds: int = 5
+    # How long a request waits for PostgreSQL before it is told 503 with Retry-After: for a connection
+    # (whole seconds: the event store library takes no less) and for one statement to finish.
+    connect_timeout_seconds: int = 1
+    statement_timeout_seconds: float = 15.0
     public_requests_per_minute: int = 30    # per client and API process, on the public routes
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
@@ -77,13 +81,16 @@ class Settings(BaseSettings):
         elif url.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
             query = parse_qs(url.query)
             env |= {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": "api.eventstore:Factory",  # fails fast when the database is down
                 "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
                 "POSTGRES_HOST": url.hostname or "127.0.0.1",
                 "POSTGRES_PORT": str(url.port or 5432),
                 "POSTGRES_USER": unquote(url.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(url.password or ""),
                 "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+                "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout_seconds),  # the wait for a pooled one
+                "POSTGRES_STATEMENT_TIMEOUT": str(self.statement_timeout_seconds),
+                "POSTGRES_PRE_PING": "y",  # connections broken by a restart are replaced, not lent
                 "POSTGRES_SCHEMA": query.get("schema", [""])[0],
             }
         elif url.scheme == "memory":

@@ -10,7 +10,7 @@ SQLite and on PostgreSQL.
 
 Workloads, each timed on its own fresh database (a SQLite file in a temporary directory, or a
 PostgreSQL schema dropped afterwards), built with the same `Settings.event_store_env` the
-server uses (library modules `eventsourcing.sqlite` / `eventsourcing.postgres`):
+server uses (`eventsourcing.sqlite`; on PostgreSQL `api.eventstore`, the library's module failing fast):
 
 - baseline: a plain `eventsourcing.application.Application` with a minimal `Aggregate` (a
   counter with a note string, one small event). N aggregates are created, then M commands:

@@ -150,7 +150,7 @@ def server(url: str, processes: int, logdir: Path) -> Iterator[int]:
             if proc.poll() is not None:
                 raise RuntimeError(f"the API exited with {proc.returncode}; see {log.name}")
             try:
-                status, _ = get(port, "/api/v1/health")
+                status, _ = get(port, "/healthz")
                 if status == 200:
                     break
             except OSError:

@@ -9,11 +9,17 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 
 
-def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+def make_engine(database_url: str, *, writer: bool = True, wait_seconds: float = 1.0,
+                statement_timeout: float = 0.0, **kwargs: Any) -> Engine:
     """An engine for MINQING_DATABASE_URL, writing and reading JSON columns with orjson.
 
     On SQLite a writer's transactions take the write lock up front (BEGIN IMMEDIATE), so two
     processors never both read a position and then race to write; readers do not block writers.
+
+    On PostgreSQL no wait is unbounded, so a database that does not answer is an error soon (the API
+    answers 503): a pooled connection is waited for `wait_seconds`, a new one for libpq's least connect
+    timeout (2 s; refused at once when the server is down), a statement `statement_timeout` seconds (0:
+    for ever); connections broken by a restart are found and replaced before they are used (pre-ping).
     """
     url = urlsplit(database_url)
     if url.scheme == "sqlite":
@@ -33,8 +39,11 @@ def make_engine(database_url: str, *, writer: bool = True, **kwargs: Any) -> Eng
         return engine
     schema = parse_qs(url.query).get("schema", [""])[0]
     plain = urlunsplit(("postgresql+psycopg", url.netloc, url.path, "", ""))
-    connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(plain, connect_args=connect_args, pool_pre_ping=True, json_serializer=_json_text,
+    options = [f"-c statement_timeout={int(statement_timeout * 1000)}"]
+    if schema:
+        options.append(f"-c search_path={schema}")
+    return create_engine(plain, connect_args={"connect_timeout": 2, "options": " ".join(options)},
+                         pool_pre_ping=True, pool_timeout=wait_seconds, json_serializer=_json_text,
                          json_deserializer=orjson.loads, **kwargs)
 
 

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import Engine, select
 
 from api.compose import Runtime
+from api.web.errors import UNAVAILABLE
 from domain.application import Minqing, Recorded, retried
 from domain.demand import CLOSED
 from domain.errors import DomainError
@@ -64,6 +65,8 @@ def run(app: Minqing, engine: Engine, stop: threading.Event, *, every: float = S
             done = sweep(app, engine)
             if sum(done.values()):
                 log.info("deadlines_swept", **done)
+        except UNAVAILABLE as error:  # what was recorded stays recorded; the next sweep does the rest
+            log.warning("database_unavailable", error=str(error).splitlines()[0], retry_in_seconds=every)
         except Exception:
             log.exception("sweep_failed")
         stop.wait(every)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from api.compose import Runtime
+from api.web.errors import UNAVAILABLE
 from domain.application import Minqing
 from projections import all_views
 from projections.core import View
@@ -28,7 +29,23 @@ from workers.signals import stop_on_signals
 log = structlog.get_logger("minqing.worker.projections")
 POLL_SECONDS = 0.2
 STANDBY_SECONDS = 2.0
-RETRY_SECONDS = 5.0
+RETRY_SECONDS = 5.0        # the longest wait before trying again after a failure
+FIRST_RETRY_SECONDS = 0.5  # the first; each failure in a row doubles it
+
+
+class Backoff:
+    """How long to wait after each failure in a row: doubling from FIRST_RETRY_SECONDS to RETRY_SECONDS."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+
+    def next(self) -> float:
+        seconds = min(RETRY_SECONDS, FIRST_RETRY_SECONDS * 2.0 ** self.failures)
+        self.failures += 1
+        return seconds
+
+    def reset(self) -> None:
+        self.failures = 0
 
 
 class ViewLocks:
@@ -124,15 +141,16 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
     locks, wakeup = ViewLocks(engine, views), Wakeup(app)
     log.info("projection_worker_started", views=[v.name for v in views], database=engine.dialect.name)
     processor: Processor | None = None
+    backoff = Backoff()
     try:
         while not stop.is_set():
             try:
                 held = locks.acquire()
             except DBAPIError as error:  # the database does not answer: nothing is held, try again soon
-                log.warning("view_locks_unavailable", error=str(error).splitlines()[0],
-                            retry_in_seconds=RETRY_SECONDS)
+                wait = backoff.next()
+                log.warning("view_locks_unavailable", error=str(error).splitlines()[0], retry_in_seconds=wait)
                 processor = None
-                stop.wait(RETRY_SECONDS)
+                stop.wait(wait)
                 continue
             if not held:
                 stop.wait(STANDBY_SECONDS)
@@ -142,13 +160,19 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
                 processor = Processor(app, engine, list(held), batch_size)
             try:
                 applied = processor.run_once()
+            except UNAVAILABLE as error:  # nothing was committed for the batch; the locks are checked next
+                processor, wait = None, backoff.next()
+                log.warning("database_unavailable", error=str(error).splitlines()[0], retry_in_seconds=wait)
+                stop.wait(wait)
+                continue
             except Exception:
-                processor = None
+                processor, wait = None, backoff.next()
                 # Nothing was committed for the failed batch; say so loudly, back off, and try again.
                 # A poison event keeps failing here and shows as lag in `projections status`.
-                log.exception("projection_batch_failed", retry_in_seconds=RETRY_SECONDS)
-                stop.wait(RETRY_SECONDS)
+                log.exception("projection_batch_failed", retry_in_seconds=wait)
+                stop.wait(wait)
                 continue
+            backoff.reset()
             if applied:
                 log.debug("events_applied", events=applied)
             else:

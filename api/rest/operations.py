@@ -1,5 +1,5 @@
 """What an operator's monitoring asks. /healthz and /readyz answer anyone and say nothing more than
-alive and ready; /api/v1/health says how far the views have got."""
+alive and ready; /api/v1/health tells staff how far the log and the views have got."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from api.web.deps import RuntimeDep
+from api.web.deps import RuntimeDep, Staff
 from api.web.errors import Problem
 
 router = APIRouter(tags=["operations"])
@@ -29,6 +29,7 @@ async def ready(rt: RuntimeDep) -> dict[str, str]:
 
 
 @router.get("/api/v1/health")
-def health(rt: RuntimeDep) -> dict[str, Any]:
-    """Liveness, and how far the views have got."""
+def health(rt: RuntimeDep, _: Staff) -> dict[str, Any]:
+    """How far the log (head) and each view have got: for staff of any role. Anyone may ask /healthz and
+    /readyz, which say nothing more than alive and ready."""
     return {"status": "ok", "head": rt.app.recorder.max_notification_id() or 0, "views": rt.positions()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -149,7 +149,11 @@ class IdempotentPosts:
         who = digest(request.headers.get("authorization") or f"public:{client}:{request.url.path}")
         body = await request.body()
         fingerprint = digest(request.method, request.url.path, body)
-        stored = await run_in_threadpool(store.claim, who, key, fingerprint)
+        try:
+            stored = await run_in_threadpool(store.claim, who, key, fingerprint)
+        except errors.UNAVAILABLE as error:  # outside the app's error mapping, so answered here
+            await errors.unavailable(request.url.path, error)(scope, receive, send)
+            return
         if isinstance(stored, Stored):
             answer: Response
             if stored.fingerprint != fingerprint:
@@ -192,23 +196,38 @@ class IdempotentPosts:
         try:
             application = scope["app"].state.runtime.app
             replayed = claim.taken_over and await run_in_threadpool(application.handled, record) is not None
+        except errors.UNAVAILABLE as error:  # outside the app's error mapping, as the claim above
+            await self._settle(store.release, who, key, claim)
+            await errors.unavailable(request.url.path, error)(scope, receive, send)
+            return
+        try:
             await self.app(scope, replay_body, keep)
         except BaseException:
-            await run_in_threadpool(store.release, who, key, claim)
+            await self._settle(store.release, who, key, claim)
             raise
         answered = b"".join(chunks)
         status = start["status"]
         if not 200 <= status < 300:  # nothing was recorded: the request may be retried under its key
-            await run_in_threadpool(store.release, who, key, claim)
+            await self._settle(store.release, who, key, claim)
         else:
             headers = MutableHeaders(raw=list(start.get("headers", [])))
             kept = {k: v for k, v in headers.items() if k in REPLAYED_HEADERS}
-            await run_in_threadpool(store.complete, who, key, claim, status, kept, answered)
+            await self._settle(store.complete, who, key, claim, status, kept, answered)
             if replayed:
                 headers["Idempotent-Replayed"] = "true"
                 start = {**start, "headers": headers.raw}
         await send(start)
         await send({"type": "http.response.body", "body": answered, "more_body": False})
+
+    @staticmethod
+    async def _settle(step: Callable[..., None], *args: Any) -> None:
+        """Complete or release a claim. The client still gets the app's answer if the database stopped
+        answering meanwhile: it is true (a 2xx was recorded, anything else was not). The claim then stays
+        until a retry takes it over (issue 10, item 2: a claim whose request died, after its lease)."""
+        try:
+            await run_in_threadpool(step, *args)
+        except errors.UNAVAILABLE as error:
+            log.warning("idempotency_key_unsettled", step=step.__name__, error_type=type(error).__name__)
 
 
 def _header_or_none(scope: Scope, name: bytes) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import structlog
 from eventsourcing import persistence
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.eventstore import DatabaseUnavailable
 from domain import errors
 from projections.queries import BadQuery
 
@@ -37,6 +39,16 @@ STATUS: dict[type[errors.DomainError], int] = {
 }
 DEFAULT_RULE_STATUS = 409  # the case's state does not allow the command
 
+# What a database that does not answer raises (down, restarting, unreachable, or busy beyond a timeout), from
+# the event store and from the views' and the API's tables: nothing was recorded, and the same request may be
+# sent again shortly. psycopg's own errors (and psycopg_pool's PoolTimeout, one of them) should arrive wrapped
+# by the library or SQLAlchemy; they are listed so that one that does not is still a 503.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailable, persistence.OperationalError, persistence.InterfaceError,
+    exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+    psycopg.OperationalError, psycopg.InterfaceError,
+)
+
 
 class Problem(Exception):
     """An HTTP-level problem that is not a domain rule (rate limit, idempotency, lagging views)."""
@@ -50,6 +62,16 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
     body = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail,
             "instance": instance, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def unavailable(path: str, error: BaseException) -> JSONResponse:
+    """The answer, logged, when the database does not answer (see `UNAVAILABLE`)."""
+    log.warning("database_unavailable", path=path, error_type=type(error).__name__,
+                error=str(error).splitlines()[0] if str(error) else repr(error))
+    response = problem(503, "database-unavailable", "The database does not answer",
+                       "nothing was recorded; try again in a moment", path)
+    response.headers["Retry-After"] = "2"
+    return response
 
 
 def status_of(error: errors.DomainError) -> int:
@@ -89,19 +111,18 @@ def install(app: FastAPI) -> None:
         response.headers.update(error.headers)
         return response
 
-    @app.exception_handler(persistence.OperationalError)
-    @app.exception_handler(persistence.InterfaceError)
-    @app.exception_handler(persistence.ConnectionUnavailableError)
-    @app.exception_handler(exc.OperationalError)
-    @app.exception_handler(exc.InterfaceError)
     async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-        # The database is down, restarting, or busy beyond the lock timeout: nothing was recorded, and
-        # the same request may be sent again shortly.
-        log.warning("database_unavailable", error=str(error).splitlines()[0] if str(error) else repr(error))
-        response = problem(503, "database-unavailable", "The database does not answer",
-                           "nothing was recorded; try again in a moment", request.url.path)
-        response.headers["Retry-After"] = "2"
-        return response
+        return unavailable(request.url.path, error)
+
+    for cls in UNAVAILABLE:
+        app.add_exception_handler(cls, database_unavailable)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        # A fault of ours: logged as JSON with its traceback, answered as a problem like any other error.
+        log.error("unexpected_error", path=request.url.path, exc_info=error)
+        return problem(500, "internal-error", "Internal Server Error",
+                       "the request failed; it has been logged", request.url.path)
 
     @app.exception_handler(DataError)
     async def unsearchable(request: Request, error: DataError) -> JSONResponse:

@@ -190,7 +190,7 @@ def serving(env: dict[str, str], logdir: Path) -> Iterator[str]:
                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
-        while not answers(f"{base}/api/v1/health"):  # the server starting, not a view catching up
+        while not answers(f"{base}/healthz"):  # the server starting, not a view catching up
             assert process.poll() is None, (logdir / "server.log").read_text()
             assert time.monotonic() < deadline, "the server did not start within 30 s"
             time.sleep(0.1)

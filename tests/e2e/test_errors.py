@@ -209,6 +209,20 @@ def test_healthz_and_readyz_answer_anyone_and_say_nothing_more(api: Api) -> None
     assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
 
 
+def test_health_tells_anonymous_callers_nothing(api: Api) -> None:
+    response = api.get("/api/v1/health", s.NO_TOKEN)
+    assert (response.status_code, s.problem_type(response)) == (401, "/problems/unknown-actor")
+    assert "head" not in response.text
+
+
+def test_health_tells_staff_of_any_role_how_far_the_log_and_the_views_have_got(api: Api) -> None:
+    s.raised(api.app)
+    for who in (s.WORKER, s.REVIEWER):
+        health = api.get("/api/v1/health", who).json()
+        assert health["head"] == api.head()
+        assert set(health["views"]) >= {"cases", "response_times", "satisfaction", "notice_board"}
+
+
 def test_readyz_says_not_ready_while_the_views_lag(start_api: Callable[..., Api]) -> None:
     api = start_api(embedded_workers=False, ready_lag_seconds=0.0)
     s.raised(api.app, occurred_at=s.ago(minutes=1))  # recorded now: the views, not running, stay behind

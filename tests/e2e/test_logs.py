@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 import structlog
+from fastapi.testclient import TestClient
 
+from api.compose import Runtime
 from tests.e2e import support as s
 from tests.e2e.support import Api
 
@@ -79,3 +81,17 @@ def test_the_log_never_holds_a_residents_name_or_phone_number(api: Api, log: Jso
     assert len(log.records()) == 6
     assert s.RESIDENT_NAME not in log.getvalue()
     assert s.RESIDENT_PHONE not in log.getvalue()
+
+
+def test_an_unexpected_error_is_a_500_problem_logged_as_json_with_its_traceback(
+        api: Api, log: JsonLines, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Runtime) -> dict[str, int]:
+        raise RuntimeError("a fault of ours")
+
+    monkeypatch.setattr(Runtime, "positions", broken)
+    client = TestClient(api.client.app, raise_server_exceptions=False)  # as a real server answers
+    response = client.get("/api/v1/health", headers=api.headers(s.SUPERVISOR))
+    assert (response.status_code, s.problem_type(response)) == (500, "/problems/internal-error")
+    assert "a fault of ours" not in response.text
+    [line] = log.records("unexpected_error")
+    assert "RuntimeError: a fault of ours" in line["exception"]

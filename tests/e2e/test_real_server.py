@@ -168,11 +168,11 @@ def server(postgres_schema: str, tmp_path: Path) -> Iterator[tuple[str, dict[str
         while True:
             processes.alive()
             try:
-                if Client(base).get("/api/v1/health")["status"] == "ok":
+                if Client(base).get("/readyz")["status"] == "ready":
                     break
             except (OSError, HTTPProblem):
                 pass
-            assert time.monotonic() < deadline, f"the API did not answer /health:\n{processes.tail('api')}"
+            assert time.monotonic() < deadline, f"the API was not ready:\n{processes.tail('api')}"
             time.sleep(0.2)
         yield base, tokens, processes
     finally:
@@ -191,9 +191,10 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     chen = Client(base, tokens["chen.supervisor"])
     public = Client(base)
 
-    health = public.get("/api/v1/health")
+    health = chen.get("/api/v1/health")
     assert health["status"] == "ok"
     assert set(health["views"]) >= {"cases", "response_times", "satisfaction", "notice_board"}
+    assert public.get("/readyz") == {"status": "ready"}
 
     # (1) 四议两公开: a village road, through all six steps, with the resolution notice period over
     road = wang.post("/api/v1/demands", {
