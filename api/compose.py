@@ -23,6 +23,7 @@ from api.web.errors import Problem
 from api.web.idempotency import IdempotencyStore
 from api.web.idempotency import metadata as idempotency_metadata
 from api.web.ratelimit import RateLimiter
+from api.web.ratelimit import metadata as rate_limit_metadata
 from domain.application import Minqing, Recorded, retried
 from projections.db import make_engine
 from projections.processor import Processor
@@ -37,6 +38,7 @@ def initialise(settings: Settings) -> list[str]:
     try:
         emptied = create_view_tables(engine)
         idempotency_metadata.create_all(engine)
+        rate_limit_metadata.create_all(engine)
     finally:
         engine.dispose()
     return emptied
@@ -46,8 +48,8 @@ def initialise(settings: Settings) -> list[str]:
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
     one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate
-    limiter, the threads that run commands and, in embedded mode, the workers' threads (stopped by
-    `stop`, joined on close)."""
+    limiter (counted in the database), the threads that run commands and, in embedded mode, the
+    workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
@@ -67,9 +69,9 @@ class Runtime:
         settings = settings or Settings()
         app = settings.open_application()
         app.accounts = accounts = CachedAccounts(app.account)
-        writer = make_engine(settings.database_url)
-        return cls(settings, app, writer, make_engine(settings.database_url, writer=False), accounts,
-                   IdempotencyStore(writer), RateLimiter(settings.public_requests_per_minute),
+        writer, reader = make_engine(settings.database_url), make_engine(settings.database_url, writer=False)
+        return cls(settings, app, writer, reader, accounts, IdempotencyStore(writer),
+                   RateLimiter(writer, reader, settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 
     def __enter__(self) -> Runtime:

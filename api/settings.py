@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     lock_timeout_seconds: int = 5
-    public_requests_per_minute: int = 30    # per client and API process, on the public routes
+    public_requests_per_minute: int = 30    # per client, on the public routes, all API processes together
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""
