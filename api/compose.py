@@ -47,9 +47,9 @@ def initialise(settings: Settings) -> list[str]:
 @dataclass
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
-    one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate
-    limiter (counted in the database), the threads that run commands and, in embedded mode, the
-    workers' threads (stopped by `stop`, joined on close)."""
+    one to read), the staff accounts (checked against the store on every request), the idempotency
+    store, the public rate limiter (counted in the database), the threads that run commands and, in
+    embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
@@ -68,7 +68,7 @@ class Runtime:
         `NotInitialised` when the database has no Minqing tables."""
         settings = settings or Settings()
         app = settings.open_application()
-        app.accounts = accounts = CachedAccounts(app.account)
+        app.accounts = accounts = CachedAccounts(app.account, app.account_version)
         writer, reader = make_engine(settings.database_url), make_engine(settings.database_url, writer=False)
         return cls(settings, app, writer, reader, accounts, IdempotencyStore(writer),
                    RateLimiter(writer, reader, settings.public_requests_per_minute),
