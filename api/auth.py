@@ -1,5 +1,5 @@
 """Bearer tokens for staff and API clients: their format, how their secret is kept, and the accounts
-the edge keeps for a few seconds so that a request need not read the store to know who is asking.
+the edge keeps, so that a request reads only an account's latest version to know who is asking.
 
 A token is `user.name.tokenid.secret`: user names may hold dots, token ids and secrets never do. The
 account's history keeps only the token's id and the SHA-256 of its secret.
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +17,6 @@ from domain import errors
 from domain.account import Account
 from domain.application import Minqing, Recorded
 
-CACHE_SECONDS = 5.0  # how long another process's change to an account may go unseen here
 TOKEN_LIFETIME = timedelta(days=30)  # the default; MINQING_TOKEN_DAYS sets it
 
 
@@ -37,45 +34,35 @@ def issue_token(app: Minqing, *, actor: str, username: str, label: str = "",
 
 
 class CachedAccounts:
-    """Staff accounts, each kept for `CACHE_SECONDS` after it was loaded. Given to the Application as its
-    `accounts`, it is told of every change the Application saves, so a change made in this process
-    (a revoked role or token) holds at once; one made in another process, within the cache's seconds."""
+    """Staff accounts kept in memory, each checked on every use against the version its history has
+    reached in the store (one indexed read of the latest event) and loaded again when it moved, so a
+    change made in any process (a revoked role or token) holds from the next request on. Given to the
+    Application as its `accounts`, it is also told of every change the Application saves."""
 
-    def __init__(self, load: Callable[[str], Account], seconds: float = CACHE_SECONDS) -> None:
-        self.load, self.seconds = load, seconds
-        self.kept: dict[str, tuple[float, Account]] = {}
-        self.lock = threading.Lock()
+    def __init__(self, load: Callable[[str], Account], version: Callable[[str], int | None]) -> None:
+        self.load, self.version = load, version
+        self.kept: dict[str, Account] = {}  # one per member of staff who signed in: bounded by the staff
 
     def get(self, username: str) -> Account:
-        account = self.cached(username)
-        if account is None:
-            account = self.load(username)
-            with self.lock:
-                self.kept[username] = (time.monotonic() + self.seconds, account)
+        """The account as stored now (reads the store)."""
+        account = self.kept.get(username)
+        if account is None or account.version != self.version(username):
+            account = self.kept[username] = self.load(username)
         return account
 
-    def cached(self, username: str) -> Account | None:
-        """The account if it is kept and fresh, else None; never reads the store."""
-        kept = self.kept.get(username)
-        return kept[1] if kept is not None and kept[0] > time.monotonic() else None
-
     def changed(self, username: str) -> None:
-        with self.lock:
-            self.kept.pop(username, None)
+        self.kept.pop(username, None)
 
 
-def authenticate(accounts: CachedAccounts, token: str, *, cached_only: bool = False,
-                 lifetime: timedelta = TOKEN_LIFETIME, now: datetime | None = None) -> Account | None:
-    """The account a bearer token belongs to, while the token is younger than `lifetime`; UnknownActor
-    for anything else. With `cached_only`, None when the account is not kept, so that a caller on an
-    event loop can read the store in a thread."""
+def authenticate(accounts: CachedAccounts, token: str, *, lifetime: timedelta = TOKEN_LIFETIME,
+                 now: datetime | None = None) -> Account:
+    """The account a bearer token belongs to, as stored now, while the token is younger than
+    `lifetime`; UnknownActor for anything else. Reads the store: call it off the event loop."""
     rest, _, secret = token.rpartition(".")
     username, _, token_id = rest.rpartition(".")
     if not (username and token_id and secret):
         raise errors.UnknownActor("malformed token")
-    account = accounts.cached(username) if cached_only else accounts.get(username)
-    if account is None:
-        return None
+    account = accounts.get(username)
     expected = account.tokens.get(token_id)
     if expected is None or not hmac.compare_digest(expected, hashed(secret)):
         raise errors.UnknownActor("unknown or revoked token")

@@ -25,6 +25,7 @@ from api.web.errors import Problem
 from api.web.idempotency import IdempotencyStore
 from api.web.idempotency import metadata as idempotency_metadata
 from api.web.ratelimit import RateLimiter
+from api.web.ratelimit import metadata as rate_limit_metadata
 from domain.application import Minqing, Recorded, retried
 from projections.db import make_engine
 from projections.processor import Processor
@@ -39,6 +40,7 @@ def initialise(settings: Settings) -> list[str]:
     try:
         emptied = create_view_tables(engine)
         idempotency_metadata.create_all(engine)
+        rate_limit_metadata.create_all(engine)
     finally:
         engine.dispose()
     return emptied
@@ -47,9 +49,9 @@ def initialise(settings: Settings) -> list[str]:
 @dataclass
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
-    one to read), the staff accounts kept for a few seconds, the idempotency store, the public rate
-    limiter, the threads that run commands and, in embedded mode, the workers' threads (stopped by
-    `stop`, joined on close)."""
+    one to read), the staff accounts (checked against the store on every request), the idempotency
+    store, the public rate limiter (counted in the database), the threads that run commands and, in
+    embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
@@ -68,13 +70,13 @@ class Runtime:
         `NotInitialised` when the database has no Minqing tables."""
         settings = settings or Settings()
         app = settings.open_application()
-        app.accounts = accounts = CachedAccounts(app.account)
+        app.accounts = accounts = CachedAccounts(app.account, app.account_version)
         url, wait, statement = (settings.database_url, settings.connect_timeout_seconds,
                                  settings.statement_timeout_seconds)
         writer = make_engine(url, wait_seconds=wait, statement_timeout=statement)
         reader = make_engine(url, writer=False, wait_seconds=wait, statement_timeout=statement)
         return cls(settings, app, writer, reader, accounts, IdempotencyStore(writer, settings.idempotency_lease),
-                   RateLimiter(settings.public_requests_per_minute),
+                   RateLimiter(writer, reader, settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 
     def __enter__(self) -> Runtime:

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # (whole seconds: the event store library takes no less) and for one statement to finish.
     connect_timeout_seconds: int = 1
     statement_timeout_seconds: float = 15.0
-    public_requests_per_minute: int = 30    # per client and API process, on the public routes
+    public_requests_per_minute: int = 30    # per client, on the public routes, all API processes together
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""

@@ -192,7 +192,7 @@ def _minqing(url: str, cases: int, deployment: Deployment,
              app_class: type[Minqing] = Minqing) -> tuple[Minqing, list[UUID]]:
     app_class(deployment, env=env_for(url, create_tables=True)).close()
     app = app_class(deployment, env=env_for(url, create_tables=False))
-    app.accounts = CachedAccounts(app.account)  # staff accounts kept a few seconds, as api.compose has them
+    app.accounts = CachedAccounts(app.account, app.account_version)  # as api.compose has them
     for username, (role, cell) in STAFF.items():
         app.open_account(actor=SYSTEM, username=username)
         app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell)

@@ -82,7 +82,7 @@ def initialise(url: str) -> None:
 
 def open_app(url: str) -> Minqing:
     app = Settings(database_url=url).open_application()
-    app.accounts = auth.CachedAccounts(app.account)  # staff accounts kept a few seconds, as in the API
+    app.accounts = auth.CachedAccounts(app.account, app.account_version)  # as in the API
     return app
 
 

@@ -97,8 +97,9 @@ def _home_cell(found: Household | HouseholdVisit) -> list[str]:
 
 class AccountSource(Protocol):
     """Where the Application finds the account of a member of staff before letting them act. By default
-    it loads it from the store each time; an edge that answers many requests may cache accounts
-    (`api.auth.CachedAccounts`), and is told of every change to one that this Application saves."""
+    it loads it from the store each time; an edge that answers many requests may keep accounts and
+    check each against `account_version` (`api.auth.CachedAccounts`); it is told of every change to
+    one that this Application saves."""
 
     def get(self, username: str) -> Account: ...
 
@@ -226,6 +227,12 @@ class Minqing(Application[UUID]):
             raise errors.UnknownActor(f"no account {username!r}") from None
         assert isinstance(account, Account)     # the id is made from the user name: only an account has it
         return account
+
+    def account_version(self, username: str) -> int | None:
+        """The version the account's history has reached in the store (None if there is no such
+        account): one indexed read of its latest event, to tell whether a kept account is current."""
+        latest = self.recorder.select_events(account_id(username), desc=True, limit=1)
+        return latest[0].originator_version if latest else None
 
     def authorise(self, actor: str, action: str, cells: list[str]) -> None:
         """Raise unless `actor` holds a role allowed `action` over one of `cells` (or above it)."""

@@ -47,12 +47,10 @@ async def staff(rt: RuntimeDep,
     """The signed-in member of staff; 401 without a valid token, 403 without any role."""
     if credentials is None:
         raise errors.UnknownActor("sign in with a bearer token")
-    check = partial(auth.authenticate, rt.accounts, credentials.credentials,
-                    lifetime=rt.settings.token_lifetime, now=rt.app.clock())
-    account = check(cached_only=True)
-    if account is None:  # not kept (once every few seconds per account): read the store in a thread
-        account = await run_in_threadpool(check)
-    assert account is not None  # read from the store: an account, or UnknownActor
+    # Reads the account's latest version from the store (and the account when it moved), in a
+    # thread: a token or role revoked in any process is refused from the next request on.
+    account = await run_in_threadpool(partial(auth.authenticate, rt.accounts, credentials.credentials,
+                                              lifetime=rt.settings.token_lifetime, now=rt.app.clock()))
     if not account.grants:
         raise errors.NotAuthorised(f"{account.username} holds no role")
     log_actor(account)

@@ -180,18 +180,19 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def serving(env: dict[str, str], logdir: Path) -> Iterator[str]:
-    """`minqing serve` as a process on a free port, with this environment: its base URL while it runs,
-    stopped by SIGTERM afterwards."""
+def serving(env: dict[str, str], logdir: Path, command: str = "serve") -> Iterator[str]:
+    """`minqing serve` (or `minqing api`) as a process on a free port, with this environment: its base
+    URL while it runs, stopped by SIGTERM afterwards."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with open(logdir / "server.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env,
+    logfile = logdir / f"server-{port}.log"
+    with open(logfile, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", command, "--port", str(port)], env=env,
                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while not answers(f"{base}/healthz"):  # the server starting, not a view catching up
-            assert process.poll() is None, (logdir / "server.log").read_text()
+            assert process.poll() is None, logfile.read_text()
             assert time.monotonic() < deadline, "the server did not start within 30 s"
             time.sleep(0.1)
         yield base

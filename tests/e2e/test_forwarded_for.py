@@ -1,5 +1,6 @@
 """The public rate limit counts the connection's address: an X-Forwarded-For header moves it only when
-it comes from a proxy the operator named (MINQING_TRUSTED_PROXIES; none by default)."""
+it comes from a proxy the operator named (MINQING_TRUSTED_PROXIES; none by default). The count is kept
+in the database, so it holds across API processes."""
 
 from __future__ import annotations
 
@@ -38,3 +39,12 @@ def test_a_trusted_proxy_names_the_client(tmp_path: Path) -> None:
     with s.serving(env, tmp_path) as base:
         answers = [post_public(base, f"203.0.113.{n}") for n in range(6)]
     assert answers == [201] * 6  # six clients behind the proxy, one request each
+
+
+def test_the_public_rate_limit_holds_across_two_api_processes(tmp_path: Path) -> None:
+    env = {**os.environ, "MINQING_DATABASE_URL": f"sqlite:///{tmp_path / 'minqing.db'}",
+           "MINQING_PUBLIC_REQUESTS_PER_MINUTE": "3"}
+    s.minqing(env, "db", "init")
+    with s.serving(env, tmp_path, "api") as first, s.serving(env, tmp_path, "api") as second:
+        answers = [post_public(base, "203.0.113.7") for base in (first, second) * 3]
+    assert answers == [201, 201, 201, 429, 429, 429]

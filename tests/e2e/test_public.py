@@ -122,5 +122,6 @@ def test_too_many_public_requests_from_one_client_are_refused_for_a_while(start_
     refused = api.post("/api/v1/public/demands", PUBLIC_DEMAND, s.NO_TOKEN)
     assert statuses == [200] * 5
     assert (refused.status_code, s.problem_type(refused)) == (429, "/problems/rate-limited")
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # a full minute weighs on the next one too (the limit counts the last 60 s): at most two minutes
+    assert 1 <= int(refused.headers["retry-after"]) <= 120
     assert api.get("/api/v1/demands", s.WORKER).status_code == 200   # staff routes are not limited

@@ -125,7 +125,7 @@ def test_the_history_of_an_account_says_who_granted_each_role(app: Minqing, new_
 
 
 def test_a_token_authenticates_a_user_name_with_dots(app: Minqing, new_worker: str) -> None:
-    app.accounts = accounts = auth.CachedAccounts(app.account)  # as the API's runtime has it
+    app.accounts = accounts = auth.CachedAccounts(app.account, app.account_version)  # as the API has it
     _, token = auth.issue_token(app, actor="admin", username=new_worker)
     found = auth.authenticate(accounts, token, now=app.clock())
     assert found is not None and found.username == "he.worker"
@@ -136,7 +136,7 @@ def test_a_token_authenticates_a_user_name_with_dots(app: Minqing, new_worker: s
 
 
 def test_a_token_expires_after_its_lifetime(app: Minqing, clock: Clock, new_worker: str) -> None:
-    accounts = auth.CachedAccounts(app.account, seconds=0)
+    accounts = auth.CachedAccounts(app.account, app.account_version)
     _, token = auth.issue_token(app, actor="admin", username=new_worker)
     clock.advance(days=29, hours=23)
     assert auth.authenticate(accounts, token, now=clock.now) is not None
