@@ -498,6 +498,7 @@ class Minqing(Application[UUID]):
         household = self._reachable(Household, household_id, actor, "schedule_visit", _home_cell)
         if due_at.tzinfo is None:
             raise errors.InvalidInput("due_at needs a time zone")
+        household.require_registered_by(when)
         visit = HouseholdVisit.schedule(household_id=household_id, cell_id=household.cell_id, visitor=visitor,
                                         purpose=purpose, due_at=due_at, actor=actor, occurred_at=when)
         return self._save(visit)

@@ -33,6 +33,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.VoteBodyNotAllowed: 422,
     errors.OccurredInFuture: 422,
     errors.OccurredBeforeCase: 422,
+    errors.OccurredOutOfOrder: 422,
     errors.AccountExists: 409,
 }
 DEFAULT_RULE_STATUS = 409  # the case's state does not allow the command
