@@ -58,6 +58,8 @@ class Runtime:
     limiter: RateLimiter
     commands: ThreadPoolExecutor
     stop: threading.Event = field(default_factory=threading.Event)
+    # One audit verify at a time in this process: it reads every chain in the caller's scope.
+    verifying: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
