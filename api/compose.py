@@ -62,6 +62,8 @@ class Runtime:
     limiter: RateLimiter
     commands: ThreadPoolExecutor
     stop: threading.Event = field(default_factory=threading.Event)
+    # One audit verify at a time in this process: it reads every chain in the caller's scope.
+    verifying: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
@@ -75,7 +77,8 @@ class Runtime:
                                  settings.statement_timeout_seconds)
         writer = make_engine(url, wait_seconds=wait, statement_timeout=statement)
         reader = make_engine(url, writer=False, wait_seconds=wait, statement_timeout=statement)
-        return cls(settings, app, writer, reader, accounts, IdempotencyStore(writer, settings.idempotency_lease),
+        return cls(settings, app, writer, reader, accounts,
+                   IdempotencyStore(writer, settings.idempotency_lease),
                    RateLimiter(writer, reader, settings.public_requests_per_minute),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 

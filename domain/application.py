@@ -8,7 +8,7 @@ for views to catch up.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -548,6 +548,7 @@ class Minqing(Application[UUID]):
         household = self._reachable(Household, household_id, actor, "schedule_visit", _home_cell)
         if due_at.tzinfo is None:
             raise errors.InvalidInput("due_at needs a time zone")
+        household.require_registered_by(when)
         visit = HouseholdVisit.schedule(household_id=household_id, cell_id=household.cell_id, visitor=visitor,
                                         purpose=purpose, due_at=due_at, actor=actor, occurred_at=when)
         return self._save(visit)
@@ -651,3 +652,8 @@ class Minqing(Application[UUID]):
     def verify(self, aggregate_id: UUID | None = None) -> audit.Verification:
         """Check the hash chain of one aggregate, or of every aggregate in the store."""
         return audit.verify(self, aggregate_id)
+
+    def verify_within(self, cells: Collection[str], listed: Iterable[UUID]) -> audit.Verification:
+        """Check the hash chains of what lies within `cells`: the cases and households `listed` there (by
+        the views, which know where each lies) and the visits scheduled there. Nothing else is read."""
+        return audit.verify_each(self, dict.fromkeys([*listed, *audit.visits_within(self, cells)]))

@@ -49,6 +49,7 @@ class Notice(TypedDict):
 
 class Objection(TypedDict):
     notice_id: str
+    lodged_at: datetime
     answered: bool
 
 
@@ -111,6 +112,9 @@ class Demand(ChainedAggregate):
         self.triaged_at: datetime | None = None
         self.resolved_at: datetime | None = None
         self.result_published: bool = False
+        # When the case last moved along its process (raised, triaged, a deliberation step, a notice,
+        # progress, closing, feedback, reopening): the next such step cannot have happened before it.
+        self.step_at: datetime = UNSET_TIME
 
     # ------------------------------------------------------------------ events
     class Raised(ChainedAggregate.Created):
@@ -132,7 +136,7 @@ class Demand(ChainedAggregate):
             d.category_hint, d.location = self.category_hint, self.location
             d.resident_name, d.resident_phone = self.resident_name, self.resident_phone
             d.receipt, d.visit_id = self.receipt, self.visit_id
-            d.raised_at = self.occurred_at
+            d.raised_at = d.step_at = self.occurred_at
             d.raised_by = self.actor
             d.deadlines = {"first_response": self.respond_by}
             d.respond_by = self.respond_by
@@ -150,7 +154,7 @@ class Demand(ChainedAggregate):
             d.responsible_cell_id, d.policy = self.responsible_cell_id, self.policy
             d.deadlines = dict(self.deadlines)
             d.status = IN_PROGRESS if self.track == "direct" else DELIBERATING
-            d.triaged_at = self.occurred_at
+            d.triaged_at = d.step_at = self.occurred_at
 
     class Assigned(ChainedAggregate.Event):
         assignee: str
@@ -184,7 +188,7 @@ class Demand(ChainedAggregate):
         deadlines: dict[str, datetime]
 
         def apply(self, d: Demand) -> None:
-            d.deadlines = dict(self.deadlines)
+            d.deadlines, d.step_at = dict(self.deadlines), self.occurred_at
             if self.outcome == "returned":
                 d.round, d.step_index = d.round + 1, 0
             else:
@@ -206,7 +210,7 @@ class Demand(ChainedAggregate):
         deadlines: dict[str, datetime]
 
         def apply(self, d: Demand) -> None:
-            d.deadlines = dict(self.deadlines)
+            d.deadlines, d.step_at = dict(self.deadlines), self.occurred_at
             d.last_vote = self.outcome
             if self.outcome == ADOPTED:
                 d._advance()
@@ -226,7 +230,7 @@ class Demand(ChainedAggregate):
         def apply(self, d: Demand) -> None:
             d.notices[self.notice_id] = {"kind": self.kind, "round": d.round, "posted_at": self.occurred_at,
                                          "ends_at": self.ends_at, "ended": False}
-            d.deadlines = dict(self.deadlines)
+            d.deadlines, d.step_at = dict(self.deadlines), self.occurred_at
             if self.step is not None:
                 d._advance()
             if self.kind == "result":
@@ -238,7 +242,8 @@ class Demand(ChainedAggregate):
         text: str
 
         def apply(self, d: Demand) -> None:
-            d.objections[self.objection_id] = {"notice_id": self.notice_id, "answered": False}
+            d.objections[self.objection_id] = {"notice_id": self.notice_id, "lodged_at": self.occurred_at,
+                                               "answered": False}
 
     class ObjectionAnswered(ChainedAggregate.Event):
         objection_id: str
@@ -259,6 +264,7 @@ class Demand(ChainedAggregate):
 
         def apply(self, d: Demand) -> None:
             d.progress_log.append(self.percent)
+            d.step_at = self.occurred_at
 
     class Resolved(ChainedAggregate.Event):
         summary: str
@@ -267,6 +273,7 @@ class Demand(ChainedAggregate):
         def apply(self, d: Demand) -> None:
             d.closed_from = d.status
             d.status, d.outcome, d.resolved_at = CLOSED, "resolved", self.occurred_at
+            d.step_at = self.occurred_at
             d.deadlines, d.result_published = {}, False
             d.feedback_state, d.feedback_due, d.rating = "asked", self.feedback_due, None
 
@@ -279,6 +286,7 @@ class Demand(ChainedAggregate):
         def apply(self, d: Demand) -> None:
             d.closed_from = d.status
             d.status, d.outcome, d.merged_into = CLOSED, self.outcome, self.merged_into
+            d.step_at = self.occurred_at
             d.deadlines = {}
             if self.feedback_due is not None:
                 d.feedback_state, d.feedback_due, d.rating = "asked", self.feedback_due, None
@@ -288,11 +296,11 @@ class Demand(ChainedAggregate):
         comment: str
 
         def apply(self, d: Demand) -> None:
-            d.feedback_state, d.rating = "given", self.rating
+            d.feedback_state, d.rating, d.step_at = "given", self.rating, self.occurred_at
 
     class FeedbackExpired(ChainedAggregate.Event):
         def apply(self, d: Demand) -> None:
-            d.feedback_state = "expired"
+            d.feedback_state, d.step_at = "expired", self.occurred_at
 
     class Reopened(ChainedAggregate.Event):
         reason: str
@@ -304,6 +312,7 @@ class Demand(ChainedAggregate):
             d.outcome, d.deadlines = None, dict(self.deadlines)
             d.feedback_state, d.feedback_due, d.rating = None, None, None  # asked again when it closes again
             d.reopen_count += 1
+            d.step_at = self.occurred_at
 
     class DeadlineMissed(ChainedAggregate.Event):
         deadline: str
@@ -382,6 +391,13 @@ class Demand(ChainedAggregate):
                 f"case {self.id} waits for step {step.key!r} ({step.kind}), not {wanted!r}")
         return step
 
+    def _require_after_previous_step(self, at: datetime) -> None:
+        """A step of the case's process (DOMAIN.md: "not before … the step before") happens no earlier
+        than the one it follows; notes, assignments and escalations need only follow the raising."""
+        if at < self.step_at:
+            raise errors.OccurredOutOfOrder(
+                f"{at.isoformat()} is before case {self.id}'s previous step, at {self.step_at.isoformat()}")
+
     def _require_notices_settled(self, at: datetime, kinds: tuple[str, ...] | None = None) -> None:
         """Notices of these kinds must have run their period, with every objection answered."""
         for notice_id, notice in self.notices.items():
@@ -432,6 +448,7 @@ class Demand(ChainedAggregate):
         self._require_open()
         if self.status != RAISED:
             raise errors.AlreadyTriaged(f"case {self.id} was already triaged")
+        self._require_after_previous_step(occurred_at)
         if track == "direct":
             deadlines = {"resolution": occurred_at + timedelta(days=policy["direct_resolution_days"])}
             template = None
@@ -475,6 +492,7 @@ class Demand(ChainedAggregate):
             raise errors.InvalidInput(f"a discussion is {' or '.join(DISCUSSION_OUTCOMES)}, not {outcome!r}")
         if outcome == "returned" and not awaited.may_return:
             raise errors.InvalidInput(f"step {step!r} cannot return the matter")
+        self._require_after_previous_step(occurred_at)
         self._require_previous_notice_over(occurred_at)
         assert self.template is not None
         leaves = outcome == "endorsed" and self.step_index + 1 == len(self.template.steps)
@@ -490,6 +508,7 @@ class Demand(ChainedAggregate):
             raise errors.VoteBodyNotAllowed(
                 f"step {awaited.key!r} is voted by {' or '.join(awaited.vote_bodies)}, not {body!r}")
         outcome = VOTE_RULES[body].outcome(tally)
+        self._require_after_previous_step(occurred_at)
         self._require_previous_notice_over(occurred_at)
         assert self.template is not None
         leaves = outcome == ADOPTED and self.step_index + 1 == len(self.template.steps)
@@ -529,6 +548,7 @@ class Demand(ChainedAggregate):
             assert self.template is not None
             deadlines = self._deadlines_after_step(
                 occurred_at, self.step_index + 1 == len(self.template.steps))
+        self._require_after_previous_step(occurred_at)
         notice_id = f"{kind}-{self.round}-{len(self.notices) + 1}"
         self.trigger_event(self.Publicized, notice_id=notice_id, kind=kind, step=step_key,
                            channels=list(channels), text=text, ends_at=occurred_at + period,
@@ -549,6 +569,10 @@ class Demand(ChainedAggregate):
             raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
         if notice["ended"] or occurred_at > notice["ends_at"]:
             raise errors.NoticePeriodOver(f"notice {notice_id} ended at {notice['ends_at'].isoformat()}")
+        if occurred_at < notice["posted_at"]:
+            raise errors.OccurredOutOfOrder(
+                f"{occurred_at.isoformat()} is before notice {notice_id} was posted, at "
+                f"{notice['posted_at'].isoformat()}")
         if not text.strip():
             raise errors.InvalidInput("an objection needs its text")
         objection_id = f"objection-{len(self.objections) + 1}"
@@ -563,6 +587,10 @@ class Demand(ChainedAggregate):
             raise errors.NotFound(f"case {self.id} has no objection {objection_id!r}")
         if objection["answered"]:
             raise errors.InvalidInput(f"{objection_id} is already answered")
+        if occurred_at < objection["lodged_at"]:
+            raise errors.OccurredOutOfOrder(
+                f"{occurred_at.isoformat()} is before {objection_id} was lodged, at "
+                f"{objection['lodged_at'].isoformat()}")
         if not answer.strip():
             raise errors.InvalidInput("an answer needs its text")
         self.trigger_event(self.ObjectionAnswered, objection_id=objection_id, answer=answer,
@@ -585,6 +613,7 @@ class Demand(ChainedAggregate):
                 f"implementation starts after the deliberation steps (now: {self.current_step})")
         if not 0 <= percent <= 100:
             raise errors.InvalidInput("progress is a percentage from 0 to 100")
+        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.ImplementationProgressed, summary=summary, percent=percent,
                            actor=actor, occurred_at=occurred_at)
 
@@ -598,6 +627,7 @@ class Demand(ChainedAggregate):
             self._require_notices_settled(occurred_at, kinds=("resolution",))
         if not summary.strip():
             raise errors.InvalidInput("say how the demand was resolved")
+        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.Resolved, summary=summary, feedback_due=occurred_at + feedback_period,
                            actor=actor, occurred_at=occurred_at)
 
@@ -619,6 +649,7 @@ class Demand(ChainedAggregate):
             if not self.just_rejected or not rejections:
                 raise errors.ClosingNotAllowed(
                     "a case is closed as rejected after a rejected vote is made public")
+        self._require_after_previous_step(occurred_at)
         feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
         self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
                            merged_into=merged_into if outcome == "merged" else None,
@@ -633,6 +664,7 @@ class Demand(ChainedAggregate):
                 f"({self.feedback_state or 'not resolved yet'})")
         if occurred_at > self.feedback_due:
             raise errors.FeedbackWindowOver(f"the feedback window ended at {self.feedback_due.isoformat()}")
+        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.FeedbackGiven, rating=rating, comment=comment, actor=actor,
                            occurred_at=occurred_at)
 
@@ -641,6 +673,7 @@ class Demand(ChainedAggregate):
             raise errors.FeedbackNotExpected(f"case {self.id} is not waiting for feedback")
         if occurred_at <= self.feedback_due:
             raise errors.DeadlineNotPassed(f"the feedback window runs until {self.feedback_due.isoformat()}")
+        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.FeedbackExpired, actor=actor, occurred_at=occurred_at)
 
     def reopen(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
@@ -650,6 +683,7 @@ class Demand(ChainedAggregate):
             raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
         if not reason.strip():
             raise errors.InvalidInput("say why the case is reopened")
+        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.Reopened, reason=reason, deadlines=self._reopened_deadlines(occurred_at),
                            actor=actor, occurred_at=occurred_at)
 

@@ -160,6 +160,12 @@ class OccurredBeforeCase(DomainError):
     code = "occurred-before-case"
 
 
+class OccurredOutOfOrder(DomainError):
+    """A fact cannot have happened before the step it follows (a case's previous step, a visit's booking)."""
+
+    code = "occurred-out-of-order"
+
+
 class OccurredInFuture(DomainError):
     """A fact cannot be recorded as having happened in the future."""
 

@@ -64,8 +64,15 @@ class Household(ChainedAggregate):
                            phone=phone, members=members, categories=list(categories),
                            cadence_days=cadence_days, actor=actor, occurred_at=occurred_at)
 
+    def require_registered_by(self, at: datetime) -> None:
+        """Nothing happens to a household, or is planned for it, before it was registered."""
+        if at < self.registered_at:
+            raise errors.OccurredOutOfOrder(f"{at.isoformat()} is before household {self.id} was registered, "
+                                            f"at {self.registered_at.isoformat()}")
+
     def recategorise(self, *, categories: list[str], cadence_days: int | None, actor: str,
                      occurred_at: datetime) -> None:
         _check_categories(categories)
+        self.require_registered_by(occurred_at)
         self.trigger_event(self.Recategorised, categories=list(categories), cadence_days=cadence_days,
                            actor=actor, occurred_at=occurred_at)

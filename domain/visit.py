@@ -26,6 +26,7 @@ class HouseholdVisit(ChainedAggregate):
         self.visitor: str = ""
         self.purpose: str = ""
         self.due_at: datetime = UNSET_TIME
+        self.scheduled_at: datetime = UNSET_TIME
         self.status: str = SCHEDULED
         self.demand_ids: list[UUID] = []
         self.conducted_at: datetime | None = None
@@ -39,7 +40,7 @@ class HouseholdVisit(ChainedAggregate):
 
         def apply(self, v: HouseholdVisit) -> None:
             v.household_id, v.cell_id, v.visitor = self.household_id, self.cell_id, self.visitor
-            v.purpose, v.due_at = self.purpose, self.due_at
+            v.purpose, v.due_at, v.scheduled_at = self.purpose, self.due_at, self.occurred_at
 
     class Conducted(ChainedAggregate.Event):
         household_id: UUID
@@ -73,13 +74,16 @@ class HouseholdVisit(ChainedAggregate):
         return cls._create(cls.Scheduled, household_id=household_id, cell_id=cell_id, visitor=visitor,
                            purpose=purpose, due_at=due_at, actor=actor, occurred_at=occurred_at)
 
-    def _require_scheduled(self) -> None:
+    def _require_scheduled(self, at: datetime) -> None:
         if self.status != SCHEDULED:
             raise errors.VisitNotScheduled(f"visit {self.id} was already {self.status}")
+        if at < self.scheduled_at:
+            raise errors.OccurredOutOfOrder(f"{at.isoformat()} is before visit {self.id} was scheduled, at "
+                                            f"{self.scheduled_at.isoformat()}")
 
     def conduct(self, *, mode: str, notes: str, needs_found: list[str], actor: str,
                 occurred_at: datetime) -> None:
-        self._require_scheduled()
+        self._require_scheduled(occurred_at)
         if mode not in MODES:
             raise errors.InvalidInput(f"visit mode must be one of {MODES}")
         self.trigger_event(self.Conducted, household_id=self.household_id, mode=mode, notes=notes,
@@ -87,11 +91,16 @@ class HouseholdVisit(ChainedAggregate):
                            actor=actor, occurred_at=occurred_at)
 
     def miss(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
-        self._require_scheduled()
+        self._require_scheduled(occurred_at)
         self.trigger_event(self.Missed, household_id=self.household_id, reason=reason, actor=actor,
                            occurred_at=occurred_at)
 
     def link_demand(self, *, demand_id: UUID, actor: str, occurred_at: datetime) -> None:
         if self.status != CONDUCTED:
             raise errors.VisitNotScheduled("a demand is raised from a visit once it has been conducted")
+        assert self.conducted_at is not None    # conducting sets it
+        if occurred_at < self.conducted_at:
+            raise errors.OccurredOutOfOrder(
+                f"{occurred_at.isoformat()} is before visit {self.id} took place, "
+                f"at {self.conducted_at.isoformat()}")
         self.trigger_event(self.NeedRaised, demand_id=demand_id, actor=actor, occurred_at=occurred_at)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
@@ -282,3 +283,14 @@ def notices_to_take_down(conn: Connection, *, now: datetime) -> list[tuple[str, 
         found += [(r["id"], n["notice_id"]) for n in r["notices"]
                   if not n["ended"] and datetime.fromisoformat(n["ends_at"]) <= now]
     return found
+
+
+# ---------------------------------------------------------------- audit
+def aggregates_within(conn: Connection, cells: Sequence[str]) -> list[UUID]:
+    """The cases (raised or now held there) and households that lie within `cells`: what a scoped
+    verify checks, besides the visits there."""
+    c, v = cases.c, visit_coverage.c
+    found = list(conn.execute(select(c.id).where(*_in_cells([c.cell_id, c.responsible_cell_id], cells)))
+                 .scalars())
+    found += conn.execute(select(v.id).where(*_in_cells([v.cell_id], cells))).scalars()
+    return [UUID(found_id) for found_id in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -37,7 +39,18 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+# An ISO 8601 date and time, written as text: pydantic alone would also read a number, or a numeric
+# string, as seconds since 1970 (`-1` as 1969-12-31), and a bare date as its midnight.
+ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and ISO_DATE_TIME.match(value)):
+        return value    # pydantic parses the text; AwareDatetime then insists on its zone
+    raise ValueError("an ISO 8601 date and time with a zone is expected, e.g. 2026-03-01T09:30:00+08:00")
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_plausible)]
 
 
 def _holds_nul(value: Any) -> bool:

@@ -35,6 +35,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.VoteBodyNotAllowed: 422,
     errors.OccurredInFuture: 422,
     errors.OccurredBeforeCase: 422,
+    errors.OccurredOutOfOrder: 422,
     errors.AccountExists: 409,
 }
 DEFAULT_RULE_STATUS = 409  # the case's state does not allow the command
@@ -176,7 +177,8 @@ PROBLEMS = {
     403: "The role or the grid cells do not allow it", 404: "No such case, household, visit or receipt",
     409: "The case's state, or its version, does not allow it",
     422: "The request is not valid", 429: "Too many public requests: retry after Retry-After seconds",
-    503: "The database does not answer (on /readyz: or the views lag): retry after Retry-After seconds",
+    503: "The database does not answer (on /readyz: or the views lag; on /api/v1/audit/verify: or another "
+         "verify runs): retry after Retry-After seconds",
     504: "The views did not reach ?after= in time: retry",
 }
 IDEMPOTENCY_KEY: dict[str, Any] = {

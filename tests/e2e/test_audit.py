@@ -5,9 +5,18 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
+from uuid import UUID
 
+import pytest
+
+from api import auth
+from domain.application import SYSTEM
 from tests.e2e import support as s
 from tests.e2e.support import Api
+from tests.integration.test_tamper import StoredRows
+
+VILLAGE_REVIEWER = "ma.reviewer"       # reviewer over 东村 qingshui.dongcun only
+ELSEWHERE = "qingshui.xicun.g1"        # a villager group of 西村
 
 
 def flagged_case(api: Api):
@@ -90,13 +99,84 @@ def test_the_trace_as_csv_has_a_row_per_period_missed_deadline_escalation_and_fl
                                          "accountability_flag"]
 
 
-def test_the_audit_finds_every_chain_intact(api: Api) -> None:
+def test_an_admin_verifies_every_chain_in_the_store(api: Api) -> None:
     flagged_case(api)
-    result = api.get("/api/v1/audit/verify", s.REVIEWER).json()
+    result = api.get("/api/v1/audit/verify", s.ADMIN).json()
     assert result["intact"] is True
     assert result["breaks"] == []
     assert result["aggregates"] == 1 + 6          # the case and the six staff accounts
     assert result["events"] == api.head()
+    assert result["scope"] == "everything"
+
+
+@pytest.fixture
+def two_villages(api: Api) -> dict[str, UUID]:
+    """In 东村 a case, a household and its visit; in 西村 the same; and a reviewer of 东村 alone."""
+    api.app.open_account(actor=SYSTEM, username=VILLAGE_REVIEWER)
+    api.app.grant_role(actor=SYSTEM, username=VILLAGE_REVIEWER, role="reviewer", cell_id="qingshui.dongcun")
+    api.tokens[VILLAGE_REVIEWER] = auth.issue_token(api.app, actor=SYSTEM, username=VILLAGE_REVIEWER)[1]
+    found = {"case": s.triaged(api.app), "visit": s.scheduled_visit(api.app),
+             "elsewhere_case": s.raised(api.app, actor=s.OUTSIDER, cell_id=ELSEWHERE)}
+    found["household"] = api.app.visit(found["visit"]).household_id
+    elsewhere_home = api.app.register_household(actor=s.OUTSIDER, cell_id=ELSEWHERE, address="西村一组2号",
+                                                categories=["hardship"]).id
+    found["elsewhere_visit"] = api.app.schedule_visit(elsewhere_home, actor=s.OUTSIDER, visitor=s.OUTSIDER,
+                                                      purpose="routine", due_at=s.ago(days=-3)).id
+    return found
+
+
+def test_a_village_reviewer_verifies_the_cases_households_and_visits_of_the_village_only(
+        api: Api, two_villages: dict[str, UUID]) -> None:
+    result = api.get("/api/v1/audit/verify", VILLAGE_REVIEWER, after=api.head()).json()
+    in_village = [two_villages[name] for name in ("case", "household", "visit")]
+    assert (result["intact"], result["aggregates"]) == (True, 3)
+    assert result["events"] == sum(len(api.app.history(aggregate)) for aggregate in in_village)
+    assert result["scope"] == sorted(api.app.deployment.subtree("qingshui.dongcun"))
+
+
+def test_a_village_reviewers_verify_detects_a_tampered_event_in_the_village(
+        api: Api, two_villages: dict[str, UUID], database_url: str) -> None:
+    rows, case = StoredRows(database_url), two_villages["case"]
+    rows.set_state(case, 2, rows.state(case, 2).replace(b"repairs", b"welfare"))
+    result = api.get("/api/v1/audit/verify", VILLAGE_REVIEWER, after=api.head()).json()
+    assert result["intact"] is False
+    assert [(b["aggregate_id"], b["version"]) for b in result["breaks"]] == [(str(case), 2)]
+
+
+def test_a_tampered_visit_in_the_village_is_detected_too(
+        api: Api, two_villages: dict[str, UUID], database_url: str) -> None:
+    rows, visit = StoredRows(database_url), two_villages["visit"]
+    rows.set_state(visit, 1, rows.state(visit, 1).replace(b"welfare_call", b"routine"))
+    result = api.get("/api/v1/audit/verify", VILLAGE_REVIEWER, after=api.head()).json()
+    assert [(b["aggregate_id"], b["version"]) for b in result["breaks"]] == [(str(visit), 1)]
+
+
+def test_a_case_whose_events_were_all_deleted_is_reported_by_a_scoped_verify(
+        api: Api, two_villages: dict[str, UUID], database_url: str) -> None:
+    rows, case = StoredRows(database_url), two_villages["case"]
+    api.runtime.wait_for_views(api.head())
+    for version in (1, 2):
+        rows.delete(case, version)
+    result = api.get("/api/v1/audit/verify", VILLAGE_REVIEWER).json()
+    assert [(b["aggregate_id"], b["version"]) for b in result["breaks"]] == [(str(case), 1)]
+
+
+def test_tampering_in_another_village_is_not_the_village_reviewers_to_see(
+        api: Api, two_villages: dict[str, UUID], database_url: str) -> None:
+    rows, case = StoredRows(database_url), two_villages["elsewhere_case"]
+    rows.set_state(case, 1, rows.state(case, 1).replace(b"reception_day", b"phone"))
+    mine = api.get("/api/v1/audit/verify", VILLAGE_REVIEWER, after=api.head()).json()
+    everything = api.get("/api/v1/audit/verify", s.ADMIN).json()
+    assert (mine["intact"], everything["intact"]) == (True, False)
+
+
+def test_a_verify_while_another_runs_in_the_process_is_a_503_with_retry_after(api: Api) -> None:
+    with api.runtime.verifying:     # a verify in progress holds it
+        response = api.get("/api/v1/audit/verify", s.ADMIN)
+    assert (response.status_code, response.headers["content-type"], s.problem_type(response)) == (
+        503, s.PROBLEM, "/problems/verify-in-progress")
+    assert response.headers["retry-after"] == "2"
+    assert api.get("/api/v1/audit/verify", s.ADMIN).status_code == 200     # and the next may run
 
 
 def test_reviewers_see_the_residents_name_and_phone_masked(api: Api) -> None:

@@ -95,7 +95,7 @@ def test_every_event_records_who_when_it_was_recorded_and_when_it_happened(store
     demand = raise_street_lights(stored_app)
     clock.advance(days=2)  # the meeting, a day ago, came after the case was raised
     meeting = clock.now - timedelta(days=1)
-    stored_app.triage(demand.id, actor="chen.supervisor", category="public_works")
+    stored_app.triage(demand.id, actor="chen.supervisor", category="public_works", occurred_at=meeting)
     stored_app.discuss(demand.id, actor="wang.worker", step="branch_proposal", attendees=["李书记", "王委员"],
                        occurred_at=meeting + timedelta(hours=1))
     last = stored_app.history(demand.id)[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -13,8 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
+from domain import audit
+from domain.account import account_id
 from domain.application import Minqing
-from tests.conftest import POSTGRES_URL, add_staff
+from tests.conftest import POSTGRES_URL, STAFF, add_staff
 
 
 class StoredRows:
@@ -159,3 +162,50 @@ def test_the_verify_command_exits_non_zero_on_a_break(case_with_history, databas
     broken = runner.invoke(main, ["verify"])
     assert broken.exit_code == 1
     assert f"BROKEN {demand_id} at version 2" in broken.output
+
+
+STAFF_ACCOUNTS = [account_id(username) for username in STAFF]
+
+
+def test_a_verify_of_a_few_aggregates_reads_them_one_by_one_and_detects_a_changed_event(
+        case_with_history, database_url: str) -> None:
+    app, demand_id, other_id = case_with_history
+    rows = StoredRows(database_url)
+    rows.set_state(demand_id, 4, rows.state(demand_id, 4).replace(b"40,000", b"90,000"))
+    result = audit.verify_each(app, [demand_id, other_id])
+    assert len([demand_id, other_id]) * audit.SCAN_RATIO < app.recorder.max_notification_id()  # one by one
+    assert (result.aggregates, [(b.aggregate_id, b.version) for b in result.breaks]) == (2, [(demand_id, 4)])
+
+
+def test_a_verify_of_most_of_the_store_reads_the_log_once_and_detects_a_changed_event(
+        case_with_history, database_url: str) -> None:
+    app, demand_id, other_id = case_with_history
+    rows = StoredRows(database_url)
+    rows.set_state(demand_id, 4, rows.state(demand_id, 4).replace(b"40,000", b"90,000"))
+    wanted = [demand_id, other_id, *STAFF_ACCOUNTS]
+    result = audit.verify_each(app, wanted)
+    assert len(wanted) * audit.SCAN_RATIO >= app.recorder.max_notification_id()  # in one pass over the log
+    assert (result.aggregates, [(b.aggregate_id, b.version) for b in result.breaks]) == (8, [(demand_id, 4)])
+
+
+@pytest.mark.parametrize("with_others", [False, True], ids=["one by one", "one pass"])
+def test_a_verify_of_chosen_aggregates_reports_one_deleted_whole(
+        case_with_history, database_url: str, with_others: bool) -> None:
+    app, demand_id, other_id = case_with_history
+    StoredRows(database_url).delete(other_id, 1)
+    result = audit.verify_each(app, [demand_id, other_id, *(STAFF_ACCOUNTS if with_others else [])])
+    assert [(b.aggregate_id, b.version) for b in result.breaks] == [(other_id, 1)]
+    assert "deleted" in result.breaks[0].problem
+
+
+def test_the_visits_within_cells_are_found_by_their_scheduling(open_app: Callable[[], Minqing]) -> None:
+    app = open_app()
+    add_staff(app)
+    homes = {cell: app.register_household(actor="chen.supervisor", cell_id=cell, address="1号",
+                                          categories=["hardship"]).id
+             for cell in ("qingshui.dongcun.g1", "qingshui.xicun.g1")}
+    visits = {cell: app.schedule_visit(home, actor="chen.supervisor", visitor="wang.worker",
+                                       purpose="routine", due_at=datetime(2026, 3, 9, tzinfo=UTC)).id
+              for cell, home in homes.items()}
+    village = app.deployment.subtree("qingshui.dongcun")
+    assert audit.visits_within(app, village) == [visits["qingshui.dongcun.g1"]]

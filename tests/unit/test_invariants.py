@@ -27,6 +27,9 @@ WORKER, SUPERVISOR = "wang.worker", "chen.supervisor"
 CELLS = ("qingshui.dongcun.g1", "qingshui.dongcun.g2")
 CATEGORIES = ("repairs", "disputes", "public_works", "village_affairs")
 RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
+# The events that move a case along its process: each happens no earlier than the one before it.
+STEPS = ("Raised", "Triaged", "Discussed", "Voted", "Publicized", "ImplementationProgressed", "Resolved",
+         "Closed", "FeedbackGiven", "FeedbackExpired", "Reopened")
 FORWARD = ("triage", "discuss", "vote", "publicize", "answer_objection", "progress", "resolve", "feedback")
 
 
@@ -114,6 +117,18 @@ class Cases(RuleBasedStateMachine):
         key = step.key if step is not None and step.kind == DISCUSSION else "branch_proposal"
         self.attempt(demand, lambda: self.app.discuss(demand, actor=WORKER, step=key,
                                                       outcome="returned" if returned else "endorsed"))
+
+    @rule(demand=demands, hours_ago=st.integers(0, 72))
+    def record_a_meeting_or_progress_held_earlier(self, demand: UUID, hours_ago: int) -> None:
+        """A worker records, after the fact, a meeting or progress dated some hours ago: lawful or not."""
+        held = self.clock.now - timedelta(hours=hours_ago)
+        step = self.app.demand(demand).awaited_step
+        if step is not None and step.kind == DISCUSSION:
+            key = step.key
+            self.attempt(demand, lambda: self.app.discuss(demand, actor=WORKER, step=key, occurred_at=held))
+        else:
+            self.attempt(demand, lambda: self.app.record_progress(demand, actor=WORKER, summary="补记",
+                                                                  percent=hours_ago, occurred_at=held))
 
     @rule(demand=demands, present=st.integers(0, 40), in_favour=st.integers(0, 40))
     def vote(self, demand: UUID, present: int, in_favour: int) -> None:
@@ -210,6 +225,18 @@ class Cases(RuleBasedStateMachine):
             assert self.app.verify(aggregate).intact
             history = self.app.history(aggregate)
             assert [e.version for e in history] == list(range(1, len(history) + 1))
+
+    @invariant()
+    def each_step_of_a_case_happened_no_earlier_than_the_one_before(self) -> None:
+        for demand_id in self.all_demands:
+            times = [e.occurred_at for e in self.app.history(demand_id) if e.type in STEPS]
+            assert times == sorted(times), f"steps of {demand_id} dated out of order"
+
+    @invariant()
+    def a_visit_happened_no_earlier_than_it_was_scheduled(self) -> None:
+        for visit_id in self.all_visits:
+            times = [e.occurred_at for e in self.app.history(visit_id)]
+            assert times == sorted(times), f"visit {visit_id} dated out of order"
 
     @invariant()
     def deliberation_steps_come_in_order_and_votes_follow_the_statute(self) -> None:

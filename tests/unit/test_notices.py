@@ -86,10 +86,10 @@ def test_implementation_is_marked_done_once_the_resolution_notice_period_is_over
 def test_an_objection_is_lodged_while_the_notice_is_up(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    clock.advance(days=3)
+    lodged = clock.advance(days=3)
     app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
     assert list(app.demand(resolution_notice_up).objections.values()) == [
-        {"notice_id": notice_id, "answered": False}]
+        {"notice_id": notice_id, "lodged_at": lodged, "answered": False}]
 
 
 def test_an_objection_is_refused_after_the_notice_period(
