@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     token_days: int = 30                    # a bearer token expires this many days after it was issued
     ready_lag_seconds: float = 60.0         # /readyz: ready while every view is at most this far behind
+    max_body_bytes: int = 1_048_576         # a request body larger than this is refused (413) unread
     command_threads: int = 0                # threads running case commands per API process; 0: see below
 
     @property
