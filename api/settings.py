@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     # An Idempotency-Key claimed by a request that died is taken over by a retry after this long: longer
     # than a request can run (three conflicting attempts, each waiting at most the lock timeout).
     idempotency_lease_seconds: float = 30.0
+    max_body_bytes: int = 1_048_576         # a request body larger than this is refused (413) unread
     command_threads: int = 0                # threads running case commands per API process; 0: see below
 
     @property

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 from domain.chain import ChainedAggregate
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, Demand
 from domain.templates import TEMPLATES
-from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text, needs_row
+from projections.core import JSON_TEXT, Handler, Row, UTCDateTime, View, id_text, needs_row
 
 metadata = MetaData()
 
@@ -230,11 +230,15 @@ def _touched(row: Row, e: ChainedAggregate.Event) -> Row:
 
 def view() -> View:
     D = Demand
-    return View("cases", cases, demand_key, {
+    handlers: dict[type, Handler] = {
         D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Escalated: _escalated,
         D.NoteAdded: _touched, D.Discussed: _discussed, D.Voted: _voted, D.Publicized: _publicized,
         D.ObjectionLodged: _touched, D.ObjectionAnswered: _touched, D.NoticeEnded: _touched,
         D.ImplementationProgressed: _touched, D.Resolved: _resolved, D.Closed: _closed_otherwise,
         D.FeedbackGiven: _feedback, D.FeedbackExpired: _feedback_expired, D.Reopened: _reopened,
         D.DeadlineMissed: _deadline_missed, D.AccountabilityFlagged: _flagged,
-    })
+    }
+    # The title and the flags are typed by people; a category is a hint typed into the public form until
+    # triage sets one of the deployment's.
+    return View("cases", cases, demand_key, handlers,
+                free_text={"title": (), "category": (), "flag_details": ("responsible", "finding")})

@@ -39,6 +39,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
+from domain.masking import mask_text
+
 Row = dict[str, Any]
 Handler = Callable[[Row | None, Any], Row | None]
 Event = TypeVar("Event")
@@ -82,6 +84,11 @@ class View:
     table: Table
     key: Callable[[Any], str | None]
     handlers: Mapping[type, Handler]
+    # The columns of free text, where a phone or ID number may have been typed (for a JSON column of
+    # items, the items' keys that are). With `masks_numbers` those numbers are written masked: set when
+    # a cipher key encrypts the events, so the views do not hold in clear what the events hide.
+    free_text: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    masks_numbers: bool = False
 
     @property
     def key_column(self) -> Column[Any]:
@@ -103,6 +110,8 @@ class View:
         changed: list[Row] = []
         gone: list[str] = []
         for key, row in changes.items():
+            if row is not None and self.masks_numbers:
+                self.mask_numbers(row)
             existed = kept.get(key) is not None
             if row is None:
                 if existed:
@@ -120,6 +129,18 @@ class View:
             updated = conn.execute(statement, changed).rowcount
             if updated != len(changed):
                 raise StaleRows(f"{self.table.name}: updated {updated} rows of {len(changed)}")
+
+
+    def mask_numbers(self, row: Row) -> None:
+        """Mask the phone and ID numbers in the row's free text, in place (so the rows a processor
+        keeps are those its table holds)."""
+        for column, keys in self.free_text.items():
+            value = row[column]
+            if isinstance(value, str):
+                row[column] = mask_text(value)
+            elif isinstance(value, list):
+                row[column] = [{k: mask_text(v) if k in keys and isinstance(v, str) else v
+                                for k, v in item.items()} for item in value]
 
 
 class RowCache:

@@ -56,4 +56,4 @@ def view() -> View:
     return View("notice_board", notice_board, demand_key, {
         D.Publicized: _posted, D.ObjectionLodged: _objection,
         D.NoticeEnded: _ended,
-    })
+    }, free_text={"notices": ("text",)})

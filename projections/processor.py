@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -109,7 +109,10 @@ class Processor:
                  batch_size: int | None = None) -> None:
         self.recorder, self.mapper = app.recorder, app.mapper
         self.engine = engine
-        self.views = list(views if views is not None else all_views().values())
+        chosen = list(views if views is not None else all_views().values())
+        # Events encrypted at rest: the views must not hold in clear the numbers typed into free text.
+        masks = app.mapper.cipher is not None
+        self.views = [replace(view, masks_numbers=True) for view in chosen] if masks else chosen
         self.batch_size = batch_size
         # Rows each view's table holds, as this processor last wrote them (see RowCache).
         self.caches = {view.name: RowCache() for view in self.views}
@@ -268,8 +271,8 @@ def shadow_of(view: View) -> View:
     It has no indexes: the live table's are created under their own names at the swap."""
     columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
                for c in view.table.columns]
-    return View(view.name + SHADOW, Table(view.table.name + SHADOW, MetaData(), *columns), view.key,
-                view.handlers)
+    return replace(view, name=view.name + SHADOW,
+                   table=Table(view.table.name + SHADOW, MetaData(), *columns))
 
 
 def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callable[[int], None] | None = None,

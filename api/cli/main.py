@@ -16,12 +16,12 @@ from uvicorn.supervisors import Multiprocess
 from api import auth
 from api.compose import Runtime, initialise
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
-from api.masking import masked
 from api.settings import Settings
 from api.web.app import create_app
 from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError
+from domain.masking import masked
 from projections.processor import Processor, rebuild
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker

@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from fastapi.responses import JSONResponse, Response
 
-from api import masking
-from domain import errors
+from domain import errors, masking
 from domain.application import Minqing, Recorded
 from domain.chain import plain
 from projections.queries import MAX_PAGE, Page

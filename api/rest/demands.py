@@ -12,7 +12,6 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.masking import masked
 from api.rest.common import (
     After,
     Limit,
@@ -49,6 +48,7 @@ from domain.application import Minqing, Recorded
 from domain.audit import trace as trace_of
 from domain.chain import plain
 from domain.demand import Demand
+from domain.masking import masked
 from projections import queries
 from projections.queries import Page
 

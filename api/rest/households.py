@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from api.masking import masked
 from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
 from api.web.deps import App, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain.application import Recorded
 from domain.chain import plain
+from domain.masking import masked
 from projections import queries
 from projections.queries import Page
 

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.masking import masked
 from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed
 from api.web.deps import RuntimeDep, Scope, Staff, masks_personal_data
 from domain.chain import plain
+from domain.masking import masked
 from projections import queries
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])

@@ -19,6 +19,7 @@ from api.compose import Runtime
 from api.rest import audit, demands, households, operations, public, views
 from api.settings import Settings
 from api.web import errors
+from api.web.bodysize import BodySizeLimit
 from api.web.deps import request_facts
 from api.web.idempotency import Stored, digest
 from domain.request import request_record_id
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
     for module in (demands, households, views, audit, public, operations):
         app.include_router(module.router)
     app.add_middleware(IdempotentPosts)
+    app.add_middleware(BodySizeLimit, limit=(settings or Settings()).max_body_bytes)
     app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app
 

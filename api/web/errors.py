@@ -147,7 +147,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {400: "unreadable-body", 401: "unauthenticated", 404: "not-found", 405: "method-not-allowed"}
+        codes = {400: "unreadable-body", 401: "unauthenticated", 404: "not-found", 405: "method-not-allowed",
+                 413: "body-too-large"}
         code = codes.get(error.status_code, "http-error")
         response = problem(error.status_code, code, str(error.detail), str(error.detail), request.url.path)
         response.headers.update(error.headers or {})
@@ -176,6 +177,7 @@ PROBLEMS = {
     400: "The body cannot be read (not UTF-8 JSON)", 401: "No valid bearer token",
     403: "The role or the grid cells do not allow it", 404: "No such case, household, visit or receipt",
     409: "The case's state, or its version, does not allow it",
+    413: "The request body is larger than MINQING_MAX_BODY_BYTES",
     422: "The request is not valid", 429: "Too many public requests: retry after Retry-After seconds",
     503: "The database does not answer (on /readyz: or the views lag; on /api/v1/audit/verify: or another "
          "verify runs): retry after Retry-After seconds",
@@ -206,7 +208,7 @@ def document_problems(schema: dict[str, Any]) -> None:
             if parameters or "requestBody" in operation or method == "post":
                 statuses.add(422)
             if "requestBody" in operation:
-                statuses.add(400)
+                statuses |= {400, 413}
             if operation.get("security"):
                 statuses |= {401, 403}
             if "{" in path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.masking import mask_name, mask_number, mask_text, masked
+from domain.masking import mask_name, mask_number, mask_text, masked
 
 
 @pytest.mark.parametrize(("name", "shown"), [("李秀英", "李**"), ("阿卜杜热合曼", "阿*****"), ("王五", "王*"),
