@@ -44,7 +44,7 @@ BY_SUPERVISOR = ("assign", "answer-objection", "reopen")
 UNMARKED = {"triage": "Triaged", "assign": "Assigned"}  # commands with no text field: counted by event type
 MARKER = re.compile(r"m-[0-9a-f]{16}")
 # Long enough for a lease to pass (the test runs the API with a short one) and a killed process to restart.
-RETRY_SECONDS = 30.0
+RETRY_SECONDS = 20.0
 
 
 @dataclass
@@ -90,6 +90,7 @@ class Ledger:
             self.transport_errors += 1
 
     def figures(self) -> dict[str, Any]:
+        """What was sent and answered, counted (docs/reliability.md)."""
         outcomes = Counter(s.outcome for s in self.sent)
         return {
             "commands": len(self.sent), "accepted": outcomes["accepted"], "refused": outcomes["refused"],

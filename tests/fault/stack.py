@@ -16,8 +16,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.auth import issue_token
+from api.compose import Runtime, initialise
+from api.settings import Settings
+from domain.application import SYSTEM
 from tests.conftest import POSTGRES_URL, _postgres_reachable
-from tests.e2e.support import ROOT, Processes, answers, free_port, minqing
+from tests.e2e.support import ROOT, Processes, answers, free_port
 from tests.fault.load import STAFF
 
 # A claim whose request died is taken over after this lease (MINQING_IDEMPOTENCY_LEASE_SECONDS), short
@@ -50,12 +54,16 @@ class Stack:
 
 
 def prepared(env: dict[str, str]) -> dict[str, str]:
-    """Tables and staff, as an operator makes them with the CLI: a token per member of staff."""
-    minqing(env, "db", "init")
+    """Tables and staff, made through the Application as the operator's CLI makes them (`db init`,
+    `accounts create`, `accounts issue-token`), without a process for each: a token per member of staff."""
+    settings = Settings(database_url=env["MINQING_DATABASE_URL"])
+    initialise(settings)
     tokens = {}
-    for username, (role, cell) in STAFF.items():
-        minqing(env, "accounts", "create", username, "--role", role, "--cell", cell)
-        tokens[username] = minqing(env, "accounts", "issue-token", username, "--label", "fault suite")
+    with Runtime.open(settings) as rt:
+        for username, (role, cell) in STAFF.items():
+            rt.app.open_account(actor=SYSTEM, username=username)
+            rt.app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell)
+            tokens[username] = issue_token(rt.app, actor=SYSTEM, username=username, label="fault suite")[1]
     return tokens
 
 

@@ -45,6 +45,11 @@ class Contended:
     claims_in_flight: int
     verify: tuple[int, str]
 
+    @property
+    def report(self) -> str:
+        """The run's figures, for assertion messages."""
+        return json.dumps(self.figures, ensure_ascii=False)
+
 
 @pytest.fixture(scope="module")
 def contended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contended]:
@@ -73,30 +78,30 @@ def contended(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Contended]:
 
 
 def test_every_accepted_command_is_stored_once_and_every_refused_one_not_at_all(contended: Contended) -> None:
-    assert contended.figures["accepted"] > 0 and contended.figures["refused"] > 0, contended.figures
-    assert contended.broken == [], contended.figures
+    assert contended.figures["accepted"] > 0 and contended.figures["refused"] > 0, contended.report
+    assert contended.broken == [], contended.report
 
 
 def test_each_case_history_is_a_lawful_sequence_of_its_template(contended: Contended) -> None:
-    assert contended.unlawful == [], contended.figures
+    assert contended.unlawful == [], contended.report
 
 
 def test_no_command_is_left_without_an_answer(contended: Contended) -> None:
     assert (contended.figures["unknown"], contended.figures["stuck"], contended.figures["http_5xx"],
-            contended.figures["transport_errors"]) == (0, 0, 0, 0), contended.figures
+            contended.figures["transport_errors"]) == (0, 0, 0, 0), contended.report
 
 
 def test_a_request_sent_again_with_its_key_gets_the_first_answer_back(contended: Contended) -> None:
-    assert contended.figures["replays_checked"] > 0, contended.figures
-    assert contended.ledger.replays_unlike_the_first == [], contended.figures
+    assert contended.figures["replays_checked"] > 0, contended.report
+    assert contended.ledger.replays_unlike_the_first == [], contended.report
 
 
 def test_no_idempotency_key_is_left_claimed(contended: Contended) -> None:
-    assert contended.claims_in_flight == 0, contended.figures
+    assert contended.claims_in_flight == 0, contended.report
 
 
 def test_the_views_equal_a_fresh_rebuild(contended: Contended) -> None:
-    assert contended.views_unlike_a_rebuild == [], contended.figures
+    assert contended.views_unlike_a_rebuild == [], contended.report
 
 
 def test_every_hash_chain_is_intact(contended: Contended) -> None:
