@@ -69,8 +69,9 @@ class Ledger:
     sent: list[Sent] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
-    transport_errors: int = 0
-    keys_retried: set[str] = field(default_factory=set)
+    connections_refused: int = 0    # the process was down: nothing sent
+    connections_lost: int = 0       # sent, and no answer came back
+    keys_retried: set[str] = field(default_factory=set)  # sent again after an answer that was not final
     replays_checked: int = 0
     replays_unlike_the_first: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,9 +86,13 @@ class Ledger:
         with self.lock:
             self.statuses[status] += 1
 
-    def failed_to_connect(self) -> None:
+    def refused_connection(self) -> None:
         with self.lock:
-            self.transport_errors += 1
+            self.connections_refused += 1
+
+    def lost_connection(self) -> None:
+        with self.lock:
+            self.connections_lost += 1
 
     def figures(self) -> dict[str, Any]:
         """What was sent and answered, counted (docs/reliability.md)."""
@@ -98,7 +103,7 @@ class Ledger:
             "with_if_match": sum(s.if_match for s in self.sent),
             "with_key": sum(s.key is not None for s in self.sent),
             "keys_retried": len(self.keys_retried), "replays_checked": self.replays_checked,
-            "transport_errors": self.transport_errors,
+            "connections_refused": self.connections_refused, "connections_lost": self.connections_lost,
             "http_5xx": sum(n for status, n in self.statuses.items() if status >= 500),
             "responses": dict(sorted(self.statuses.items())),
             "refused_as": dict(self.refusals.most_common()),
@@ -163,9 +168,12 @@ class Clients:
         try:
             response = http.get(f"{rng.choice(self.bases)}/api/v1/demands/{demand}",
                                 headers={"Authorization": f"Bearer {self.tokens[SUPERVISOR]}"})
-        except httpx2.TransportError:
-            self.ledger.failed_to_connect()
+        except httpx2.ConnectError:
+            self.ledger.refused_connection()
             time.sleep(0.1)
+            return None
+        except httpx2.TransportError:
+            self.ledger.lost_connection()
             return None
         self.ledger.answered(response.status_code)
         if response.status_code != 200:
@@ -204,24 +212,30 @@ class Clients:
 
     def _deliver(self, http: httpx2.Client, rng: random.Random, sent: Sent, path: str, body: dict[str, Any],
                  headers: dict[str, str]) -> httpx2.Response | None:
-        """Send until answered; with a key, retry the same key through a lost connection, a 503 or an
-        "in progress" until the answer is final (bounded: a key never answered is `stuck`)."""
+        """Send until answered. A connection refused reached no server, so the command is sent again; with
+        a key it is also sent again after a lost connection, a 503 or an "in progress", until the answer
+        is final (bounded: a command never answered is `stuck`)."""
         give_up = time.monotonic() + RETRY_SECONDS
         while True:
+            unsent = False
             try:
                 response = http.post(f"{rng.choice(self.bases)}{path}", json=body, headers=headers)
-            except httpx2.TransportError:
-                self.ledger.failed_to_connect()
+            except httpx2.ConnectError:      # the process is down: nothing was sent
+                self.ledger.refused_connection()
+                response, unsent = None, True
+            except httpx2.TransportError:    # sent, and the connection lost: recorded or not, nobody knows
+                self.ledger.lost_connection()
                 response = None
             if response is not None:
                 self.ledger.answered(response.status_code)
             in_progress = response is not None and response.status_code == 409 and \
                 response.json().get("type", "").endswith("request-in-progress")
             final = response is not None and response.status_code < 500 and not in_progress
-            if final or sent.key is None:
+            if final or (sent.key is None and not unsent):
                 break
-            with self.ledger.lock:
-                self.ledger.keys_retried.add(sent.key)
+            if sent.key is not None and not unsent:
+                with self.ledger.lock:
+                    self.ledger.keys_retried.add(sent.key)
             if time.monotonic() > give_up:
                 sent.outcome = "stuck"
                 return None
@@ -242,8 +256,11 @@ class Clients:
         comes back, marked as replayed, and nothing new is recorded (checked with the markers)."""
         try:
             again = http.post(f"{rng.choice(self.bases)}{path}", json=body, headers=headers)
+        except httpx2.ConnectError:
+            self.ledger.refused_connection()
+            return
         except httpx2.TransportError:
-            self.ledger.failed_to_connect()
+            self.ledger.lost_connection()
             return
         self.ledger.answered(again.status_code)
         with self.ledger.lock:

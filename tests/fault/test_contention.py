@@ -86,9 +86,10 @@ def test_each_case_history_is_a_lawful_sequence_of_its_template(contended: Conte
     assert contended.unlawful == [], contended.report
 
 
-def test_no_command_is_left_without_an_answer(contended: Contended) -> None:
-    assert (contended.figures["unknown"], contended.figures["stuck"], contended.figures["http_5xx"],
-            contended.figures["transport_errors"]) == (0, 0, 0, 0), contended.report
+def test_every_command_is_answered_and_none_with_a_5xx(contended: Contended) -> None:
+    figures = contended.figures
+    assert (figures["unknown"], figures["stuck"], figures["http_5xx"], figures["connections_refused"],
+            figures["connections_lost"]) == (0, 0, 0, 0, 0), contended.report
 
 
 def test_a_request_sent_again_with_its_key_gets_the_first_answer_back(contended: Contended) -> None:
