@@ -132,6 +132,7 @@ def test_every_key_retried_after_a_kill_gets_a_final_answer_and_none_stays_claim
 
 
 def test_a_request_sent_again_with_its_key_gets_the_first_answer_back(crashed: Crashed) -> None:
+    assert crashed.figures["replays_checked"] > 0, crashed.report
     assert crashed.ledger.replays_unlike_the_first == [], crashed.report
 
 
