@@ -14,6 +14,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,58 @@ def serving(env: dict[str, str], logdir: Path, command: str = "serve") -> Iterat
             process.kill()
             process.wait()
 
+
+
+@dataclass
+class Processes:
+    """Servers and workers as processes, each by name: started, killed, restarted, stopped."""
+
+    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+    commands: dict[str, tuple[dict[str, str], tuple[str, ...]]] = field(default_factory=dict)
+
+    def start(self, name: str, env: dict[str, str], logdir: Path, module: str, *args: str) -> None:
+        """Run `python -m module args…` (the CLI, or a worker's own entry point)."""
+        self.logs[name] = logdir / f"{name}.log"
+        self.commands[name] = (env, (module, *args))
+        self.logs[name].write_bytes(b"")
+        self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        env, command = self.commands[name]
+        with self.logs[name].open("ab") as out:  # a restarted process goes on in the same log
+            self.running[name] = subprocess.Popen([sys.executable, "-m", *command], cwd=ROOT, env=env,
+                                                  stdout=out, stderr=subprocess.STDOUT)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash would end it: no shutdown, nothing flushed or released by the process."""
+        self.running[name].send_signal(signal.SIGKILL)
+        self.running[name].wait()
+
+    def restart(self, name: str) -> None:
+        """Start it again as it was started first."""
+        assert self.running[name].poll() is not None, f"{name} is still running"
+        self._spawn(name)
+
+    def tail(self, name: str, lines: int = 40) -> str:
+        return "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
+
+    def alive(self) -> None:
+        for name, process in self.running.items():
+            assert process.poll() is None, f"{name} exited with {process.returncode}:\n{self.tail(name)}"
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM to each, then wait; anything still running after 20 s is killed (and reported)."""
+        for process in self.running.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes: dict[str, int | None] = {}
+        deadline = time.monotonic() + 20
+        for name, process in self.running.items():
+            try:
+                codes[name] = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                codes[name] = None
+        return codes

@@ -15,7 +15,6 @@ import csv
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.e2e.support import Processes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(180)]
 
@@ -107,43 +107,6 @@ def cli(env: dict[str, str], *args: str) -> str:
                           text=True, timeout=60)
     assert done.returncode == 0, f"minqing {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
-
-
-@dataclass
-class Processes:
-    running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    logs: dict[str, Path] = field(default_factory=dict)
-
-    def start(self, name: str, env: dict[str, str], logdir: Path, module: str, *args: str) -> None:
-        """Run `python -m module args…` (the CLI, or a worker's own entry point)."""
-        log = logdir / f"{name}.log"
-        with log.open("wb") as out:
-            self.running[name] = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                                                  stdout=out, stderr=subprocess.STDOUT)
-        self.logs[name] = log
-
-    def tail(self, name: str, lines: int = 40) -> str:
-        return "\n".join(self.logs[name].read_text(errors="replace").splitlines()[-lines:])
-
-    def alive(self) -> None:
-        for name, process in self.running.items():
-            assert process.poll() is None, f"{name} exited with {process.returncode}:\n{self.tail(name)}"
-
-    def stop(self) -> dict[str, int | None]:
-        """SIGTERM to each, then wait; anything still running after 20 s is killed (and reported)."""
-        for process in self.running.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes: dict[str, int | None] = {}
-        deadline = time.monotonic() + 20
-        for name, process in self.running.items():
-            try:
-                codes[name] = process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-                codes[name] = None
-        return codes
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""Minqing as it is deployed, in real processes on loopback: two API processes and both workers on a
+PostgreSQL schema of its own, or the embedded `minqing serve` on a SQLite file of its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from api.auth import issue_token
+from api.compose import Runtime, initialise
+from api.settings import Settings
+from domain.application import SYSTEM
+from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.e2e.support import ROOT, Processes, answers, free_port
+from tests.fault.load import STAFF
+
+# A claim whose request died is taken over after this lease (MINQING_IDEMPOTENCY_LEASE_SECONDS), short
+# here so that keys retried after a kill finish within the run.
+LEASE_SECONDS = "5"
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    bases: list[str]                 # one base URL per API process
+    tokens: dict[str, str]           # username → bearer token
+    processes: Processes
+    apis: list[str]                  # the names of the API processes in `processes`
+    workers: list[str]               # the names of the worker processes (none in embedded mode)
+
+    def wait_until_answering(self, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        for base in self.bases:
+            while not answers(f"{base}/healthz"):
+                self.processes.alive()
+                assert time.monotonic() < deadline, f"{base} did not answer within {seconds} s"
+                time.sleep(0.1)
+
+    def restart(self, name: str) -> None:
+        """Start a killed process again; an API process is waited for until it answers."""
+        self.processes.restart(name)
+        if name in self.apis:
+            self.wait_until_answering()
+
+
+def prepared(env: dict[str, str]) -> dict[str, str]:
+    """Tables and staff, made through the Application as the operator's CLI makes them (`db init`,
+    `accounts create`, `accounts issue-token`), without a process for each: a token per member of staff."""
+    settings = Settings(database_url=env["MINQING_DATABASE_URL"])
+    initialise(settings)
+    tokens = {}
+    with Runtime.open(settings) as rt:
+        for username, (role, cell) in STAFF.items():
+            rt.app.open_account(actor=SYSTEM, username=username)
+            rt.app.grant_role(actor=SYSTEM, username=username, role=role, cell_id=cell)
+            tokens[username] = issue_token(rt.app, actor=SYSTEM, username=username, label="fault suite")[1]
+    return tokens
+
+
+def environment(database_url: str) -> dict[str, str]:
+    env = {**os.environ, "MINQING_DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1",
+           "MINQING_IDEMPOTENCY_LEASE_SECONDS": LEASE_SECONDS}
+    env.pop("MINQING_CIPHER_KEY", None)
+    return env
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A PostgreSQL URL on a schema of its own, dropped afterwards (for a whole module's run)."""
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable in CI")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def on_postgres(database_url: str, logdir: Path) -> Iterator[Stack]:
+    """`minqing api` twice (two processes, each on its own port), the projection worker and the
+    deadline watcher; all stopped with SIGTERM afterwards."""
+    env = environment(database_url)
+    tokens = prepared(env)
+    ports = [free_port(), free_port()]
+    stack = Stack(env, [f"http://127.0.0.1:{port}" for port in ports], tokens, Processes(),
+                  ["api-1", "api-2"], ["projections", "deadlines"])
+    try:
+        for name, port in zip(stack.apis, ports, strict=True):
+            stack.processes.start(name, env, logdir, "api.cli", "api", "--port", str(port))
+        stack.processes.start("projections", env, logdir, "workers.projections")
+        stack.processes.start("deadlines", env, logdir, "workers.deadlines", "--every", "1")
+        stack.wait_until_answering()
+        yield stack
+    finally:
+        stack.processes.stop()
+
+
+@contextmanager
+def embedded(database_url: str, logdir: Path) -> Iterator[Stack]:
+    """`minqing serve`: the API with the workers as its threads, in one process."""
+    env = environment(database_url)
+    tokens = prepared(env)
+    port = free_port()
+    stack = Stack(env, [f"http://127.0.0.1:{port}"], tokens, Processes(), ["serve"], [])
+    try:
+        stack.processes.start("serve", env, logdir, "api.cli", "serve", "--port", str(port))
+        stack.wait_until_answering()
+        yield stack
+    finally:
+        stack.processes.stop()
+
+
+def verify(env: dict[str, str]) -> tuple[int, str]:
+    """`minqing verify`: its exit code and what it printed."""
+    done = subprocess.run([sys.executable, "-m", "api.cli", "verify"], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr
