@@ -71,8 +71,9 @@ from domain.deployment import Deployment, load
 THRESHOLD = 0.70
 POSTGRES_URL = os.environ.get("MINQING_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DEPLOYMENT = "village_township"
-WORKER, SUPERVISOR, OTHER_WORKER = "wang.worker", "chen.supervisor", "zhao.worker"
-STAFF = {WORKER: ("worker", "qingshui.dongcun"), OTHER_WORKER: ("worker", "qingshui.xicun"),
+# The assign mix alternates between two workers of the village: an assignee must work over the case.
+WORKER, SUPERVISOR, OTHER_WORKER = "wang.worker", "chen.supervisor", "li.worker"
+STAFF = {WORKER: ("worker", "qingshui.dongcun"), OTHER_WORKER: ("worker", "qingshui.dongcun"),
          SUPERVISOR: ("supervisor", "qingshui")}
 # Demands are raised in villager groups under the worker's village, so the scope check walks the grid.
 CELLS = ("qingshui.dongcun.g1", "qingshui.dongcun.g2", "qingshui.dongcun.g3")

@@ -7,7 +7,7 @@ events' `apply` methods only change state, because they are replayed on every lo
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal, TypedDict, get_args
+from typing import Any, Literal, TypedDict, get_args
 from uuid import UUID
 
 from domain import errors
@@ -68,6 +68,18 @@ class AccountabilityFlag(TypedDict):
 
 class Demand(ChainedAggregate):
     """A resident's demand and everything done about it."""
+
+    # Version 2 keeps when the case last moved along its process (`step_at`) and when each objection
+    # was lodged: a snapshot taken before has neither (the library calls `upcast_v1_v2` on it).
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """The case moved along its process no earlier than it was raised; an old objection's lodging
+        time is unknown, so an answer to it is not held to one."""
+        state["step_at"] = state["raised_at"]
+        for objection in state["objections"].values():
+            objection.setdefault("lodged_at", UNSET_TIME)
 
     def __init__(self) -> None:
         super().__init__()

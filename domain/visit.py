@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 from uuid import UUID
 
 from domain import errors
@@ -18,6 +18,14 @@ SCHEDULED, CONDUCTED, MISSED = "scheduled", "conducted", "missed"
 
 class HouseholdVisit(ChainedAggregate):
     """One visit to one household."""
+
+    # Version 2 keeps when the visit was scheduled: a snapshot taken before has no such time, so the
+    # visit's record is not held to one.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["scheduled_at"] = UNSET_TIME
 
     def __init__(self) -> None:
         super().__init__()

@@ -10,12 +10,16 @@ expiry, reopening. Notes, assignments and escalations are not steps: they need o
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
 
 from domain import errors
 from domain.application import Minqing
+from domain.chain import UNSET_TIME
+from domain.demand import Demand
+from domain.visit import HouseholdVisit
 from tests.conftest import Clock
 from tests.unit import cases
 from tests.unit.test_households_and_visits import register
@@ -232,3 +236,31 @@ def test_a_demand_raised_from_a_visit_before_the_visit_took_place_is_refused(
     with pytest.raises(errors.OccurredOutOfOrder):
         app.raise_demand(actor="wang.worker", channel="visit", title="屋顶漏雨", cell_id=cases.VILLAGE_GROUP,
                          visit_id=visit_scheduled_yesterday, occurred_at=clock.now - timedelta(days=2))
+
+
+# ---------------------------------------------------------------- snapshots taken before these rules
+def _as_taken_before_the_rules(snapshot: Any, *fields: str) -> Any:
+    """A snapshot as version 1 of the aggregate left it: without its class version and `fields`."""
+    for name in ("class_version", *fields):
+        snapshot.state.pop(name)
+    return snapshot
+
+
+def test_a_case_snapshotted_before_the_rules_loads_with_its_steps_dated_from_its_raising(
+        app: Minqing, objection_lodged: UUID) -> None:
+    snapshot = _as_taken_before_the_rules(Demand.Snapshot.take(app.demand(objection_lodged)), "step_at")
+    for objection in snapshot.state["objections"].values():
+        objection.pop("lodged_at")
+    demand = snapshot.mutate(None)
+    assert isinstance(demand, Demand)
+    assert demand.step_at == demand.raised_at
+    assert all(o["lodged_at"] == UNSET_TIME for o in demand.objections.values())
+
+
+def test_a_visit_snapshotted_before_the_rules_loads_without_a_scheduling_time(
+        app: Minqing, visit_scheduled_yesterday: UUID) -> None:
+    snapshot = _as_taken_before_the_rules(HouseholdVisit.Snapshot.take(app.visit(visit_scheduled_yesterday)),
+                                          "scheduled_at")
+    visit = snapshot.mutate(None)
+    assert isinstance(visit, HouseholdVisit)
+    assert visit.scheduled_at == UNSET_TIME
