@@ -7,20 +7,16 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-import pytest
-
 from api.auth import issue_token
 from api.compose import Runtime, initialise
 from api.settings import Settings
 from domain.application import SYSTEM
-from tests.conftest import POSTGRES_URL, _postgres_reachable
+from tests.conftest import POSTGRES_URL, fresh_schema
 from tests.e2e.support import ROOT, Processes, answers, free_port
 from tests.fault.load import STAFF
 
@@ -77,18 +73,8 @@ def environment(database_url: str) -> dict[str, str]:
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A PostgreSQL URL on a schema of its own, dropped afterwards (for a whole module's run)."""
-    if not _postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable in CI")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
+    with fresh_schema() as schema:
         yield f"{POSTGRES_URL}?schema={schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @contextmanager

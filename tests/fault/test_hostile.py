@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-import psycopg
 import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
@@ -40,7 +39,7 @@ from api.settings import Settings
 from api.web.app import create_app
 from domain.application import SYSTEM
 from projections.db import make_engine
-from tests.conftest import POSTGRES_URL, STAFF, _postgres_reachable, add_staff
+from tests.conftest import POSTGRES_URL, STAFF, add_staff, fresh_schema
 from tests.e2e import support as s
 from tests.e2e.support import PROBLEM, Api, minqing, serving
 from workers import deadlines as deadline_worker
@@ -206,18 +205,14 @@ def with_field(op: Operation, name: str, raw: str) -> bytes:
 def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     """The API on a fresh store (no public rate limit to hide behind), a case, household, visit and
     receipt for the paths to name, and the operations of its OpenAPI document."""
-    schema = None
     if request.param == "sqlite":
-        database_url = f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'minqing.db'}"
+        yield from _serving_hostile(f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'minqing.db'}")
     else:
-        if not _postgres_reachable():
-            if os.environ.get("CI"):
-                pytest.fail(f"PostgreSQL at {POSTGRES_URL} is not reachable in CI")
-            pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable")
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        database_url = f"{POSTGRES_URL}?schema={schema}"
+        with fresh_schema() as schema:
+            yield from _serving_hostile(f"{POSTGRES_URL}?schema={schema}")
+
+
+def _serving_hostile(database_url: str) -> Iterator[Hostile]:
     settings = Settings(database_url=database_url, public_requests_per_minute=1_000_000)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(deadline_worker, "run", lambda app, engine, stop, **_: stop.wait())
@@ -232,9 +227,6 @@ def hostile(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             ids = {"demand_id": str(case), "household_id": str(api.app.visit(visit).household_id),
                    "visit_id": str(visit), "receipt": api.app.demand(case).receipt}
             yield Hostile(api, database_url, operations_of(client.app.openapi()), ids)
-    if schema is not None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def report(hostile: Hostile, kind: str) -> None:
