@@ -3,6 +3,7 @@ PostgreSQL schema of its own, or the embedded `minqing serve` on a SQLite file o
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from api.auth import issue_token
 from api.compose import Runtime, initialise
@@ -18,7 +20,14 @@ from api.settings import Settings
 from domain.application import SYSTEM
 from tests.conftest import POSTGRES_URL, fresh_schema
 from tests.e2e.support import ROOT, Processes, answers, free_port
-from tests.fault.load import STAFF
+from tests.fault.load import (
+    STAFF,
+    Ledger,
+    claims_in_flight,
+    stored_once,
+    unlawful_histories,
+    views_unlike_a_rebuild,
+)
 
 # A claim whose request died is taken over after this lease (MINQING_IDEMPOTENCY_LEASE_SECONDS), short
 # here so that keys retried after a kill finish within the run.
@@ -117,3 +126,37 @@ def verify(env: dict[str, str]) -> tuple[int, str]:
     done = subprocess.run([sys.executable, "-m", "api.cli", "verify"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     return done.returncode, done.stdout + done.stderr
+
+
+@dataclass
+class Judged:
+    """What a run of the load left in the store, judged after it: the commands stored other than their
+    answers said (`broken`), histories unlawful for their template, views unlike a fresh rebuild, claims
+    of Idempotency-Keys left in flight, and what `minqing verify` said."""
+
+    ledger: Ledger
+    figures: dict[str, Any]
+    broken: list[str]
+    unlawful: list[str]
+    views_unlike_a_rebuild: list[str]
+    claims_in_flight: int
+    verify: tuple[int, str]
+
+    @property
+    def report(self) -> str:
+        """The run's figures, for assertion messages."""
+        return json.dumps(self.figures, ensure_ascii=False)
+
+
+def judged(settings: Settings, env: dict[str, str], ledger: Ledger, cases: dict[str, str],
+           figures: dict[str, Any]) -> Judged:
+    """Judge the store a run left (its processes stopped), adding the log's length, the claims in flight
+    and the ledger's counts to the run's `figures`."""
+    with Runtime.open(settings) as rt:
+        broken = stored_once(rt.app, ledger, cases)
+        unlawful = unlawful_histories(rt.app, cases)
+        unlike = views_unlike_a_rebuild(rt.app, rt.writer)
+        in_flight = claims_in_flight(rt.writer)
+        events = rt.app.recorder.max_notification_id() or 0
+    figures = figures | {"events": events, "claims_in_flight": in_flight} | ledger.figures()
+    return Judged(ledger, figures, broken, unlawful, unlike, in_flight, verify(env))

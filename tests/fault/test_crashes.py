@@ -7,7 +7,6 @@ asks. The run happens once per store; each test checks one thing the store must 
 
 from __future__ import annotations
 
-import json
 import random
 import threading
 import time
@@ -16,24 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from api.compose import Runtime
 from api.settings import Settings
-from tests.fault.load import (
-    WORKER,
-    Clients,
-    Ledger,
-    claims_in_flight,
-    raise_cases,
-    stored_once,
-    unlawful_histories,
-    views_caught_up,
-    views_unlike_a_rebuild,
-)
-from tests.fault.stack import Stack, embedded, on_postgres, postgres_schema, verify
+from tests.fault.load import WORKER, Clients, Ledger, raise_cases, views_caught_up
+from tests.fault.stack import Judged, Stack, embedded, judged, on_postgres, postgres_schema
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,20 +30,11 @@ CLIENTS, SECONDS, KILLS = 16, 45, 6
 
 @dataclass
 class Crashed:
-    store: str
-    ledger: Ledger
-    kills: list[str]
-    figures: dict[str, Any]
-    broken: list[str]
-    unlawful: list[str]
-    views_unlike_a_rebuild: list[str]
-    claims_in_flight: int
-    verify: tuple[int, str]
+    """A run with kills, judged."""
 
-    @property
-    def report(self) -> str:
-        """The run's figures, for assertion messages."""
-        return json.dumps(self.figures, ensure_ascii=False)
+    store: str
+    kills: list[str]
+    judged: Judged
 
 
 def killer(stack: Stack, rng: random.Random, kills: list[str]) -> Callable[[threading.Event], None]:
@@ -98,48 +77,42 @@ def crashed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             stack.processes.alive()
             with Runtime.open(settings) as rt:
                 views_caught_up(rt.app, rt.reader)
-        with Runtime.open(settings) as rt:
-            broken = stored_once(rt.app, ledger, cases)
-            unlawful = unlawful_histories(rt.app, cases)
-            unlike = views_unlike_a_rebuild(rt.app, rt.writer)
-            in_flight = claims_in_flight(rt.writer)
-            events = rt.app.recorder.max_notification_id() or 0
-        figures = {"store": store, "clients": CLIENTS, "seconds": round(seconds, 1), "cases": len(cases),
-                   "events": events, "kills": len(kills), "killed": dict(Counter(kills)),
-                   "claims_in_flight": in_flight} | ledger.figures()
-        print(f"\ncrash figures ({store}):", json.dumps(figures, ensure_ascii=False))
-        yield Crashed(store, ledger, kills, figures, broken, unlawful, unlike, in_flight, verify(stack.env))
+        result = judged(settings, stack.env, ledger, cases,
+                        {"store": store, "clients": CLIENTS, "seconds": round(seconds, 1),
+                         "cases": len(cases), "kills": len(kills), "killed": dict(Counter(kills))})
+        print(f"\ncrash figures ({store}):", result.report)
+        yield Crashed(store, kills, result)
 
 
 def test_processes_are_killed_at_least_five_times_and_restarted(crashed: Crashed) -> None:
-    assert len(crashed.kills) >= 5, crashed.report
+    assert len(crashed.kills) >= 5, crashed.judged.report
     if crashed.store == "postgres":  # each API process and each worker
-        assert set(crashed.kills) == {"api-1", "api-2", "projections", "deadlines"}, crashed.report
+        assert set(crashed.kills) == {"api-1", "api-2", "projections", "deadlines"}, crashed.judged.report
 
 
 def test_no_acknowledged_write_is_lost_and_nothing_is_stored_twice(crashed: Crashed) -> None:
-    assert crashed.figures["accepted"] > 0, crashed.report
-    assert crashed.broken == [], crashed.report
+    assert crashed.judged.figures["accepted"] > 0, crashed.judged.report
+    assert crashed.judged.broken == [], crashed.judged.report
 
 
 def test_each_case_history_stays_a_lawful_sequence_of_its_template(crashed: Crashed) -> None:
-    assert crashed.unlawful == [], crashed.report
+    assert crashed.judged.unlawful == [], crashed.judged.report
 
 
 def test_every_key_retried_after_a_kill_gets_a_final_answer_and_none_stays_claimed(crashed: Crashed) -> None:
-    assert crashed.figures["keys_retried"] > 0, crashed.report
-    assert (crashed.figures["stuck"], crashed.claims_in_flight) == (0, 0), crashed.report
+    assert crashed.judged.figures["keys_retried"] > 0, crashed.judged.report
+    assert (crashed.judged.figures["stuck"], crashed.judged.claims_in_flight) == (0, 0), crashed.judged.report
 
 
 def test_a_request_sent_again_with_its_key_gets_the_first_answer_back(crashed: Crashed) -> None:
-    assert crashed.figures["replays_checked"] > 0, crashed.report
-    assert crashed.ledger.replays_unlike_the_first == [], crashed.report
+    assert crashed.judged.figures["replays_checked"] > 0, crashed.judged.report
+    assert crashed.judged.ledger.replays_unlike_the_first == [], crashed.judged.report
 
 
 def test_every_hash_chain_is_intact(crashed: Crashed) -> None:
-    code, output = crashed.verify
+    code, output = crashed.judged.verify
     assert code == 0, output
 
 
 def test_the_views_equal_a_fresh_rebuild(crashed: Crashed) -> None:
-    assert crashed.views_unlike_a_rebuild == [], crashed.report
+    assert crashed.judged.views_unlike_a_rebuild == [], crashed.judged.report
