@@ -73,6 +73,7 @@ class Deployment:
     notice_days: int = 7
     feedback_days: int = 7
     visit_cadence_days: dict[str, int] = field(default_factory=dict)
+    timezone: str = "Asia/Shanghai"   # the zone people read times in (pages, exports)
 
     # --- the grid ---
     def cell(self, cell_id: str) -> Cell:
@@ -160,7 +161,7 @@ def parse(data: dict[str, Any]) -> Deployment:
     return Deployment(
         title=data["title"], cells=cells, categories=categories,
         notice_days=periods.get("notice_days", 7), feedback_days=periods.get("feedback_days", 7),
-        visit_cadence_days=cadence,
+        visit_cadence_days=cadence, timezone=data.get("timezone", "Asia/Shanghai"),
     )
 
 

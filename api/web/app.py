@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import pages
 from api.compose import Runtime
 from api.rest import audit, demands, households, operations, public, views
 from api.settings import Settings
@@ -22,6 +23,7 @@ from api.web import errors
 from api.web.bodysize import BodySizeLimit
 from api.web.deps import request_facts
 from api.web.idempotency import Stored, digest
+from api.web.language import Language
 from domain.request import request_record_id
 from workers.embedded import start_embedded
 from workers.logs import configure as configure_logs
@@ -58,8 +60,10 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
     errors.install(app)
     for module in (demands, households, views, audit, public, operations):
         app.include_router(module.router)
+    pages.install(app)
     app.add_middleware(IdempotentPosts)
     app.add_middleware(BodySizeLimit, limit=(settings or Settings()).max_body_bytes)
+    app.add_middleware(Language)
     app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app
 

@@ -1,0 +1,56 @@
+"""The web pages (server-rendered, Chinese first): staff pages behind sign-in, and the language switch.
+
+Every page module adds its routes to `router`; `install` adds the router, the static files and the
+page-only error answers to the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from api import i18n
+from api.pages.forms import CsrfRefused, see_other
+from api.pages.render import render
+from api.pages.session import SignInRequired
+
+STATIC = Path(__file__).parent / "static"
+LANGUAGE_COOKIE_DAYS = 365
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    """A signed-in member of staff goes to their queue; anyone else to the sign-in page."""
+    return see_other("/queue")
+
+
+@router.get("/lang/{locale}")
+async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> Response:
+    """The language switch: remembered in a cookie for a year."""
+    target = urlsplit(next)
+    response = see_other(next if not (target.scheme or target.netloc) and next.startswith("/") else "/")
+    if locale in i18n.LOCALES:
+        response.set_cookie(i18n.COOKIE, locale, max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600, samesite="lax",
+                            path="/")
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, error: SignInRequired) -> Response:
+        return see_other(error.location)
+
+    @app.exception_handler(CsrfRefused)
+    async def forged(request: Request, error: CsrfRefused) -> Response:
+        return render(request, "refused.html", status=403,
+                      message=i18n.gettext("This form has expired or did not come from this site. "
+                                           "Go back, reload the page and send it again."))
