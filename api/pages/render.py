@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from api import i18n
 from api.pages import forms
+from api.pages.names import Names
 
 
 @cache
@@ -35,6 +36,7 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     page = environment().get_template(template).render(
         request=request, locale=i18n.current.get(), account=getattr(request.state, "account", None),
         csrf_token=forms.csrf_token(request), deployment=runtime.app.deployment,
+        names=context.pop("names", None) or Names(runtime.app.deployment),
         when=lambda moment, date_only=False: i18n.when(moment, zone, date_only=date_only),
         rejection=context.pop("rejection", None), **context)
     response = HTMLResponse(page, status_code=status)
