@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, ViewportSize, sync_playwright
 
-from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, keep_local
+from tests.browser.support import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, watch
 from tests.e2e.support import minqing, serving
 
 HERE = Path(__file__).parent
@@ -94,14 +94,14 @@ def viewport(request: pytest.FixtureRequest) -> ViewportSize:
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer, viewport: ViewportSize) -> Iterator[Page]:
     """A page in a fresh context at the viewport's width (a touch phone at 375 px), in Chinese, with
-    relative URLs going to the live server. A request to any other origin is refused, and fails the
-    test: every asset is served by Minqing itself."""
+    relative URLs going to the live server. A request to any other origin is refused; it, an answer of
+    500 or above, or an uncaught script error fails the test."""
     phone = viewport == PHONE
     context = browser.new_context(base_url=live_server.base, viewport=viewport, is_mobile=phone,
                                   has_touch=phone, locale="zh-CN", timezone_id="Asia/Shanghai")
-    refused = keep_local(context, live_server.base)
+    faults = watch(context, live_server.base)
     try:
         yield context.new_page()
     finally:
         context.close()
-    assert not refused, f"requests to other origins: {refused}"
+    faults.assert_none()

@@ -1,5 +1,6 @@
 """What a browser test checks on a page: screenshots, accessibility (axe-core), no sideways scrolling on a
-phone, Chinese drawn with a Chinese font, nothing fetched from another origin, and signing in.
+phone, Chinese drawn with a Chinese font, nothing fetched from another origin, no server or script
+error; and signing in.
 
 Chromium is Debian's (`/usr/bin/chromium`), driven by Playwright; axe-core is the file vendored in
 tests/browser/axe/ (see the README there for its version and origin).
@@ -11,12 +12,13 @@ import base64
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Route, ViewportSize
+from playwright.sync_api import BrowserContext, Page, Response, Route, ViewportSize, WebError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -142,22 +144,44 @@ def assert_chinese_drawn(page: Page, selector: str) -> None:
                                          f"{in_chinese_fonts} drawn with {CJK_FAMILIES}: {drawn}")
 
 
-# ---------------------------------------------------------------- only the server's own assets
-def keep_local(context: BrowserContext, base: str) -> list[str]:
-    """Refuse every request the pages of `context` make to an origin other than `base` (a CDN, a font
-    service): the list returned collects their URLs, for the test to assert it stays empty."""
-    refused: list[str] = []
+# ---------------------------------------------------------------- what no page may do
+@dataclass
+class Faults:
+    """What went wrong in a browser context beyond what its test looks at: requests to other origins
+    (a CDN, a font service; refused), answers of 500 and above, uncaught script errors."""
+
+    other_origins: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def assert_none(self) -> None:
+        assert self == Faults(), f"every asset served by Minqing, no 5xx, no script error: {self}"
+
+
+def watch(context: BrowserContext, base: str) -> Faults:
+    """Refuse every request the pages of `context` make to an origin other than `base`, and collect
+    those, the server's errors and uncaught script errors as they happen."""
+    faults = Faults()
 
     def route(route: Route) -> None:
         url = route.request.url
         if url == base or url.startswith(base + "/"):
             route.continue_()
         else:
-            refused.append(url)
+            faults.other_origins.append(url)
             route.abort("blockedbyclient")
 
+    def answered(response: Response) -> None:
+        if response.status >= 500:
+            faults.server_errors.append(f"{response.status} {response.request.method} {response.url}")
+
+    def failed(error: WebError) -> None:
+        faults.script_errors.append(f"{error.error.name}: {error.error.message}")
+
     context.route("**/*", route)
-    return refused
+    context.on("response", answered)
+    context.on("weberror", failed)
+    return faults
 
 
 # ---------------------------------------------------------------- staff

@@ -1,5 +1,6 @@
 """The browser harness itself: Chromium reaches the live demo server, draws Chinese with a Simplified
-Chinese font, and the page checks (axe-core, sideways scrolling, other origins) catch what they are for.
+Chinese font, and the page checks (axe-core, sideways scrolling, other origins, server and script
+errors) catch what they are for.
 
 Pages are written into the browser with `set_content`, so each check is seen both passing and failing.
 """
@@ -21,9 +22,9 @@ from tests.browser.support import (
     assert_no_horizontal_scroll,
     axe_violations,
     desktop_only,
-    keep_local,
     phone_only,
     screenshot,
+    watch,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -105,16 +106,23 @@ def test_a_phone_page_wider_than_the_screen_or_without_a_viewport_tag_is_caught(
         assert_no_horizontal_scroll(page)
 
 
-def test_requests_to_other_origins_are_refused_and_collected(browser: Browser,
-                                                              live_server: LiveServer) -> None:
+def test_other_origins_server_errors_and_script_errors_are_caught(browser: Browser,
+                                                                  live_server: LiveServer) -> None:
     context = browser.new_context(base_url=live_server.base)
-    refused = keep_local(context, live_server.base)
+    faults = watch(context, live_server.base)
+    context.route(f"{live_server.base}/broken", lambda route: route.fulfill(status=500, body="boom"))
     page = context.new_page()
     page.goto("/healthz")
     page.set_content('<script src="https://cdn.jsdelivr.net/npm/htmx.org@2/dist/htmx.min.js"></script>'
-                     f'<link rel="stylesheet" href="{live_server.base}/static/site.css">')
+                     f'<link rel="stylesheet" href="{live_server.base}/static/site.css">'
+                     '<img src="/broken" alt="">'
+                     '<script>document.querySelector("#missing").remove()</script>')
     context.close()
-    assert refused == ["https://cdn.jsdelivr.net/npm/htmx.org@2/dist/htmx.min.js"]
+    assert faults.other_origins == ["https://cdn.jsdelivr.net/npm/htmx.org@2/dist/htmx.min.js"]
+    assert faults.server_errors == [f"500 GET {live_server.base}/broken"]
+    assert faults.script_errors == ["TypeError: Cannot read properties of null (reading 'remove')"]
+    with pytest.raises(AssertionError, match="no script error"):
+        faults.assert_none()
 
 
 def test_without_noto_cjk_the_chinese_font_check_fails(playwright: Playwright, tmp_path: Path) -> None:
