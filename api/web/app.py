@@ -11,6 +11,8 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,8 +57,18 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
             runtime.close()
             gc.unfreeze()
 
-    app = FastAPI(title="民情 Minqing", version="1", lifespan=lifespan,
+    app = FastAPI(title="民情 Minqing", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Residents' demands (诉求) and household visits (走访), event-sourced.")
+
+    @app.get("/docs", include_in_schema=False)
+    async def documentation() -> HTMLResponse:
+        """The API's documentation, with Swagger UI served from our own files (FastAPI's default loads it
+        from a CDN, which no machine here reaches)."""
+        swagger = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="民情 Minqing API",
+                                   swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{swagger}/swagger-ui.css",
+                                   swagger_favicon_url=f"{swagger}/favicon-32x32.png")
     errors.install(app)
     for module in (demands, households, views, audit, public, operations):
         app.include_router(module.router)

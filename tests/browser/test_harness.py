@@ -140,3 +140,11 @@ def test_without_noto_cjk_the_chinese_font_check_fails(playwright: Playwright, t
             assert_chinese_drawn(page, "#title")
     finally:
         chromium.close()
+
+
+@desktop_only
+def test_the_api_documentation_renders_from_the_projects_own_files(page: Page) -> None:
+    page.goto("/docs")
+    page.wait_for_selector(".swagger-ui .information-container")
+    assert "Minqing" in page.locator(".swagger-ui .title").inner_text()
+    screenshot(page, "api-docs")
