@@ -24,6 +24,7 @@ from api.settings import Settings
 from api.web import errors
 from api.web.bodysize import BodySizeLimit
 from api.web.deps import request_facts
+from api.web.headers import SecurityHeaders
 from api.web.idempotency import Stored, digest
 from api.web.language import Language
 from domain.request import request_record_id
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
     app.add_middleware(IdempotentPosts)
     app.add_middleware(BodySizeLimit, limit=(settings or Settings()).max_body_bytes)
     app.add_middleware(Language)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestLog)  # added last, so outermost: it logs what the client got
     return app
 
