@@ -476,8 +476,8 @@ class Demand(ChainedAggregate):
 
     # ------------------------------------------------------------------ preconditions
     # What each command needs of the case's state, of the time it happens (`at`) and of the choices it is
-    # given (a step, a body, a notice kind, an outcome…), stated once: the command checks it before
-    # anything else it is given (a text, vote counts), and `next_actions` asks it, so what is offered
+    # given (a step, a body, a notice kind, an outcome…), stated once: the command checks it besides the
+    # rest of its input (a text, vote counts, channels), and `next_actions` asks it, so what is offered
     # next is exactly what the commands accept.
     def _check_triage(self, at: datetime) -> None:
         self._require_open()
