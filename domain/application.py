@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from domain import audit, errors
 from domain.account import ROLES, Account, account_id
 from domain.chain import ChainedAggregate
-from domain.demand import Demand
+from domain.demand import Demand, NextAction
 from domain.deployment import CHANNELS, TRACKS, Channel, Deployment
 from domain.household import Household
 from domain.request import HandledRequest
@@ -52,6 +52,14 @@ RESIDENT_MAY = ("raise", "object", "feedback", "close")
 def permission_for(action: str, demand: Demand) -> str:
     """The permission an action on a case needs: changing an existing assignee is a supervisor's call."""
     return "reassign" if action == "assign" and demand.assignee else action
+
+
+def closing_permission(actor: str, outcome: str) -> str:
+    """The permission closing a case as `outcome` needs: closing as not resolvable is a supervisor's call,
+    and a resident may only withdraw a demand (raises for anything else)."""
+    if actor == RESIDENT and outcome != "withdrawn":
+        raise errors.NotAuthorised("a resident may only withdraw a demand")
+    return "close_not_resolvable" if outcome == "not_resolvable" else "close"
 
 
 A = TypeVar("A", bound=ChainedAggregate)
@@ -443,9 +451,7 @@ class Minqing(Application[UUID]):
               merged_into: UUID | None = None, expected_version: int | None = None,
               occurred_at: datetime | None = None) -> Recorded:
         """Close as not resolvable, withdrawn, rejected (after the rejection is public) or merged."""
-        action = "close_not_resolvable" if outcome == "not_resolvable" else "close"
-        if actor == RESIDENT and outcome != "withdrawn":
-            raise errors.NotAuthorised("a resident may only withdraw a demand")
+        action = closing_permission(actor, outcome)
         demand, when = self._case(demand_id, actor, action, expected_version, occurred_at)
         if merged_into is not None:
             self._referenced(Demand, merged_into, "merged_into", actor, action, _case_cells)
@@ -504,19 +510,35 @@ class Minqing(Application[UUID]):
         """The current state of a case."""
         return self._load(Demand, demand_id)
 
+    def next_actions(self, demand: Demand, actor: str) -> list[NextAction]:
+        """What `actor` may do next on the case, now, with the choices that make each action succeed: the
+        actions the case accepts now (`Demand.next_actions`, escalation to any cell above the one
+        responsible) that `actor` is authorised for over the case; closing offers only the outcomes
+        `actor` may close as (`closing_permission`)."""
+        cells = _case_cells(demand)
+
+        def permitted(action: str, outcome: str | None = None) -> bool:
+            try:
+                self.authorise(actor, permission_for(action, demand) if outcome is None
+                               else closing_permission(actor, outcome), cells)
+            except (errors.NotAuthorised, errors.OutsideScope):
+                return False
+            return True
+
+        offered = []
+        higher_cells = self.deployment.ancestors(demand.responsible_cell_id)
+        for action in demand.next_actions(self.clock(), higher_cells):
+            if action.name == "close":
+                outcomes = tuple(o for o in action.choices["outcome"] if permitted("close", o))
+                if outcomes:
+                    offered.append(replace(action, choices={"outcome": outcomes}))
+            elif permitted(action.name):
+                offered.append(action)
+        return offered
+
     def allowed_actions(self, demand: Demand, actor: str) -> list[str]:
-        """What `actor` may do next on the case: the actions its state allows now
-        (`Demand.next_actions`) that a role `actor` holds permits. Scope is not checked: the caller
-        shows a case only to those whose scope holds it. `close` is offered to whoever may close at
-        all; closing as not resolvable also needs a supervisor, which `close_case` checks."""
-        actions = demand.next_actions(self.clock())
-        if actor == SYSTEM:
-            return actions
-        if actor == RESIDENT:
-            return [action for action in actions if action in RESIDENT_MAY]
-        roles = {role for role, _ in self.accounts.get(actor).grants}
-        return [action for action in actions
-                if roles & set(PERMISSIONS.get(permission_for(action, demand), ()))]
+        """The names of the actions `actor` may take next on the case (`next_actions`)."""
+        return [action.name for action in self.next_actions(demand, actor)]
 
     # ------------------------------------------------------------------ households and visits
     def register_household(self, *, actor: str, cell_id: str, address: str, categories: list[str],

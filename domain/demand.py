@@ -6,14 +6,17 @@ events' `apply` methods only change state, because they are replayed on every lo
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import product
 from typing import Any, Literal, TypedDict, get_args
 from uuid import UUID
 
 from domain import errors
 from domain.chain import UNSET_TIME, ChainedAggregate
 from domain.templates import DISCUSSION, NOTICE, TEMPLATES, VOTE, Step, Template
-from domain.votes import ADOPTED, REJECTED, VOTE_RULES, Tally
+from domain.votes import ADOPTED, REJECTED, VOTE_BODIES, VOTE_RULES, Tally
 
 # Statuses
 RAISED = "raised"
@@ -23,6 +26,7 @@ IMPLEMENTING = "implementing"      # deliberation adopted and made public, being
 CLOSED = "closed"
 
 ClosedAs = Literal["not_resolvable", "withdrawn", "rejected", "merged"]  # what closing a case may say
+CLOSED_AS: tuple[ClosedAs, ...] = get_args(ClosedAs)
 ClosingOutcome = Literal["resolved", ClosedAs]
 OUTCOMES: tuple[ClosingOutcome, ...] = get_args(ClosingOutcome)
 Rating = Literal["satisfied", "basically_satisfied", "dissatisfied"]
@@ -64,6 +68,35 @@ class MissedDeadline(TypedDict):
 class AccountabilityFlag(TypedDict):
     responsible: str
     finding: str
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """A command the case accepts now (`Demand.next_actions`), named as in `PERMISSIONS`, with the values of
+    its fields that it accepts now: e.g. `NextAction("publicize", {"kind": ("rejection",)})`. A field not
+    in `choices` takes any valid input (a text, vote counts, a person, a case); the values of different
+    fields may be combined freely. `step`, given for `discuss` and `vote`, names the step recorded (a
+    field of `discuss`; a vote records the step the case waits for)."""
+
+    name: str
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _accepted(name: str, check: Callable[..., object],
+              candidates: Mapping[str, Sequence[str]]) -> NextAction | None:
+    """The action `name` with the candidate values its precondition `check` accepts, field by field; None
+    if it accepts none (a check of no field is asked once)."""
+    passing: list[tuple[str, ...]] = []
+    for values in product(*candidates.values()):
+        try:
+            check(**dict(zip(candidates, values, strict=True)))
+        except errors.DomainError:
+            continue
+        passing.append(values)
+    if not passing:
+        return None
+    return NextAction(name, {name_: tuple(dict.fromkeys(values[i] for values in passing))
+                             for i, name_ in enumerate(candidates)})
 
 
 class Demand(ChainedAggregate):
@@ -441,6 +474,180 @@ class Demand(ChainedAggregate):
             return {k: v for k, v in self.deadlines.items() if k not in ("step", "deliberation")}
         return self._step_deadlines(at)
 
+    # ------------------------------------------------------------------ preconditions
+    # What each command needs of the case's state, of the time it happens (`at`) and of the choices it is
+    # given (a step, a body, a notice kind, an outcome…), stated once: the command checks it besides the
+    # rest of its input (a text, vote counts, channels), and `next_actions` asks it, so what is offered
+    # next is exactly what the commands accept.
+    def _check_triage(self, at: datetime) -> None:
+        self._require_open()
+        if self.status != RAISED:
+            raise errors.AlreadyTriaged(f"case {self.id} was already triaged")
+        self._require_after_previous_step(at)
+
+    def _check_assign(self) -> None:
+        self._require_triaged()
+
+    def _check_escalate(self, to_cell_id: str, higher_cells: Sequence[str]) -> None:
+        self._require_open()
+        if to_cell_id not in higher_cells:
+            raise errors.EscalationNotUpward(
+                f"{to_cell_id!r} is not above {self.responsible_cell_id!r}, which holds case {self.id}")
+
+    def _check_note(self) -> None:
+        self._require_open()
+
+    def _check_discuss(self, at: datetime, step: str, outcome: str) -> Step:
+        awaited = self._require_step(DISCUSSION, step)
+        if outcome not in DISCUSSION_OUTCOMES:
+            raise errors.InvalidInput(f"a discussion is {' or '.join(DISCUSSION_OUTCOMES)}, not {outcome!r}")
+        if outcome == "returned" and not awaited.may_return:
+            raise errors.InvalidInput(f"step {step!r} cannot return the matter")
+        self._require_after_previous_step(at)
+        self._require_previous_notice_over(at)
+        return awaited
+
+    def _check_vote(self, at: datetime, body: str, step: str | None = None) -> Step:
+        awaited = self._require_step(VOTE, step)
+        if body not in awaited.vote_bodies:
+            raise errors.VoteBodyNotAllowed(
+                f"step {awaited.key!r} is voted by {' or '.join(awaited.vote_bodies)}, not {body!r}")
+        self._require_after_previous_step(at)
+        self._require_previous_notice_over(at)
+        return awaited
+
+    def _check_publicize(self, at: datetime, kind: str) -> Step | None:
+        """Returns the template's step the notice is, if it is one (a draft or resolution notice)."""
+        awaited: Step | None = None
+        if kind == "result":
+            self._require_result_notice_due()
+        elif kind == "rejection":
+            self._require_deliberation()
+            if not self.just_rejected:
+                raise errors.StepOutOfOrder("a rejection is made public right after a rejected vote")
+        else:
+            awaited = self._require_step(NOTICE)
+            if awaited.notice_kind != kind:
+                raise errors.StepOutOfOrder(
+                    f"case {self.id} waits for a {awaited.notice_kind!r} notice, not {kind!r}")
+            self._require_previous_notice_over(at)
+        self._require_after_previous_step(at)
+        return awaited
+
+    def _require_result_notice_due(self) -> None:
+        if self.track != "deliberation" or self.template is None or not self.template.result_notice:
+            raise errors.StepOutOfOrder(f"case {self.id}'s process has no result notice")
+        if self.outcome != "resolved":
+            raise errors.StepOutOfOrder("the implementation result is made public once the case is resolved")
+        if self.result_published:
+            raise errors.StepOutOfOrder("the result has already been made public")
+
+    def _check_object(self, at: datetime, notice_id: str) -> None:
+        notice = self.notices.get(notice_id)
+        if notice is None:
+            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
+        if notice["ended"] or at > notice["ends_at"]:
+            raise errors.NoticePeriodOver(f"notice {notice_id} ended at {notice['ends_at'].isoformat()}")
+        if at < notice["posted_at"]:
+            raise errors.OccurredOutOfOrder(
+                f"{at.isoformat()} is before notice {notice_id} was posted, at "
+                f"{notice['posted_at'].isoformat()}")
+
+    def _check_answer_objection(self, at: datetime, objection_id: str) -> None:
+        objection = self.objections.get(objection_id)
+        if objection is None:
+            raise errors.NotFound(f"case {self.id} has no objection {objection_id!r}")
+        if objection["answered"]:
+            raise errors.InvalidInput(f"{objection_id} is already answered")
+        if at < objection["lodged_at"]:
+            raise errors.OccurredOutOfOrder(
+                f"{at.isoformat()} is before {objection_id} was lodged, at "
+                f"{objection['lodged_at'].isoformat()}")
+
+    def _check_progress(self, at: datetime) -> None:
+        self._require_triaged()
+        if self.status not in (IN_PROGRESS, IMPLEMENTING):
+            raise errors.StepOutOfOrder(
+                f"implementation starts after the deliberation steps (now: {self.current_step})")
+        self._require_after_previous_step(at)
+
+    def _check_resolve(self, at: datetime) -> None:
+        self._require_triaged()
+        if self.status not in (IN_PROGRESS, IMPLEMENTING):
+            raise errors.StepOutOfOrder(
+                f"case {self.id} cannot be resolved at step {self.current_step!r}")
+        if self.status == IMPLEMENTING:
+            self._require_notices_settled(at, kinds=("resolution",))
+        self._require_after_previous_step(at)
+
+    def _check_close(self, at: datetime, outcome: str) -> None:
+        self._require_open()
+        if outcome == "resolved":
+            raise errors.ClosingNotAllowed("a case is closed as resolved by resolving it")
+        if outcome not in OUTCOMES:
+            raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
+        if outcome == "rejected":
+            rejections = [n for n in self.notices.values()
+                          if n["kind"] == "rejection" and n["round"] == self.round]
+            if not self.just_rejected or not rejections:
+                raise errors.ClosingNotAllowed(
+                    "a case is closed as rejected after a rejected vote is made public")
+        self._require_after_previous_step(at)
+
+    def _check_feedback(self, at: datetime, rating: str) -> None:
+        if rating not in RATINGS:
+            raise errors.InvalidInput(f"feedback is one of {RATINGS}")
+        if self.feedback_state != "asked" or self.feedback_due is None:   # asked always sets a due time
+            raise errors.FeedbackNotExpected(
+                f"case {self.id} is not waiting for feedback "
+                f"({self.feedback_state or 'not resolved yet'})")
+        if at > self.feedback_due:
+            raise errors.FeedbackWindowOver(f"the feedback window ended at {self.feedback_due.isoformat()}")
+        self._require_after_previous_step(at)
+
+    def _check_reopen(self, at: datetime) -> None:
+        if self.status != CLOSED:
+            raise errors.CaseNotClosed(f"case {self.id} is still open")
+        if self.outcome not in ("resolved", "not_resolvable"):
+            raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
+        self._require_after_previous_step(at)
+
+    def _check_flag(self, at: datetime) -> None:
+        if not self.is_unresolved(at):
+            raise errors.NotOverdue(
+                f"only an open case past a deadline is flagged for accountability; case {self.id} is not")
+
+    def next_actions(self, at: datetime, higher_cells: Sequence[str]) -> list[NextAction]:
+        """The commands the case accepts at `at`, each with the values of its fields it accepts then (who
+        may give them is checked separately), by name. `higher_cells` are the cells above the one now
+        responsible (`Deployment.ancestors`). Each command's own precondition is asked of every value its
+        fields could take, so an action is listed exactly when it would succeed with valid input."""
+        steps = [step.key for step in self.template.steps] if self.template is not None else []
+        preconditions: dict[str, tuple[Callable[..., object], dict[str, Sequence[str]]]] = {
+            "triage": (lambda: self._check_triage(at), {}),
+            "assign": (self._check_assign, {}),
+            "escalate": (lambda to_cell_id: self._check_escalate(to_cell_id, higher_cells),
+                         {"to_cell_id": higher_cells}),
+            "note": (self._check_note, {}),
+            "discuss": (lambda step, outcome: self._check_discuss(at, step, outcome),
+                        {"step": steps, "outcome": DISCUSSION_OUTCOMES}),
+            "vote": (lambda step, body: self._check_vote(at, body, step),
+                     {"step": steps, "body": VOTE_BODIES}),
+            "publicize": (lambda kind: self._check_publicize(at, kind), {"kind": NOTICE_KINDS}),
+            "object": (lambda notice_id: self._check_object(at, notice_id),
+                       {"notice_id": list(self.notices)}),
+            "answer_objection": (lambda objection_id: self._check_answer_objection(at, objection_id),
+                                 {"objection_id": list(self.objections)}),
+            "progress": (lambda: self._check_progress(at), {}),
+            "resolve": (lambda: self._check_resolve(at), {}),
+            "close": (lambda outcome: self._check_close(at, outcome), {"outcome": CLOSED_AS}),
+            "feedback": (lambda rating: self._check_feedback(at, rating), {"rating": RATINGS}),
+            "reopen": (lambda: self._check_reopen(at), {}),
+            "flag": (lambda: self._check_flag(at), {}),
+        }
+        accepted = (_accepted(name, check, candidates) for name, (check, candidates) in preconditions.items())
+        return sorted((action for action in accepted if action is not None), key=lambda action: action.name)
+
     # ------------------------------------------------------------------ commands
     @classmethod
     def raise_(cls, *, channel: str, title: str, description: str, cell_id: str,
@@ -457,10 +664,7 @@ class Demand(ChainedAggregate):
 
     def triage(self, *, category: str, track: str, template: str | None, responsible_cell_id: str,
                policy: dict[str, int], actor: str, occurred_at: datetime) -> None:
-        self._require_open()
-        if self.status != RAISED:
-            raise errors.AlreadyTriaged(f"case {self.id} was already triaged")
-        self._require_after_previous_step(occurred_at)
+        self._check_triage(occurred_at)
         if track == "direct":
             deadlines = {"resolution": occurred_at + timedelta(days=policy["direct_resolution_days"])}
             template = None
@@ -476,7 +680,7 @@ class Demand(ChainedAggregate):
                            deadlines=deadlines, actor=actor, occurred_at=occurred_at)
 
     def assign(self, *, assignee: str, actor: str, occurred_at: datetime) -> None:
-        self._require_triaged()
+        self._check_assign()
         if not assignee.strip():
             raise errors.InvalidInput("an assignee is needed")
         self.trigger_event(self.Assigned, assignee=assignee, actor=actor, occurred_at=occurred_at)
@@ -484,28 +688,19 @@ class Demand(ChainedAggregate):
     def escalate(self, *, to_cell_id: str, higher_cells: list[str], reason: str, automatic: bool,
                  actor: str, occurred_at: datetime) -> None:
         """Escalate (上报) to any cell above the one now responsible (`higher_cells`)."""
-        self._require_open()
-        if to_cell_id not in higher_cells:
-            raise errors.EscalationNotUpward(
-                f"{to_cell_id!r} is not above {self.responsible_cell_id!r}, which holds case {self.id}")
+        self._check_escalate(to_cell_id, higher_cells)
         self.trigger_event(self.Escalated, from_cell_id=self.responsible_cell_id, to_cell_id=to_cell_id,
                            reason=reason, automatic=automatic, actor=actor, occurred_at=occurred_at)
 
     def add_note(self, *, text: str, actor: str, occurred_at: datetime) -> None:
-        self._require_open()
+        self._check_note()
         if not text.strip():
             raise errors.InvalidInput("a note needs text")
         self.trigger_event(self.NoteAdded, text=text, actor=actor, occurred_at=occurred_at)
 
     def discuss(self, *, step: str, outcome: str, attendees: list[str], summary: str, actor: str,
                 occurred_at: datetime) -> None:
-        awaited = self._require_step(DISCUSSION, step)
-        if outcome not in DISCUSSION_OUTCOMES:
-            raise errors.InvalidInput(f"a discussion is {' or '.join(DISCUSSION_OUTCOMES)}, not {outcome!r}")
-        if outcome == "returned" and not awaited.may_return:
-            raise errors.InvalidInput(f"step {step!r} cannot return the matter")
-        self._require_after_previous_step(occurred_at)
-        self._require_previous_notice_over(occurred_at)
+        self._check_discuss(occurred_at, step, outcome)
         assert self.template is not None
         leaves = outcome == "endorsed" and self.step_index + 1 == len(self.template.steps)
         self.trigger_event(self.Discussed, step=step, round=self.round, outcome=outcome,
@@ -515,13 +710,8 @@ class Demand(ChainedAggregate):
 
     def vote(self, *, body: str, tally: Tally, attendees: list[str], actor: str,
              occurred_at: datetime) -> str:
-        awaited = self._require_step(VOTE)
-        if body not in awaited.vote_bodies:
-            raise errors.VoteBodyNotAllowed(
-                f"step {awaited.key!r} is voted by {' or '.join(awaited.vote_bodies)}, not {body!r}")
+        awaited = self._check_vote(occurred_at, body)
         outcome = VOTE_RULES[body].outcome(tally)
-        self._require_after_previous_step(occurred_at)
-        self._require_previous_notice_over(occurred_at)
         assert self.template is not None
         leaves = outcome == ADOPTED and self.step_index + 1 == len(self.template.steps)
         deadlines = self.deadlines if outcome != ADOPTED and outcome != REJECTED else \
@@ -542,49 +732,22 @@ class Demand(ChainedAggregate):
             raise errors.InvalidInput(f"notice channels must be some of {NOTICE_CHANNELS}")
         if not text.strip():
             raise errors.InvalidInput("a notice needs its text")
+        awaited = self._check_publicize(occurred_at, kind)
         step_key: str | None = None
         deadlines = self.deadlines
-        if kind == "result":
-            self._require_result_notice_due()
-        elif kind == "rejection":
-            self._require_deliberation()
-            if not self.just_rejected:
-                raise errors.StepOutOfOrder("a rejection is made public right after a rejected vote")
-        else:
-            awaited = self._require_step(NOTICE)
-            if awaited.notice_kind != kind:
-                raise errors.StepOutOfOrder(
-                    f"case {self.id} waits for a {awaited.notice_kind!r} notice, not {kind!r}")
-            self._require_previous_notice_over(occurred_at)
+        if awaited is not None:     # the notice is a step of the template
             step_key = awaited.key
             assert self.template is not None
             deadlines = self._deadlines_after_step(
                 occurred_at, self.step_index + 1 == len(self.template.steps))
-        self._require_after_previous_step(occurred_at)
         notice_id = f"{kind}-{self.round}-{len(self.notices) + 1}"
         self.trigger_event(self.Publicized, notice_id=notice_id, kind=kind, step=step_key,
                            channels=list(channels), text=text, ends_at=occurred_at + period,
                            deadlines=dict(deadlines), actor=actor, occurred_at=occurred_at)
         return notice_id
 
-    def _require_result_notice_due(self) -> None:
-        if self.track != "deliberation" or self.template is None or not self.template.result_notice:
-            raise errors.StepOutOfOrder(f"case {self.id}'s process has no result notice")
-        if self.outcome != "resolved":
-            raise errors.StepOutOfOrder("the implementation result is made public once the case is resolved")
-        if self.result_published:
-            raise errors.StepOutOfOrder("the result has already been made public")
-
     def lodge_objection(self, *, notice_id: str, text: str, actor: str, occurred_at: datetime) -> str:
-        notice = self.notices.get(notice_id)
-        if notice is None:
-            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
-        if notice["ended"] or occurred_at > notice["ends_at"]:
-            raise errors.NoticePeriodOver(f"notice {notice_id} ended at {notice['ends_at'].isoformat()}")
-        if occurred_at < notice["posted_at"]:
-            raise errors.OccurredOutOfOrder(
-                f"{occurred_at.isoformat()} is before notice {notice_id} was posted, at "
-                f"{notice['posted_at'].isoformat()}")
+        self._check_object(occurred_at, notice_id)
         if not text.strip():
             raise errors.InvalidInput("an objection needs its text")
         objection_id = f"objection-{len(self.objections) + 1}"
@@ -594,15 +757,7 @@ class Demand(ChainedAggregate):
 
     def answer_objection(self, *, objection_id: str, answer: str, actor: str,
                          occurred_at: datetime) -> None:
-        objection = self.objections.get(objection_id)
-        if objection is None:
-            raise errors.NotFound(f"case {self.id} has no objection {objection_id!r}")
-        if objection["answered"]:
-            raise errors.InvalidInput(f"{objection_id} is already answered")
-        if occurred_at < objection["lodged_at"]:
-            raise errors.OccurredOutOfOrder(
-                f"{occurred_at.isoformat()} is before {objection_id} was lodged, at "
-                f"{objection['lodged_at'].isoformat()}")
+        self._check_answer_objection(occurred_at, objection_id)
         if not answer.strip():
             raise errors.InvalidInput("an answer needs its text")
         self.trigger_event(self.ObjectionAnswered, objection_id=objection_id, answer=answer,
@@ -619,64 +774,35 @@ class Demand(ChainedAggregate):
         self.trigger_event(self.NoticeEnded, notice_id=notice_id, actor=actor, occurred_at=occurred_at)
 
     def record_progress(self, *, summary: str, percent: int, actor: str, occurred_at: datetime) -> None:
-        self._require_triaged()
-        if self.status not in (IN_PROGRESS, IMPLEMENTING):
-            raise errors.StepOutOfOrder(
-                f"implementation starts after the deliberation steps (now: {self.current_step})")
+        self._check_progress(occurred_at)
         if not 0 <= percent <= 100:
             raise errors.InvalidInput("progress is a percentage from 0 to 100")
-        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.ImplementationProgressed, summary=summary, percent=percent,
                            actor=actor, occurred_at=occurred_at)
 
     def resolve(self, *, summary: str, feedback_period: timedelta, actor: str,
                 occurred_at: datetime) -> None:
-        self._require_triaged()
-        if self.status not in (IN_PROGRESS, IMPLEMENTING):
-            raise errors.StepOutOfOrder(
-                f"case {self.id} cannot be resolved at step {self.current_step!r}")
-        if self.status == IMPLEMENTING:
-            self._require_notices_settled(occurred_at, kinds=("resolution",))
+        self._check_resolve(occurred_at)
         if not summary.strip():
             raise errors.InvalidInput("say how the demand was resolved")
-        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.Resolved, summary=summary, feedback_due=occurred_at + feedback_period,
                            actor=actor, occurred_at=occurred_at)
 
     def close(self, *, outcome: str, explanation: str, merged_into: UUID | None,
               feedback_period: timedelta, actor: str, occurred_at: datetime) -> None:
-        self._require_open()
-        if outcome == "resolved":
-            raise errors.ClosingNotAllowed("a case is closed as resolved by resolving it")
-        if outcome not in OUTCOMES:
-            raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
+        self._check_close(occurred_at, outcome)
         if outcome == "not_resolvable" and not explanation.strip():
             raise errors.ClosingNotAllowed(
                 "closing as not resolvable needs the explanation given to the resident")
         if outcome == "merged" and (merged_into is None or merged_into == self.id):
             raise errors.ClosingNotAllowed("a merged case points at another, surviving case")
-        if outcome == "rejected":
-            rejections = [n for n in self.notices.values()
-                          if n["kind"] == "rejection" and n["round"] == self.round]
-            if not self.just_rejected or not rejections:
-                raise errors.ClosingNotAllowed(
-                    "a case is closed as rejected after a rejected vote is made public")
-        self._require_after_previous_step(occurred_at)
         feedback_due = occurred_at + feedback_period if outcome == "not_resolvable" else None
         self.trigger_event(self.Closed, outcome=outcome, explanation=explanation,
                            merged_into=merged_into if outcome == "merged" else None,
                            feedback_due=feedback_due, actor=actor, occurred_at=occurred_at)
 
     def give_feedback(self, *, rating: str, comment: str, actor: str, occurred_at: datetime) -> None:
-        if rating not in RATINGS:
-            raise errors.InvalidInput(f"feedback is one of {RATINGS}")
-        if self.feedback_state != "asked" or self.feedback_due is None:   # asked always sets a due time
-            raise errors.FeedbackNotExpected(
-                f"case {self.id} is not waiting for feedback "
-                f"({self.feedback_state or 'not resolved yet'})")
-        if occurred_at > self.feedback_due:
-            raise errors.FeedbackWindowOver(f"the feedback window ended at {self.feedback_due.isoformat()}")
-        self._require_after_previous_step(occurred_at)
+        self._check_feedback(occurred_at, rating)
         self.trigger_event(self.FeedbackGiven, rating=rating, comment=comment, actor=actor,
                            occurred_at=occurred_at)
 
@@ -689,13 +815,9 @@ class Demand(ChainedAggregate):
         self.trigger_event(self.FeedbackExpired, actor=actor, occurred_at=occurred_at)
 
     def reopen(self, *, reason: str, actor: str, occurred_at: datetime) -> None:
-        if self.status != CLOSED:
-            raise errors.CaseNotClosed(f"case {self.id} is still open")
-        if self.outcome not in ("resolved", "not_resolvable"):
-            raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
+        self._check_reopen(occurred_at)
         if not reason.strip():
             raise errors.InvalidInput("say why the case is reopened")
-        self._require_after_previous_step(occurred_at)
         self.trigger_event(self.Reopened, reason=reason, deadlines=self._reopened_deadlines(occurred_at),
                            actor=actor, occurred_at=occurred_at)
 
@@ -727,44 +849,12 @@ class Demand(ChainedAggregate):
         self.trigger_event(self.DeadlineMissed, deadline=deadline, due_at=due, actor=actor,
                            occurred_at=occurred_at)
 
-    def next_actions(self, at: datetime) -> list[str]:
-        """The commands the case's state allows next (who may give them is checked separately)."""
-        if self.status == CLOSED:
-            actions = ["feedback"] if self.feedback_state == "asked" else []
-            if self.outcome in ("resolved", "not_resolvable"):
-                actions.append("reopen")
-            if self.outcome == "resolved" and self.template is not None and self.template.result_notice \
-                    and not self.result_published:
-                actions.append("publicize")
-            return actions
-        actions = ["note", "escalate", "close"]
-        if self.status == RAISED:
-            actions.append("triage")
-        else:
-            actions.append("assign")
-        step = self.awaited_step
-        if step is not None:
-            actions.append({DISCUSSION: "discuss", VOTE: "vote", NOTICE: "publicize"}[step.kind])
-        elif self.track == "deliberation" and self.just_rejected:
-            actions.append("publicize")
-        if self.status in (IN_PROGRESS, IMPLEMENTING):
-            actions += ["progress", "resolve"]
-        if any(not n["ended"] and at <= n["ends_at"] for n in self.notices.values()):
-            actions.append("object")
-        if any(not o["answered"] for o in self.objections.values()):
-            actions.append("answer_objection")
-        if self.is_unresolved(at):
-            actions.append("flag")
-        return sorted(set(actions))
-
     def is_unresolved(self, at: datetime) -> bool:
         """应予解决而未解决: open and past one of its deadlines."""
         return self.is_open and (bool(self.missed) or any(due <= at for due in self.deadlines.values()))
 
     def flag(self, *, responsible: str, finding: str, actor: str, occurred_at: datetime) -> None:
-        if not self.is_unresolved(occurred_at):
-            raise errors.NotOverdue(
-                f"only an open case past a deadline is flagged for accountability; case {self.id} is not")
+        self._check_flag(occurred_at)
         if not responsible.strip() or not finding.strip():
             raise errors.InvalidInput("a flag names the responsible unit or person and the finding")
         self.trigger_event(self.AccountabilityFlagged, responsible=responsible, finding=finding,

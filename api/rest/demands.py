@@ -107,9 +107,17 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
 
 @router.get("/{demand_id}")
 def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONResponse:
-    """A case's current state, version, step and the actions you may take next."""
+    """A case's current state, version, step and the actions you may take next, now: `allowed_actions`
+    lists their names; `next_actions` gives each with the values of its fields that make it succeed, e.g.
+    `{"name": "publicize", "choices": {"kind": ["rejection"]}}` or `{"name": "close", "choices":
+    {"outcome": ["withdrawn", "merged"]}}` (a field not named takes any valid input). Every action listed
+    succeeds with valid input; every other action would be refused."""
     demand = readable(app, demand_id, scope)
-    body = state_of(demand, actor, app) | {"allowed_actions": app.allowed_actions(demand, actor.username)}
+    actions = app.next_actions(demand, actor.username)
+    body = state_of(demand, actor, app) | {
+        "allowed_actions": [action.name for action in actions],
+        "next_actions": [{"name": action.name, "choices": action.choices} for action in actions],
+    }
     return JSONResponse(body, headers={"ETag": f'"{demand.version}"'})
 
 

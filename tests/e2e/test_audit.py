@@ -227,3 +227,15 @@ def test_a_case_says_which_actions_the_caller_may_take_next(api: Api) -> None:
     allowed = {who: api.get(f"/api/v1/demands/{case}", who).json()["allowed_actions"]
                for who in (s.WORKER, s.SUPERVISOR, s.REVIEWER)}
     assert allowed == {s.WORKER: ["feedback"], s.SUPERVISOR: ["feedback", "reopen"], s.REVIEWER: []}
+
+
+def test_a_case_gives_the_choices_that_make_each_next_action_succeed(api: Api) -> None:
+    case = s.objection_lodged(api.app)
+    state = api.get(f"/api/v1/demands/{case}", s.SUPERVISOR).json()
+    offered = {action["name"]: action["choices"] for action in state["next_actions"]}
+    assert list(offered) == state["allowed_actions"]
+    assert offered["object"] == {"notice_id": ["resolution-1-1"]}
+    assert offered["answer_objection"] == {"objection_id": ["objection-1"]}
+    assert offered["close"] == {"outcome": ["not_resolvable", "withdrawn", "merged"]}
+    assert offered["escalate"] == {"to_cell_id": ["qingshui.dongcun", "qingshui"]}
+    assert "resolve" not in offered    # the resolution notice is still up, its objection unanswered

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
 from domain import errors
-from domain.application import Minqing
+from domain.application import SYSTEM, Minqing
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, Demand
 from domain.deployment import load
 from domain.templates import DISCUSSION, VOTE
@@ -66,7 +66,7 @@ class Cases(RuleBasedStateMachine):
     def take_allowed_actions(self, demand: UUID, picks: list[int]) -> None:
         """Carry the case further: each pick chooses one of the actions its state allows next."""
         for pick in picks:
-            allowed = self.app.demand(demand).next_actions(self.clock.now)
+            allowed = self.app.allowed_actions(self.app.demand(demand), SYSTEM)
             if not allowed:
                 return
             forward = [action for action in allowed if action in FORWARD]
