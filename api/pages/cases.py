@@ -523,6 +523,11 @@ async def vote_preview(demand_id: UUID, request: Request, account: SignedIn) -> 
     whole page with the vote form as typed."""
     typed = {key: value for key, value in request.query_params.items()
              if key in (*VOTE_COUNTS, "body", "attendees", "occurred_at")}
+    app: Minqing = request.app.state.runtime.app
+    try:
+        await run_in_threadpool(readable, app, demand_id, scope_of(app, account))
+    except errors.NotFound:
+        return render(request, "case_missing.html", status=404)
     if request.headers.get("HX-Request"):
         return render(request, "vote_preview.html", preview=preview_vote(typed.get("body", ""), typed))
     return await run_in_threadpool(case_page, request, account, demand_id, vote_typed=typed)

@@ -22,6 +22,7 @@ from domain.account import Account
 from domain.application import SYSTEM, Minqing
 from tests.conftest import Clock
 from tests.e2e.support import CELL, OUTSIDER, RESIDENT_NAME, REVIEWER, SUPERVISOR, WORKER, Api, raised
+from tests.integration.test_tamper import StoredRows
 
 LI_MING, WANG_FANG = "li.ming", "wang.fang"     # workers of 东村 with display names
 
@@ -272,3 +273,19 @@ def test_the_page_names_what_it_shows_and_marks_only_allowed_actions(pages: Page
     only_allowed_forms(pages, case)
     assert "东村一组" in text(page)
 
+
+
+def test_a_changed_stored_event_shows_the_hash_chain_broken(pages: Pages, database_url: str) -> None:
+    case = raised(pages.app, title="Street lights out")
+    rows = StoredRows(database_url)
+    rows.set_state(case, 1, rows.state(case, 1).replace(b"Street lights out", b"Street lights OK!"))
+    page = text(pages.case(case))
+    assert "防篡改链：已被改动" in page and "第 1 条记录" in page
+
+
+def test_the_vote_preview_of_a_case_outside_her_cells_is_not_found(pages: Pages) -> None:
+    case = raised(pages.app)
+    pages.who = OUTSIDER
+    response = pages.api.client.get(f"/cases/{case}/vote/preview", params={"body": "representatives"},
+                                    headers={"HX-Request": "true"})
+    assert response.status_code == 404
