@@ -272,6 +272,8 @@ def test_the_page_names_what_it_shows_and_marks_only_allowed_actions(pages: Page
     assert page.status_code == 200
     only_allowed_forms(pages, case)
     assert "东村一组" in text(page)
+    english = pages.api.client.get(f"/cases/{case}", headers={"Accept-Language": "en"})
+    assert "Full history" in text(english) and "Hash chain: intact" in text(english)
 
 
 
