@@ -15,7 +15,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -82,9 +82,33 @@ def rejection_of(error: Exception, values: dict[str, str]) -> Rejection:
                   for e in error.errors()}
         return Rejection(i18n.gettext("Some values are not valid: see the marked fields"), fields, values)
     assert isinstance(error, errors.DomainError)
+    if isinstance(error, errors.StaleVersion):
+        message = i18n.gettext("Someone changed this since you opened the page: reload it and try again")
+        return Rejection(message, {}, values, status=status_of(error))
     message = error.message
     named = getattr(error, "field", None)
     return Rejection(message, {named: message} if named else {}, values, status=status_of(error))
+
+
+def _is_list(annotation: object) -> bool:
+    return get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
+
+
+async def model_input(request: Request, model: type[BaseModel], values: dict[str, str]) -> dict[str, Any]:
+    """A form's fields as its model reads them: a field left empty is not sent (its default applies, or
+    it is missing), and a list field takes every value sent under its name, one item per line (ticked
+    boxes, or a text area). Numbers arrive as text, so the model is validated in lax mode."""
+    form = await request.form()
+    found: dict[str, Any] = {}
+    for name, value in values.items():
+        field_ = model.model_fields.get(name)
+        if field_ is not None and _is_list(field_.annotation):
+            found[name] = [line.strip() for sent in form.getlist(name) if isinstance(sent, str)
+                           for line in sent.splitlines() if line.strip()]
+            values[name] = "\n".join(found[name])  # what was typed, kept for the form shown again
+        elif value.strip():
+            found[name] = value
+    return found
 
 
 async def submit(request: Request, model: type[M], command: Callable[[M], Recorded], *,
@@ -95,7 +119,7 @@ async def submit(request: Request, model: type[M], command: Callable[[M], Record
     runtime: Runtime = request.app.state.runtime
     values = await checked_form(request)
     try:
-        form = model.model_validate(values)
+        form = model.model_validate(await model_input(request, model, values), strict=False)
         recorded = await runtime.command(lambda: command(form), None, None)
     except (ValidationError, errors.DomainError) as error:
         return await again(rejection_of(error, values))
