@@ -10,7 +10,7 @@ shown with, so that a form left open while someone else acted is refused rather 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import Annotated, Any
@@ -35,9 +35,9 @@ from domain import errors
 from domain.account import Account
 from domain.application import RESIDENT, SYSTEM, Minqing
 from domain.audit import HistoryEntry, Verification
-from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTICE_CHANNELS, RATINGS, Demand
+from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTICE_CHANNELS, Demand, NextAction
 from domain.masking import masked
-from domain.templates import NOTICE, VOTE
+from domain.templates import VOTE
 from domain.votes import VOTE_RULES, Tally, VoteRule
 
 router = APIRouter(include_in_schema=False)
@@ -58,67 +58,12 @@ def _action_titles(assigned: bool) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- what may be done next, as forms
-@dataclass(frozen=True)
-class Offered:
-    """An action the case accepts now from this member of staff, with the values of its fields it accepts
-    (the shape of `domain.demand.NextAction` on the `actions` branch)."""
-
-    name: str
-    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def offered_actions(app: Minqing, demand: Demand, actor: str) -> list[Offered]:
-    """The actions `actor` may take next on the case, with their choices.
-
-    Interim: the names are `allowed_actions`; the choices are read off the case as it stands. When the
-    domain gives the choices itself (`Minqing.next_actions`, branch `actions`), this body becomes
-    `return app.next_actions(demand, actor)` and nothing else here changes."""
-    at = app.clock()
-    awaited = demand.awaited_step
-    offered = []
-    for name in app.allowed_actions(demand, actor):
-        choices: dict[str, tuple[str, ...]] = {}
-        if name == "triage":
-            choices = {"category": tuple(app.deployment.categories)}
-        elif name == "escalate":
-            choices = {"to_cell_id": tuple(app.deployment.ancestors(demand.responsible_cell_id))}
-        elif name == "discuss" and awaited is not None:
-            choices = {"step": (awaited.key,),
-                       "outcome": ("endorsed", "returned") if awaited.may_return else ("endorsed",)}
-        elif name == "vote" and awaited is not None:
-            choices = {"step": (awaited.key,), "body": awaited.vote_bodies}
-        elif name == "publicize":
-            if awaited is not None and awaited.kind == NOTICE:
-                choices = {"kind": (awaited.notice_kind,)}
-            else:
-                choices = {"kind": ("result",) if demand.status == CLOSED else ("rejection",)}
-        elif name == "object":
-            choices = {"notice_id": tuple(key for key, notice in demand.notices.items()
-                                          if not notice["ended"] and at <= notice["ends_at"])}
-        elif name == "answer_objection":
-            choices = {"objection_id": tuple(key for key, objection in demand.objections.items()
-                                             if not objection["answered"])}
-        elif name == "close":
-            choices = {"outcome": _closing_outcomes(app, demand, actor)}
-        elif name == "feedback":
-            choices = {"rating": RATINGS}
-        if all(choices.values()):
-            offered.append(Offered(name, choices))
-    return offered
-
-
-def _closing_outcomes(app: Minqing, demand: Demand, actor: str) -> tuple[str, ...]:
-    """Interim, with `offered_actions`: the outcomes closing the case may have now for `actor`."""
-    outcomes = ["withdrawn", "merged"]
-    if demand.just_rejected and any(n["kind"] == "rejection" and n["round"] == demand.round
-                                    for n in demand.notices.values()):
-        outcomes.insert(0, "rejected")
-    try:
-        app.authorise(actor, "close_not_resolvable", [demand.cell_id, demand.responsible_cell_id])
-        outcomes.insert(0, "not_resolvable")
-    except (errors.NotAuthorised, errors.OutsideScope):
-        pass
-    return tuple(outcomes)
+def offered_actions(app: Minqing, demand: Demand, actor: str) -> list[NextAction]:
+    """The actions `actor` may take next on the case, with the values of their fields the domain accepts
+    (`Minqing.next_actions`); triage's categories are the deployment's, every one of which it accepts."""
+    return [replace(action, choices={"category": tuple(app.deployment.categories)})
+            if action.name == "triage" else action
+            for action in app.next_actions(demand, actor)]
 
 
 def staff_covering(app: Minqing, demand: Demand) -> list[Account]:
