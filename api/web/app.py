@@ -16,7 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.compose import Runtime
-from api.rest import audit, demands, households, operations, public, views
+from api.rest import audit, demands, deployment, households, operations, public, views
 from api.settings import Settings
 from api.web import errors
 from api.web.bodysize import BodySizeLimit
@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
     app = FastAPI(title="民情 Minqing", version="1", lifespan=lifespan,
                   description="Residents' demands (诉求) and household visits (走访), event-sourced.")
     errors.install(app)
-    for module in (demands, households, views, audit, public, operations):
+    for module in (demands, households, views, audit, public, operations, deployment):
         app.include_router(module.router)
     app.add_middleware(IdempotentPosts)
     app.add_middleware(BodySizeLimit, limit=(settings or Settings()).max_body_bytes)
