@@ -130,10 +130,10 @@ class StaffMember(BaseModel):
     grants: list[Grant]
 
 
-def _tree(deployment: Deployment, cell: Cell, below: dict[str | None, list[Cell]]) -> GridCell:
+def _tree(cell: Cell, below: dict[str | None, list[Cell]]) -> GridCell:
     return GridCell(id=cell.id, title=Names.of(cell.title), level=cell.level,
                     level_name=Names.of(CELL_LEVELS[cell.level]), parent=cell.parent,
-                    children=[_tree(deployment, child, below) for child in below.get(cell.id, [])])
+                    children=[_tree(child, below) for child in below.get(cell.id, [])])
 
 
 def _step(step: Step) -> StepInfo:
@@ -168,11 +168,10 @@ def deployment(rt: Public) -> DeploymentInfo:
 @router.get("/cells", tags=["public"])
 def cells(rt: Public) -> list[GridCell]:
     """The grid tree: each cell with its name, level and the cells below it (the top cells here)."""
-    d = rt.app.deployment
     below: dict[str | None, list[Cell]] = {}
-    for cell in d.cells.values():
+    for cell in rt.app.deployment.cells.values():
         below.setdefault(cell.parent, []).append(cell)
-    return [_tree(d, top, below) for top in below.get(None, [])]
+    return [_tree(top, below) for top in below.get(None, [])]
 
 
 @router.get("/categories", tags=["public"])
@@ -237,10 +236,9 @@ def staff(rt: RuntimeDep, actor: Staff, after: After = None,
     in their cells or above them; administrators see every account."""
     rt.wait_for_views(after, ["staff"])
     d = rt.app.deployment
-    visible = directory_cells(d, actor)
     with rt.reader.connect() as conn:
-        found = (queries.staff_directory(conn, cells=visible) if covering is None
-                 else queries.staff_covering(conn, d, [d.cell(covering).id]))
-    if covering is not None and visible is not None:
-        found = [m for m in found if any(cell in visible for _, cell in m["grants"])]
+        found = queries.staff_directory(conn, cells=directory_cells(d, actor))
+        if covering is not None:
+            may_work = {m["username"] for m in queries.staff_covering(conn, d, [d.cell(covering).id])}
+            found = [m for m in found if m["username"] in may_work]
     return [_member(d, m) for m in found]
