@@ -73,10 +73,10 @@ class Deployment:
     title: Name
     cells: dict[str, Cell]
     categories: dict[str, Category]
-    timezone: str = DEFAULT_TIMEZONE  # where the office is: the times people read are in it (IANA name)
     notice_days: int = 7
     feedback_days: int = 7
     visit_cadence_days: dict[str, int] = field(default_factory=dict)
+    timezone: str = "Asia/Shanghai"   # the zone people read times in (pages, exports)
 
     # --- the grid ---
     def cell(self, cell_id: str) -> Cell:
@@ -143,12 +143,12 @@ def _name(where: str, raw: Any) -> Name:
     return Name(raw["zh"], raw["en"])
 
 
-def _timezone(raw: Any) -> str:
+def _check_timezone(raw: Any) -> None:
+    """The deployment's `timezone` is an IANA name the system knows."""
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise InvalidInput(f"timezone {raw!r} is not a time zone name such as {DEFAULT_TIMEZONE!r}") from None
-    return str(raw)
 
 
 def parse(data: dict[str, Any]) -> Deployment:
@@ -181,11 +181,11 @@ def parse(data: dict[str, Any]) -> Deployment:
     if unknown:
         raise InvalidInput(f"visit cadence for unknown household categories {sorted(unknown)}")
     periods = data.get("periods", {})
+    _check_timezone(data.get("timezone", DEFAULT_TIMEZONE))
     return Deployment(
         title=_name("deployment", data.get("title")), cells=cells, categories=categories,
-        timezone=_timezone(data.get("timezone", DEFAULT_TIMEZONE)),
         notice_days=periods.get("notice_days", 7), feedback_days=periods.get("feedback_days", 7),
-        visit_cadence_days=cadence,
+        visit_cadence_days=cadence, timezone=data.get("timezone", "Asia/Shanghai"),
     )
 
 
