@@ -9,9 +9,11 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidInput
 from domain.templates import TEMPLATES
+from domain.vocabulary import CELL_LEVELS, Name
 
 Track = Literal["direct", "deliberation"]
 TRACKS: tuple[Track, ...] = get_args(Track)
@@ -22,6 +24,7 @@ HouseholdCategory = Literal["ordinary", "minimum_living_allowance", "hardship", 
                             "disabled", "hospitalised", "unemployed"]
 HOUSEHOLD_CATEGORIES: tuple[HouseholdCategory, ...] = get_args(HouseholdCategory)
 SAMPLES = ("village_township", "urban_community")
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class DeadlinePolicy:
 @dataclass(frozen=True)
 class Category:
     key: str
-    title: str
+    title: Name
     track: str
     template: str
     deadlines: DeadlinePolicy
@@ -60,14 +63,14 @@ class Category:
 @dataclass(frozen=True)
 class Cell:
     id: str
-    title: str
-    level: str
+    title: Name
+    level: str                      # a key of domain.vocabulary.CELL_LEVELS
     parent: str | None
 
 
 @dataclass(frozen=True)
 class Deployment:
-    title: str
+    title: Name
     cells: dict[str, Cell]
     categories: dict[str, Category]
     notice_days: int = 7
@@ -132,6 +135,22 @@ def _policy(where: str, settings: dict[str, int], base: DeadlinePolicy) -> Deadl
     return DeadlinePolicy(**{**base.__dict__, **settings})
 
 
+def _name(where: str, raw: Any) -> Name:
+    """A title in both languages: `{ zh = "东村", en = "Dongcun Village" }`."""
+    if not isinstance(raw, dict) or set(raw) != {"zh", "en"} or not all(
+            isinstance(text, str) and text.strip() for text in raw.values()):
+        raise InvalidInput(f'{where}: a title is {{ zh = "…", en = "…" }}, both given, not {raw!r}')
+    return Name(raw["zh"], raw["en"])
+
+
+def _check_timezone(raw: Any) -> None:
+    """The deployment's `timezone` is an IANA name the system knows."""
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InvalidInput(f"timezone {raw!r} is not a time zone name such as {DEFAULT_TIMEZONE!r}") from None
+
+
 def parse(data: dict[str, Any]) -> Deployment:
     defaults = _policy("deadlines", data.get("deadlines", {}), DeadlinePolicy())
     cells: dict[str, Cell] = {}
@@ -141,7 +160,10 @@ def parse(data: dict[str, Any]) -> Deployment:
             raise InvalidInput(f"cell {raw['id']!r}: parent {parent!r} must be listed before it")
         if raw["id"] in cells:
             raise InvalidInput(f"cell {raw['id']!r} is listed twice")
-        cells[raw["id"]] = Cell(raw["id"], raw["title"], raw["level"], parent)
+        where = f"cell {raw['id']!r}"
+        if raw["level"] not in CELL_LEVELS:
+            raise InvalidInput(f"{where}: unknown level {raw['level']!r}; one of {sorted(CELL_LEVELS)}")
+        cells[raw["id"]] = Cell(raw["id"], _name(where, raw.get("title")), raw["level"], parent)
     categories: dict[str, Category] = {}
     for raw in data["categories"]:
         track = raw.get("track", "direct")
@@ -151,15 +173,17 @@ def parse(data: dict[str, Any]) -> Deployment:
         if template not in TEMPLATES:
             raise InvalidInput(f"category {raw['key']!r}: unknown template {template!r}")
         policy = _policy(f"category {raw['key']!r}", raw.get("deadlines", {}), defaults)
-        categories[raw["key"]] = Category(raw["key"], raw["title"], track, template, policy)
+        title = _name(f"category {raw['key']!r}", raw.get("title"))
+        categories[raw["key"]] = Category(raw["key"], title, track, template, policy)
     cadence = {"minimum_living_allowance": 30, "hardship": 30, "elderly_alone": 14,
                **data.get("visit_cadence_days", {})}
     unknown = set(cadence) - set(HOUSEHOLD_CATEGORIES)
     if unknown:
         raise InvalidInput(f"visit cadence for unknown household categories {sorted(unknown)}")
     periods = data.get("periods", {})
+    _check_timezone(data.get("timezone", DEFAULT_TIMEZONE))
     return Deployment(
-        title=data["title"], cells=cells, categories=categories,
+        title=_name("deployment", data.get("title")), cells=cells, categories=categories,
         notice_days=periods.get("notice_days", 7), feedback_days=periods.get("feedback_days", 7),
         visit_cadence_days=cadence, timezone=data.get("timezone", "Asia/Shanghai"),
     )

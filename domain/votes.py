@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from domain.errors import ImpossibleVoteCounts
+from domain.vocabulary import Name
 
 # villagers' representative meeting, villagers' assembly, residents' representative meeting
 VoteBody = Literal["representatives", "assembly", "residents_representatives"]
@@ -60,9 +61,12 @@ def _two_thirds_or_more(part: int, whole: int) -> bool:
 
 @dataclass(frozen=True)
 class VoteRule:
+    """A voting body and its statute rule, in words (`quorum`, `majority`) and in `quorate` and `carried`."""
+
     body: VoteBody
-    name: str
-    law: str
+    name: Name
+    quorum: Name        # who must be present for the vote to count
+    majority: Name      # how many in favour adopt it
 
     def quorate(self, t: Tally) -> bool:
         if self.body == "representatives":
@@ -89,12 +93,16 @@ class VoteRule:
 VOTE_RULES: dict[str, VoteRule] = {
     rule.body: rule
     for rule in (
-        VoteRule("representatives", "村民代表会议 villagers' representative meeting",
-                 "quorum: two thirds of members or more; adopted: more than half of those present"),
-        VoteRule("assembly", "村民会议 villagers' assembly",
-                 "quorum: more than half of adult villagers, or two thirds of households or more; "
-                 "adopted: more than half of those present"),
-        VoteRule("residents_representatives", "居民代表会议 residents' representative meeting",
-                 "quorum: more than half of members; adopted: two thirds of those present or more"),
+        VoteRule("representatives", Name("村民代表会议", "villagers' representative meeting"),
+                 quorum=Name("三分之二以上的组成人员参加", "two thirds of members or more present"),
+                 majority=Name("到会人员过半数同意", "more than half of those present in favour")),
+        VoteRule("assembly", Name("村民会议", "villagers' assembly"),
+                 quorum=Name("本村十八周岁以上村民过半数参加，或者本村三分之二以上的户的代表参加",
+                             "more than half of adult villagers present, or representatives of two thirds "
+                             "of households or more"),
+                 majority=Name("到会人员过半数同意", "more than half of those present in favour")),
+        VoteRule("residents_representatives", Name("居民代表会议", "residents' representative meeting"),
+                 quorum=Name("过半数的组成人员参加", "more than half of members present"),
+                 majority=Name("到会人员三分之二以上同意", "two thirds of those present or more in favour")),
     )
 }

@@ -8,7 +8,7 @@ definitions in `projections.stats`, the same on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,12 +16,15 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
+from domain.application import PERMISSIONS
 from domain.demand import CLOSED
+from domain.deployment import Deployment
 from projections.cases import cases
 from projections.core import month_of
 from projections.notice_board import notice_board
 from projections.response_times import response_times
 from projections.satisfaction import satisfaction
+from projections.staff import staff
 from projections.stats import median, p90, share
 from projections.visit_coverage import visit_coverage
 
@@ -294,3 +297,27 @@ def aggregates_within(conn: Connection, cells: Sequence[str]) -> list[UUID]:
                  .scalars())
     found += conn.execute(select(v.id).where(*_in_cells([v.cell_id], cells))).scalars()
     return [UUID(found_id) for found_id in found]
+
+
+# ---------------------------------------------------------------- staff
+def staff_directory(conn: Connection, *, cells: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Staff accounts by user name: display name, the roles held over cells ([role, cell id] pairs) and
+    whether the account is active (holds a role: one whose roles were all revoked can do nothing).
+    With `cells`, only the accounts holding a role over one of those cells."""
+    rows = conn.execute(select(staff).order_by(staff.c.username)).mappings()
+    found = [{"username": r["username"], "display_name": r["display_name"], "grants": r["grants"],
+              "active": bool(r["grants"])} for r in rows]
+    if cells is None:
+        return found
+    inside = set(cells)
+    return [member for member in found if any(cell in inside for _, cell in member["grants"])]
+
+
+def staff_covering(conn: Connection, deployment: Deployment, cells: Sequence[str],
+                   roles: Collection[str] = PERMISSIONS["progress"]) -> list[dict[str, Any]]:
+    """The staff holding one of `roles` over one of `cells` or a cell above it — by default those who may
+    work on a case there, so whom a case lying in `cells` (where it was raised, where it is held now) may
+    be assigned to, as `Minqing.assign` checks it."""
+    return [member for member in staff_directory(conn)
+            if any(role in roles and deployment.within(cell, scope)
+                   for role, scope in member["grants"] for cell in cells)]

@@ -37,6 +37,7 @@ from api.demo.content import (
 )
 from domain import errors
 from domain.application import RESIDENT, SYSTEM, Minqing
+from domain.votes import VOTE_RULES
 
 BEIJING = timezone(timedelta(hours=8))
 HISTORY_DAYS = 178                      # the oldest case starts this many days before the grid's end
@@ -1016,7 +1017,7 @@ class _Case:
             households = self.rng.randint(260, 420)
             households_present = (2 * households + 2) // 3 + self.rng.randint(0, 20) if outcome != "invalid" \
                 else households // 2
-        self.body = {"representatives": "村民代表会议", "assembly": "村民会议"}.get(body, "居民代表会议")
+        self.body = VOTE_RULES[body].name.zh
         self.app.vote(self.demand_id, actor=self.worker, body=body, members=members, present=present,
                       in_favour=in_favour, against=against, abstained=abstained, households=households,
                       households_present=households_present,

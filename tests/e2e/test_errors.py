@@ -186,7 +186,8 @@ def test_a_forbidden_command_is_a_403_problem(api: Api) -> None:
 def test_assigning_to_an_unknown_account_is_a_422_naming_the_field_not_a_401(api: Api) -> None:
     response = api.command(s.triaged(api.app), "assign", {"assignee": "nobody"})
     assert (response.status_code, s.problem_type(response)) == (422, "/problems/unknown-reference")
-    assert [e["path"] for e in response.json()["errors"]] == ["body.assignee"]
+    assert [(e["path"], e["type"]) for e in response.json()["errors"]] == [
+        ("body.assignee", "unknown-reference")]
     assert "www-authenticate" not in response.headers
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import JSON, Column, Engine, MetaData, Text, select
 
+from domain import errors
+from domain.account import account_id
 from domain.application import Minqing
+from projections import queries
 from projections.cases import cases
 from projections.notice_board import notice_board
 from projections.processor import Processor, create_tables
 from projections.response_times import response_times
 from projections.satisfaction import satisfaction
+from projections.staff import staff
 from projections.visit_coverage import visit_coverage
-from tests.conftest import Clock
+from tests.conftest import STAFF, Clock
 
 
 def row(engine: Engine, table, key) -> dict:
@@ -114,3 +119,43 @@ def test_a_view_whose_column_changed_type_in_an_upgrade_is_built_again(
     assert create_tables(views_engine) == []
     Processor(stored_app, views_engine).catch_up()
     assert row(views_engine, cases, case)["raised_at"] == clock.now
+
+
+def test_the_staff_view_keeps_each_accounts_roles_as_granted_and_revoked(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    app.open_account(actor="system", username="li.worker", display_name="李娜")
+    app.grant_role(actor="system", username="li.worker", role="worker", cell_id="qingshui.dongcun.g1")
+    app.grant_role(actor="system", username="li.worker", role="worker", cell_id="qingshui.xicun")
+    app.revoke_role(actor="system", username="li.worker", role="worker", cell_id="qingshui.dongcun.g1")
+    app.open_account(actor="system", username="gone.worker", display_name="离职人员")
+    app.grant_role(actor="system", username="gone.worker", role="worker", cell_id="qingshui.dongcun")
+    app.revoke_role(actor="system", username="gone.worker", role="worker", cell_id="qingshui.dongcun")
+    Processor(app, views_engine).catch_up()
+    li = row(views_engine, staff, account_id("li.worker"))
+    assert (li["username"], li["display_name"]) == ("li.worker", "李娜")
+    assert li["grants"] == [["worker", "qingshui.xicun"]]
+    with views_engine.connect() as conn:
+        directory = {m["username"]: m for m in queries.staff_directory(conn)}
+        in_dongcun = [m["username"] for m in queries.staff_directory(conn, cells=["qingshui.dongcun"])]
+    assert sorted(directory) == sorted([*STAFF, "li.worker", "gone.worker"])
+    assert (directory["gone.worker"]["active"], directory["li.worker"]["active"]) == (False, True)
+    assert in_dongcun == ["wang.worker"]
+
+
+def test_the_staff_covering_a_case_are_those_who_may_work_on_it_there_or_above(
+        stored_app: Minqing, views_engine: Engine) -> None:
+    Processor(stored_app, views_engine).catch_up()
+    with views_engine.connect() as conn:
+        covering = queries.staff_covering(conn, stored_app.deployment, ["qingshui.dongcun.g1"])
+        both = queries.staff_covering(conn, stored_app.deployment, ["qingshui.dongcun.g1", "qingshui.xicun"])
+    # the reviewer and the admin over the township may not work on a case; zhao works over 西村 only
+    assert [m["username"] for m in covering] == ["chen.supervisor", "wang.worker"]
+    assert [m["username"] for m in both] == ["chen.supervisor", "wang.worker", "zhao.worker"]
+    case = stored_app.raise_demand(actor="wang.worker", channel="phone", title="路灯",
+                                   cell_id="qingshui.dongcun.g1").id
+    stored_app.triage(case, actor="wang.worker", category="repairs")
+    for member in covering:  # each may be given the case, as the reassign picker offers them
+        stored_app.assign(case, actor="chen.supervisor", assignee=member["username"])
+    with pytest.raises(errors.UnknownReference):
+        stored_app.assign(case, actor="chen.supervisor", assignee="zhao.worker")

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from domain import errors
-from domain.deployment import Deployment, load, parse
+from domain.deployment import SAMPLES, Deployment, load, parse
+from domain.vocabulary import Name
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def both(title: str) -> dict[str, str]:
+    """A title in both languages, as a deployment file gives it."""
+    return {"zh": f"{title}（中文）", "en": title}
 
 
 def config(**overrides: Any) -> dict[str, Any]:
     """A small valid deployment: a township with one village of two groups, one category of each track."""
     data: dict[str, Any] = {
-        "title": "Test Township",
+        "title": both("Test Township"),
         "cells": [
-            {"id": "t", "title": "Township", "level": "township"},
-            {"id": "t.v", "parent": "t", "title": "Village", "level": "village"},
-            {"id": "t.v.g1", "parent": "t.v", "title": "Group 1", "level": "villager_group"},
-            {"id": "t.v.g2", "parent": "t.v", "title": "Group 2", "level": "villager_group"},
+            {"id": "t", "title": both("Township"), "level": "township"},
+            {"id": "t.v", "parent": "t", "title": both("Village"), "level": "village"},
+            {"id": "t.v.g1", "parent": "t.v", "title": both("Group 1"), "level": "villager_group"},
+            {"id": "t.v.g2", "parent": "t.v", "title": both("Group 2"), "level": "villager_group"},
         ],
         "categories": [
-            {"key": "repairs", "title": "Repairs", "track": "direct"},
-            {"key": "works", "title": "Works", "track": "deliberation",
+            {"key": "repairs", "title": both("Repairs"), "track": "direct"},
+            {"key": "works", "title": both("Works"), "track": "deliberation",
              "template": "four_deliberations_two_disclosures"},
         ],
     }
@@ -39,33 +49,33 @@ def township() -> Deployment:
 # ---------------------------------------------------------------- what parse refuses
 def test_a_category_on_an_unknown_track_is_refused() -> None:
     with pytest.raises(errors.InvalidInput, match="track"):
-        parse(config(categories=[{"key": "x", "title": "X", "track": "fast"}]))
+        parse(config(categories=[{"key": "x", "title": both("X"), "track": "fast"}]))
 
 
 def test_a_category_with_an_unknown_template_is_refused() -> None:
     with pytest.raises(errors.InvalidInput, match="template"):
-        parse(config(categories=[{"key": "x", "title": "X", "track": "deliberation",
+        parse(config(categories=[{"key": "x", "title": both("X"), "track": "deliberation",
                                   "template": "referendum"}]))
 
 
 def test_a_cell_listed_before_its_parent_is_refused() -> None:
-    cells = [{"id": "t.v", "parent": "t", "title": "Village", "level": "village"},
-             {"id": "t", "title": "Township", "level": "township"}]
+    cells = [{"id": "t.v", "parent": "t", "title": both("Village"), "level": "village"},
+             {"id": "t", "title": both("Township"), "level": "township"}]
     with pytest.raises(errors.InvalidInput, match="listed before"):
         parse(config(cells=cells))
 
 
 def test_a_cell_whose_parent_is_not_in_the_grid_is_refused() -> None:
-    cells = [{"id": "t", "title": "Township", "level": "township"},
-             {"id": "t.v", "parent": "elsewhere", "title": "Village", "level": "village"}]
+    cells = [{"id": "t", "title": both("Township"), "level": "township"},
+             {"id": "t.v", "parent": "elsewhere", "title": both("Village"), "level": "village"}]
     with pytest.raises(errors.InvalidInput):
         parse(config(cells=cells))
 
 
 def test_a_cell_listed_twice_is_refused() -> None:
-    cells = [{"id": "t", "title": "Township", "level": "township"},
-             {"id": "t.v", "parent": "t", "title": "Village", "level": "village"},
-             {"id": "t.v", "parent": "t", "title": "Village again", "level": "village"}]
+    cells = [{"id": "t", "title": both("Township"), "level": "township"},
+             {"id": "t.v", "parent": "t", "title": both("Village"), "level": "village"},
+             {"id": "t.v", "parent": "t", "title": both("Village again"), "level": "village"}]
     with pytest.raises(errors.InvalidInput, match="twice"):
         parse(config(cells=cells))
 
@@ -82,12 +92,12 @@ def test_a_deadline_policy_with_an_unknown_setting_is_refused() -> None:
 
 def test_a_categorys_deadline_with_an_unknown_setting_is_refused() -> None:
     with pytest.raises(errors.InvalidInput, match="deadline"):
-        parse(config(categories=[{"key": "x", "title": "X", "deadlines": {"resolution_days": 3}}]))
+        parse(config(categories=[{"key": "x", "title": both("X"), "deadlines": {"resolution_days": 3}}]))
 
 
 # ---------------------------------------------------------------- defaults and overrides
 def test_a_category_is_direct_by_default(township: Deployment) -> None:
-    assert parse(config(categories=[{"key": "x", "title": "X"}])).category("x").track == "direct"
+    assert parse(config(categories=[{"key": "x", "title": both("X")}])).category("x").track == "direct"
 
 
 def test_deadlines_default_to_the_statutory_policy(township: Deployment) -> None:
@@ -97,7 +107,7 @@ def test_deadlines_default_to_the_statutory_policy(township: Deployment) -> None
 
 
 def test_a_category_overrides_one_deadline_and_keeps_the_others() -> None:
-    category = {"key": "x", "title": "X", "deadlines": {"first_response_hours": 4}}
+    category = {"key": "x", "title": both("X"), "deadlines": {"first_response_hours": 4}}
     deployment = parse(config(deadlines={"direct_resolution_days": 6}, categories=[category]))
     policy = deployment.category("x").deadlines
     assert (policy.first_response_hours, policy.direct_resolution_days) == (4, 6)
@@ -175,6 +185,57 @@ def test_the_urban_sample_decides_community_matters_by_the_six_steps() -> None:
 
 def test_a_deployment_is_loaded_from_a_toml_file(tmp_path: Path) -> None:
     path = tmp_path / "tiny.toml"
-    path.write_text('title = "Tiny"\n[[cells]]\nid = "x"\ntitle = "X"\nlevel = "community"\n'
-                    '[[categories]]\nkey = "repairs"\ntitle = "Repairs"\n', "utf-8")
-    assert load(str(path)).ancestors("x") == []
+    path.write_text('title = { zh = "小镇", en = "Tiny" }\n[[cells]]\nid = "x"\n'
+                    'title = { zh = "社区", en = "X" }\nlevel = "community"\n'
+                    '[[categories]]\nkey = "repairs"\ntitle = { zh = "设施报修", en = "Repairs" }\n', "utf-8")
+    tiny = load(str(path))
+    assert tiny.ancestors("x") == []
+    assert (tiny.title, tiny.cell("x").title) == (Name("小镇", "Tiny"), Name("社区", "X"))
+    assert tiny.timezone == "Asia/Shanghai"
+
+
+# ---------------------------------------------------------------- names in both languages, the time zone
+def test_a_cell_whose_title_is_one_mixed_string_is_refused() -> None:
+    cells = [{"id": "t", "title": "清水镇 Qingshui Township", "level": "township"}]
+    with pytest.raises(errors.InvalidInput, match="zh ="):
+        parse(config(cells=cells))
+
+
+def test_a_category_without_its_english_title_is_refused() -> None:
+    with pytest.raises(errors.InvalidInput, match="category 'x'"):
+        parse(config(categories=[{"key": "x", "title": {"zh": "维修"}}]))
+
+
+def test_a_deployment_with_an_empty_title_is_refused() -> None:
+    with pytest.raises(errors.InvalidInput, match="deployment"):
+        parse(config(title={"zh": "", "en": "Nowhere"}))
+
+
+def test_a_cell_of_a_level_with_no_name_is_refused() -> None:
+    cells = [{"id": "t", "title": both("Township"), "level": "county"}]
+    with pytest.raises(errors.InvalidInput, match="level"):
+        parse(config(cells=cells))
+
+
+def test_a_time_zone_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(errors.InvalidInput, match="time zone"):
+        parse(config(timezone="Asia/Atlantis"))
+
+
+def test_a_deployment_names_its_own_time_zone() -> None:
+    assert parse(config(timezone="Asia/Urumqi")).timezone == "Asia/Urumqi"
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_every_sample_names_each_cell_and_category_in_chinese_and_in_english(sample: str) -> None:
+    deployment = load(sample)
+    names = [deployment.title, *(c.title for c in deployment.cells.values()),
+             *(c.title for c in deployment.categories.values())]
+    assert all(CJK.search(n.zh) and not LATIN_WORD.search(n.zh) for n in names)
+    assert all(n.en.isascii() and LATIN_WORD.search(n.en) for n in names)
+    assert deployment.timezone == "Asia/Shanghai"
+
+
+def test_the_township_sample_names_dongcun_in_both_languages(deployment: Deployment) -> None:
+    assert deployment.cell("qingshui.dongcun").title == Name("东村", "Dongcun Village")
+    assert deployment.cell("qingshui.dongcun").title.in_("en") == "Dongcun Village"
