@@ -57,6 +57,15 @@ CLOSING_OUTCOMES = _names(
     merged=("已合并", "merged into another case"),
 )
 
+# A case's deadlines (办理时限): to respond, to resolve (direct track), for the step awaited and for the
+# whole deliberation.
+DEADLINES = _names(
+    first_response=("首次响应时限", "first response"),
+    resolution=("办结时限", "resolution"),
+    step=("本步骤时限", "current step"),
+    deliberation=("议事总时限", "whole deliberation"),
+)
+
 RATINGS = _names(
     satisfied=("满意", "satisfied"),
     basically_satisfied=("基本满意", "basically satisfied"),
@@ -162,5 +171,5 @@ VOCABULARIES: dict[str, dict[str, Name]] = {
     "discussion_outcomes": DISCUSSION_OUTCOMES, "vote_outcomes": VOTE_OUTCOMES, "notice_kinds": NOTICE_KINDS,
     "notice_channels": NOTICE_CHANNELS, "household_categories": HOUSEHOLD_CATEGORIES,
     "visit_purposes": VISIT_PURPOSES, "visit_modes": VISIT_MODES, "visit_states": VISIT_STATES,
-    "roles": ROLES, "cell_levels": CELL_LEVELS,
+    "roles": ROLES, "cell_levels": CELL_LEVELS, "deadlines": DEADLINES,
 }

@@ -1,14 +1,48 @@
 """Names, not ids: what a page shows for a cell, a category, a step, a member of staff or a word of the
 domain's vocabulary, in the page's language. Every page and template asks here (as `names` in templates).
-
-Interim: the deployment's titles are one mixed string ("东村 Dongcun Village") and the vocabulary has no
-names yet; the bilingual names replace these bodies when they land (issue 11, item 2).
-"""
+The names themselves are data of the domain (`domain.vocabulary`, the deployment's titles)."""
 
 from __future__ import annotations
 
+from api import i18n
 from domain.deployment import Deployment
 from domain.templates import TEMPLATES
+from domain.vocabulary import (
+    CELL_LEVELS,
+    CHANNELS,
+    CLOSING_OUTCOMES,
+    DEADLINES,
+    DISCUSSION_OUTCOMES,
+    FEEDBACK_STATES,
+    HOUSEHOLD_CATEGORIES,
+    NOTICE_CHANNELS,
+    NOTICE_KINDS,
+    RATINGS,
+    ROLES,
+    STAGES,
+    STATUSES,
+    TRACKS,
+    VISIT_MODES,
+    VISIT_PURPOSES,
+    VISIT_STATES,
+    VOTE_OUTCOMES,
+    Name,
+)
+from domain.votes import VOTE_RULES
+
+# The kinds of word a page asks for (`Names.term`), each a vocabulary of the domain.
+TERMS: dict[str, dict[str, Name]] = {
+    "status": STATUSES, "stage": STAGES, "track": TRACKS, "outcome": CLOSING_OUTCOMES, "rating": RATINGS,
+    "feedback_state": FEEDBACK_STATES, "channel": CHANNELS, "discussion_outcome": DISCUSSION_OUTCOMES,
+    "vote_outcome": VOTE_OUTCOMES, "notice_kind": NOTICE_KINDS, "notice_channel": NOTICE_CHANNELS,
+    "household_category": HOUSEHOLD_CATEGORIES, "visit_purpose": VISIT_PURPOSES, "visit_mode": VISIT_MODES,
+    "visit_state": VISIT_STATES, "role": ROLES, "cell_level": CELL_LEVELS, "deadline": DEADLINES,
+    "vote_body": {key: rule.name for key, rule in VOTE_RULES.items()},
+}
+
+
+def named(name: Name | None, fallback: str) -> str:
+    return name.in_(i18n.current.get()) if name is not None else fallback
 
 
 class Names:
@@ -17,27 +51,21 @@ class Names:
         self.display_names = display_names or {}
 
     def cell(self, cell_id: str | None) -> str:
-        if not cell_id:
-            return ""
-        found = self.deployment.cells.get(cell_id)
-        return found.title if found else cell_id
+        found = self.deployment.cells.get(cell_id or "")
+        return named(found.title if found else None, cell_id or "")
 
     def category(self, key: str | None) -> str:
-        if not key:
-            return ""
-        found = self.deployment.categories.get(key)
-        return found.title if found else key
+        found = self.deployment.categories.get(key or "")
+        return named(found.title if found else None, key or "")
 
     def template(self, key: str | None) -> str:
         found = TEMPLATES.get(key or "")
-        return found.title if found else (key or "")
+        return named(found.title if found else None, key or "")
 
     def step(self, template_key: str | None, step_key: str | None) -> str:
         template = TEMPLATES.get(template_key or "")
-        for step in template.steps if template else ():
-            if step.key == step_key:
-                return step.title
-        return step_key or ""
+        titles = {step.key: step.title for step in template.steps} if template else {}
+        return named(titles.get(step_key or ""), step_key or "")
 
     def staff(self, username: str | None) -> str:
         if not username:
@@ -45,5 +73,5 @@ class Names:
         return self.display_names.get(username) or username
 
     def term(self, kind: str, key: str | None) -> str:
-        """A word of a closed vocabulary (kind: status, outcome, rating, channel, notice_kind, role, …)."""
-        return key or ""
+        """A word of a closed vocabulary (a kind of `TERMS`: status, outcome, rating, channel, …)."""
+        return named(TERMS[kind].get(key or ""), key or "")
