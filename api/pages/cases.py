@@ -17,7 +17,6 @@ from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, create_model
 from starlette.concurrency import run_in_threadpool
@@ -39,9 +38,9 @@ from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTIC
 from domain.masking import masked
 from domain.templates import VOTE
 from domain.votes import VOTE_RULES, Tally, VoteRule
+from projections import queries
 
 router = APIRouter(include_in_schema=False)
-NOTIFICATIONS_PAGE = 1000
 VOTE_COUNTS = ("members", "present", "in_favour", "against", "abstained", "households", "households_present")
 
 
@@ -66,29 +65,14 @@ def offered_actions(app: Minqing, demand: Demand, actor: str) -> list[NextAction
             for action in app.next_actions(demand, actor)]
 
 
-def staff_covering(app: Minqing, demand: Demand) -> list[Account]:
-    """The staff a case may be given to: those who may work on it where it lies.
-
-    Interim until the staff directory's query (`staff_covering(cell_id)`, another helper's) lands: every
-    account opened, read from the log's account openings, each asked of the Application's rule."""
-    cells = [demand.cell_id, demand.responsible_cell_id]
-    usernames: list[str] = []
-    start = 1
-    while page := app.recorder.select_notifications(start, NOTIFICATIONS_PAGE,
-                                                    topics=[get_topic(Account.Opened)]):
-        for stored in page:
-            opened = app.mapper.to_domain_event(stored)
-            if isinstance(opened, Account.Opened):
-                usernames.append(opened.username)
-        start = page[-1].id + 1
-    covering = []
-    for username in usernames:
-        try:
-            app.authorise(username, "progress", cells)
-        except (errors.UnknownActor, errors.NotAuthorised, errors.OutsideScope):
-            continue
-        covering.append(app.account(username))
-    return covering
+def staff_covering(request: Request, demand: Demand) -> list[tuple[str, str]]:
+    """Whom the case may be given to (user name, display name): the staff directory's members who may
+    work on it where it lies (`queries.staff_covering`, the rule `Minqing.assign` checks)."""
+    runtime = request.app.state.runtime
+    with runtime.reader.connect() as conn:
+        members = queries.staff_covering(conn, runtime.app.deployment,
+                                         [demand.cell_id, demand.responsible_cell_id])
+    return [(member["username"], member["display_name"] or member["username"]) for member in members]
 
 
 @dataclass(frozen=True)
@@ -106,7 +90,8 @@ class ActionForm:
 PRIMARY = ("triage", "discuss", "vote", "publicize", "progress", "resolve", "feedback")
 
 
-def action_forms(app: Minqing, demand: Demand, actor: str, names: Names) -> list[ActionForm]:
+def action_forms(app: Minqing, demand: Demand, actor: str, names: Names,
+                 covering: Callable[[], list[tuple[str, str]]]) -> list[ActionForm]:
     """The forms of the actions `actor` may take next (`offered_actions`), their choices named."""
     titles = _action_titles(bool(demand.assignee))
     paths = {command.path.replace("-", "_"): command.path for command in COMMANDS.values()}
@@ -128,9 +113,8 @@ def action_forms(app: Minqing, demand: Demand, actor: str, names: Names) -> list
         options = {name: [(value, labels[name](value)) for value in values]
                    for name, values in action.choices.items()}
         if action.name == "assign":
-            options["assignee"] = [(account.username, account.display_name or account.username)
-                                   for account in staff_covering(app, demand)
-                                   if account.username != demand.assignee]
+            options["assignee"] = [(username, label) for username, label in covering()
+                                   if username != demand.assignee]
         found.append(ActionForm(action.name, paths[action.name], titles[action.name], options,
                                 action.name in PRIMARY))
     return found
@@ -385,7 +369,8 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
                                 e.chain) for e in entries]
     people = {entry.actor for entry in entries} | {current.assignee or ""}
     names = Names(app.deployment, _display_names(app, people - {""}))
-    action_list = action_forms(app, current, account.username, names) if at is None else []
+    action_list = action_forms(app, current, account.username, names,
+                               lambda: staff_covering(request, current)) if at is None else []
     if action_list:
         names = Names(app.deployment, names.display_names | {
             username: label for form in action_list for username, label in form.options.get("assignee", [])})
