@@ -5,14 +5,17 @@ the next request, a back-off after repeated failures, and CSRF on every form of 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx2
 import pytest
+from fastapi.testclient import TestClient
 
 from api import auth
 from api.pages.session import COOKIE
+from api.settings import Settings
 from api.web import backoff
+from api.web.app import create_app
 from domain.application import SYSTEM
 from tests.conftest import Clock
 from tests.e2e import support as s
@@ -61,6 +64,14 @@ def browser(start_api: Callable[..., Api]) -> Browser:
     api = start_api(embedded_workers=False)
     auth.set_password(api.app, actor=SYSTEM, username=s.WORKER, password=PASSWORD)
     return Browser(api)
+
+
+@pytest.fixture
+def second_process(browser: Browser, database_url: str) -> Iterator[Browser]:
+    """Another API on the same database with its own runtime, as a second process has, and another
+    browser at it."""
+    with TestClient(create_app(Settings(database_url=database_url), embedded_workers=False)) as client:
+        yield Browser(Api(client, client.app.state.runtime.app, {}))  # type: ignore[attr-defined]
 
 
 def signed_out(response: httpx2.Response) -> bool:
@@ -231,3 +242,19 @@ def test_the_back_off_counts_per_user_name_and_per_address_in_the_database(brows
     for n in range(backoff.ADDRESS_LIMIT):
         runtime.sign_ins.failed(f"guessed.{n}", "198.51.100.7")
     assert runtime.sign_ins.wait(s.OUTSIDER, "198.51.100.7") > 0        # too many guesses from one address
+
+
+def test_every_api_process_knows_a_session_and_its_end(browser: Browser, second_process: Browser) -> None:
+    browser.sign_in()
+    assert second_process.with_session(browser.session).status_code == 200
+    kept = browser.session
+    browser.post("/logout", {}, from_page="/account")
+    assert signed_out(second_process.with_session(kept))
+
+
+def test_failures_at_every_api_process_count_towards_one_back_off(browser: Browser,
+                                                                   second_process: Browser) -> None:
+    answers = [(browser if n % 2 else second_process).sign_in(password=f"guess-{n:04}")
+               for n in range(backoff.USER_LIMIT)]
+    assert [a.status_code for a in answers] == [422] * (backoff.USER_LIMIT - 1) + [429]
+    assert second_process.sign_in().status_code == browser.sign_in().status_code == 429

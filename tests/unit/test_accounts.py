@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
 from api import auth, i18n
 from domain import errors
-from domain.account import account_id
+from domain.account import Account, account_id
 from domain.application import Minqing
 from tests.conftest import Clock
 from tests.unit import cases
@@ -193,3 +194,19 @@ def test_setting_a_password_moves_the_version_sessions_are_bound_to(app: Minqing
     first = auth.set_password(app, actor="admin", username="wang.worker", password="first-password")
     second = auth.set_password(app, actor="wang.worker", username="wang.worker", password="second-password")
     assert app.account("wang.worker").password_version == second.version > first.version
+
+
+def test_an_unknown_user_name_takes_as_long_to_refuse_as_a_wrong_password(app: Minqing) -> None:
+    auth.set_password(app, actor="admin", username="wang.worker", password="东村一组-路灯2026")
+    account = app.account("wang.worker")
+    auth.password_matches(None, "warm-up")          # the hash of nothing is made once per process
+
+    def fastest(account: Account | None) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert not auth.password_matches(account, "wrong-password")
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert 0.5 < fastest(None) / fastest(account) < 2
