@@ -47,14 +47,6 @@ def _waiting(seconds: float) -> str:
     return i18n.gettext("Too many failed attempts: try again in {wait}.").format(wait=wait)
 
 
-def _refused(message: str, wait: float, *, fields: dict[str, str] | None = None,
-             values: dict[str, str] | None = None) -> Rejection:
-    """A refused attempt: 429 once it has earned a wait, which the message tells."""
-    if wait:
-        return Rejection(f"{message} {_waiting(wait)}", fields or {}, values or {}, status=429)
-    return Rejection(message, fields or {}, values or {}, status=422)
-
-
 def _retry_after(response: Response, wait: float) -> Response:
     if wait:
         response.headers["Retry-After"] = str(math.ceil(wait))
@@ -63,13 +55,26 @@ def _retry_after(response: Response, wait: float) -> Response:
 
 @dataclass(frozen=True)
 class Attempt:
-    account: Account | None = None  # the account signed in to, when the password was its own
+    account: Account | None = None  # the account, when the password was its own
     wait: float = 0.0               # seconds before the next attempt may be made
     checked: bool = True            # False: refused during a wait, the password left unchecked
 
+    def refusal(self, wrong: str, *, field: str | None = None, values: dict[str, str] | None = None
+                ) -> Rejection:
+        """Why the attempt failed, in the page's language: the wait it ran into (429), or `wrong` (422),
+        with the wait it has just earned, if any (429)."""
+        if not self.checked:
+            return Rejection(_waiting(self.wait), values=values or {}, status=429)
+        message = wrong
+        if self.wait:  # two sentences: Chinese puts no space between them
+            message = i18n.gettext("{reason} {wait}").format(reason=wrong, wait=_waiting(self.wait))
+        return Rejection(message, {field: wrong} if field else {}, values or {},
+                         status=429 if self.wait else 422)
+
 
 def _attempt(runtime: Runtime, username: str, password: str, address: str) -> Attempt:
-    """A sign-in. Reads and writes the database: call it off the event loop."""
+    """Check a user name's password, unless a wait runs for the name or the address; count a failure,
+    clear the name's count on success. Reads and writes the database: call it off the event loop."""
     wait = runtime.sign_ins.wait(username, address)
     if wait:
         return Attempt(wait=wait, checked=False)
@@ -100,8 +105,7 @@ async def sign_in(request: Request) -> Response:
     attempt = await run_in_threadpool(_attempt, _runtime(request), username, password, _address(request))
     account, typed = attempt.account, {"username": username}
     if account is None:
-        rejection = (_refused(i18n.gettext("Wrong user name or password."), attempt.wait, values=typed)
-                     if attempt.checked else Rejection(_waiting(attempt.wait), values=typed, status=429))
+        rejection = attempt.refusal(i18n.gettext("Wrong user name or password."), values=typed)
         page = render(request, "login.html", status=rejection.status, rejection=rejection, next=target)
         return _retry_after(page, attempt.wait)
     if not account.grants:
@@ -143,15 +147,12 @@ async def change_password(request: Request, account: SignedIn) -> Response:
     values = await checked_form(request)
     current, new, again = (values.get(name, "") for name in ("current_password", "new_password",
                                                             "new_password_again"))
-    runtime, address = _runtime(request), _address(request)
-    wait = await run_in_threadpool(runtime.sign_ins.wait, account.username, address)
-    if wait:
-        return _account_page(request, rejection=Rejection(_waiting(wait), status=429), wait=wait)
-    if not await run_in_threadpool(auth.password_matches, account, current):
-        wait = await run_in_threadpool(runtime.sign_ins.failed, account.username, address)
+    runtime = _runtime(request)
+    attempt = await run_in_threadpool(_attempt, runtime, account.username, current, _address(request))
+    if attempt.account is None:
         wrong = i18n.gettext("This is not your current password.")
-        return _account_page(request, rejection=_refused(wrong, wait, fields={"current_password": wrong}),
-                             wait=wait)
+        rejection = attempt.refusal(wrong, field="current_password")
+        return _account_page(request, rejection=rejection, wait=attempt.wait)
     refusal, field = auth.password_refusal(new), "new_password"
     if refusal is None and new != again:
         refusal = i18n.gettext("The new password was typed differently the second time.")

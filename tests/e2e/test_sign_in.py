@@ -258,3 +258,13 @@ def test_failures_at_every_api_process_count_towards_one_back_off(browser: Brows
                for n in range(backoff.USER_LIMIT)]
     assert [a.status_code for a in answers] == [422] * (backoff.USER_LIMIT - 1) + [429]
     assert second_process.sign_in().status_code == browser.sign_in().status_code == 429
+
+
+def test_guessing_the_current_password_on_my_account_earns_the_same_back_off(browser: Browser) -> None:
+    browser.sign_in()
+    new = {"new_password": "a" * 12, "new_password_again": "a" * 12}
+    answers = [browser.post("/account/password", {"current_password": f"guess-{n:04}"} | new,
+                            from_page="/account") for n in range(backoff.USER_LIMIT)]
+    assert [a.status_code for a in answers] == [422] * (backoff.USER_LIMIT - 1) + [429]
+    assert "当前密码不正确。失败次数过多，请 1分钟 后再试。" in answers[-1].text
+    assert auth.password_matches(browser.api.app.account(s.WORKER), PASSWORD)
