@@ -21,11 +21,15 @@ from sqlalchemy import Engine
 
 from api.auth import CachedAccounts
 from api.settings import Settings
+from api.web.backoff import SignInBackoff
+from api.web.backoff import metadata as backoff_metadata
 from api.web.errors import Problem
 from api.web.idempotency import IdempotencyStore
 from api.web.idempotency import metadata as idempotency_metadata
 from api.web.ratelimit import RateLimiter
 from api.web.ratelimit import metadata as rate_limit_metadata
+from api.web.sessions import Sessions
+from api.web.sessions import metadata as sessions_metadata
 from domain.application import Minqing, Recorded, retried
 from projections.db import make_engine
 from projections.processor import Processor
@@ -41,6 +45,8 @@ def initialise(settings: Settings) -> list[str]:
         emptied = create_view_tables(engine)
         idempotency_metadata.create_all(engine)
         rate_limit_metadata.create_all(engine)
+        sessions_metadata.create_all(engine)
+        backoff_metadata.create_all(engine)
     finally:
         engine.dispose()
     return emptied
@@ -50,8 +56,9 @@ def initialise(settings: Settings) -> list[str]:
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
     one to read), the staff accounts (checked against the store on every request), the idempotency
-    store, the public rate limiter (counted in the database), the threads that run commands and, in
-    embedded mode, the workers' threads (stopped by `stop`, joined on close)."""
+    store, the public rate limiter, the pages' sessions and the sign-in back-off (all three kept in the
+    database), the threads that run commands and, in embedded mode, the workers' threads (stopped by
+    `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
@@ -60,6 +67,8 @@ class Runtime:
     accounts: CachedAccounts
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    sessions: Sessions
+    sign_ins: SignInBackoff
     commands: ThreadPoolExecutor
     stop: threading.Event = field(default_factory=threading.Event)
     # One audit verify at a time in this process: it reads every chain in the caller's scope.
@@ -80,6 +89,8 @@ class Runtime:
         return cls(settings, app, writer, reader, accounts,
                    IdempotencyStore(writer, settings.idempotency_lease),
                    RateLimiter(writer, reader, settings.public_requests_per_minute),
+                   Sessions(writer, reader, idle=settings.session_idle, lifetime=settings.session_lifetime),
+                   SignInBackoff(writer, reader),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
 
     def __enter__(self) -> Runtime:

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""
     token_days: int = 30                    # a bearer token expires this many days after it was issued
+    session_hours: float = 12.0             # a page session ends after this long without a request
+    session_days: float = 7.0               # and this long after sign-in, however much it is used
     ready_lag_seconds: float = 60.0         # /readyz: ready while every view is at most this far behind
     # An Idempotency-Key claimed by a request that died is taken over by a retry after this long: longer
     # than a request can run (three conflicting attempts, each waiting at most the lock timeout).
@@ -60,6 +62,14 @@ class Settings(BaseSettings):
     @property
     def token_lifetime(self) -> timedelta:
         return timedelta(days=self.token_days)
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(days=self.session_days)
 
     @property
     def idempotency_lease(self) -> timedelta:

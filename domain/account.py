@@ -1,5 +1,6 @@
 """Staff accounts (账号): roles over grid cells, granted and revoked over time, so an audit can
-answer who held which role over which cell on any date."""
+answer who held which role over which cell on any date; and the hashes of their secrets (bearer
+tokens, the sign-in password), made at the edge (`api.auth`): the domain never sees a secret."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Account(ChainedAggregate):
         self.grants: list[list[str]] = []   # [role, cell id] pairs (lists, as a snapshot returns them)
         self.tokens: dict[str, str] = {}    # token id → sha256 of the secret, which is never stored
         self.tokens_issued: dict[str, datetime] = {}  # token id → when it was issued (tokens expire)
+        self.password_hash: str = ""        # Argon2 hash of the sign-in password; "" while none is set
+        self.password_version: int | None = None  # the version that set it: sessions end when it moves
 
     class Opened(ChainedAggregate.Created):
         username: str
@@ -66,6 +69,12 @@ class Account(ChainedAggregate):
             del a.tokens[self.token_id]
             a.tokens_issued.pop(self.token_id, None)
 
+    class PasswordSet(ChainedAggregate.Event):
+        password_hash: str
+
+        def apply(self, a: Account) -> None:
+            a.password_hash, a.password_version = self.password_hash, self.originator_version
+
     @staticmethod
     def create_id(username: str) -> UUID:
         return account_id(username)
@@ -100,6 +109,12 @@ class Account(ChainedAggregate):
         if token_id not in self.tokens:
             raise errors.NotFound(f"{self.username} has no token {token_id}")
         self.trigger_event(self.TokenRevoked, token_id=token_id, actor=actor, occurred_at=occurred_at)
+
+    def set_password(self, *, password_hash: str, actor: str, occurred_at: datetime) -> None:
+        if not password_hash:
+            raise errors.InvalidInput("a password is kept as its hash, never empty")
+        self.trigger_event(self.PasswordSet, password_hash=password_hash, actor=actor,
+                           occurred_at=occurred_at)
 
     def roles_over(self, role: str) -> list[str]:
         return [cell for r, cell in self.grants if r == role]

@@ -657,6 +657,20 @@ class Minqing(Application[UUID]):
         self.accounts.changed(username)
         return recorded
 
+    def set_password(self, *, actor: str, username: str, password_hash: str,
+                     occurred_at: datetime | None = None) -> Recorded:
+        """Record a new sign-in password of a staff account, as its hash (the password is checked and
+        hashed at the edge, `api.auth`, and never stored). A member of staff sets their own; an admin
+        anyone's. Every session signed in with the old one ends on its next request."""
+        when = self._when(occurred_at)
+        if actor != username:
+            self.authorise(actor, "manage_accounts", [self.deployment.root.id])
+        account = self._load(Account, account_id(username))
+        account.set_password(password_hash=password_hash, actor=actor, occurred_at=when)
+        recorded = self._save(account)
+        self.accounts.changed(username)
+        return recorded
+
     # ------------------------------------------------------------------ history and audit
     def history(self, aggregate_id: UUID) -> list[audit.HistoryEntry]:
         """Every event of a case, household, visit or account: who, recorded when, occurred when, what."""

@@ -27,7 +27,11 @@ PAGE = 1000
 # Reading one aggregate's events by id costs about what decoding 4 (SQLite) to 8 (PostgreSQL) events
 # of a pass over the log does (docs/reliability.md): past that, a scoped verify reads the log once.
 SCAN_RATIO = 4
-NOT_DATA = ENVELOPE | {"actor", "occurred_at"}  # an event's data in its history: its payload less these
+# The hashes an account keeps to check its secrets (a bearer token's, the password's): a history says
+# that a token was issued or a password set, by whom and when, never the hash, which could be attacked
+# offline (a password's above all).
+SECRET_HASHES = frozenset({"secret_hash", "password_hash"})
+NOT_DATA = ENVELOPE | {"actor", "occurred_at"} | SECRET_HASHES  # an event's data in its history
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def history(app: Minqing, aggregate_id: UUID) -> list[HistoryEntry]:
     entries = []
     for event in app.events.get(aggregate_id):
         assert isinstance(event, ChainedAggregate.Event)    # every aggregate of Minqing is chained
-        data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less who and when
+        data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less NOT_DATA
         entries.append(HistoryEntry(event.originator_version, type(event).__name__, event.actor,
                                     event.timestamp, event.occurred_at, data, event.chain))
     return entries

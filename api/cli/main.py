@@ -7,13 +7,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from uuid import UUID
 
 import click
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from api import auth
+from api import auth, i18n
 from api.compose import Runtime, initialise
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
 from api.settings import Settings
@@ -246,6 +247,34 @@ def accounts_issue_token(username: str, label: str) -> None:
     with Runtime.open() as rt, _domain_errors():
         token = auth.issue_token(rt.app, actor=SYSTEM, username=username, label=label)[1]
     click.echo(token)
+
+
+@accounts.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (its first line), for scripts.")
+def accounts_set_password(username: str, password_stdin: bool) -> None:
+    """Set a member of staff's sign-in password (asked twice; kept only as an Argon2 hash). Their sessions
+    signed in with the old one end on their next request."""
+    if password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        password = click.prompt("new password", hide_input=True, confirmation_prompt="the new password again")
+    refusal = _in_both_languages(partial(auth.password_refusal, password))
+    if refusal:
+        raise click.ClickException(refusal)
+    with Runtime.open() as rt, _domain_errors():
+        auth.set_password(rt.app, actor=SYSTEM, username=username, password=password)
+    click.echo(f"set {username}'s password")
+
+
+def _in_both_languages(message: Callable[[], str | None]) -> str | None:
+    """An operator's message in English and Chinese (the console has no language switch)."""
+    with i18n.speaking("en"):
+        english = message()
+    with i18n.speaking("zh_CN"):
+        chinese = message()
+    return english and f"{english} {chinese}"
 
 
 @accounts.command("revoke-token")

@@ -30,6 +30,9 @@ STAFF = (
     Staff("song.yu", "宋宇（清水社区第二网格网格员）", "worker", "qingshui.community.p2"),
     Staff("gao.ping", "高平（镇纪委督查）", "reviewer", "qingshui"),
 )
+# Every demo account signs in with this password, set when the demo is loaded and printed by `minqing
+# demo` (README, "Signing in to the demo"): the demo's data, public like the rest of it, never a default.
+DEMO_PASSWORD = "qingshui-demo"
 MARKER = "zhou.jianguo"                 # the demo is loaded if its township supervisor has an account
 TOWNSHIP, TOWNSHIP_SUPERVISOR = "qingshui", "zhou.jianguo"
 STAFF_NAMES = {member.username: member.display_name for member in STAFF}

@@ -23,9 +23,11 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import partial
 from uuid import UUID
 
+from api import auth
 from api.demo import content as words
 from api.demo.content import (
     AREAS,
+    DEMO_PASSWORD,
     MARKER,
     PLACES,
     SCOPES,
@@ -158,6 +160,7 @@ class DemoSummary:
     worked: dict[str, UUID] = field(default_factory=dict)
     accounts_opened: list[str] = field(default_factory=list)
     accounts_reused: list[str] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=dict)  # user name → the demo password set now
     by_track: Counter[str] = field(default_factory=Counter)
     by_status: Counter[str] = field(default_factory=Counter)
     by_outcome: Counter[str] = field(default_factory=Counter)
@@ -177,7 +180,10 @@ class DemoSummary:
             f"  by channel: {counts(self.by_channel)}",
             f"households 户: {len(self.households)} ({counts(self.households_by_category)})",
             f"visits 户次: {len(self.visits)} ({counts(self.visits_by_status)})",
-            f"staff accounts: {len(self.accounts_opened)} opened, {len(self.accounts_reused)} reused",
+            f"staff accounts: {len(self.accounts_opened)} opened, {len(self.accounts_reused)} reused; "
+            "sign in at /login as",
+            *(f"  {m.username:<15} password {self.passwords.get(m.username, '(as set before)'):<16} "
+              f"{m.role} over {m.cell_id}  {m.display_name}" for m in STAFF),
             "worked examples (minqing history ID):",
             *(f"  {name:<18} {demand_id}" for name, demand_id in self.worked.items()),
         ]
@@ -348,6 +354,8 @@ class _Loader:
     # --- staff
     def staff(self) -> None:
         when = self.dated([HISTORY_DAYS + 30])[0]
+        # Hashed once for all: Argon2 takes a good fraction of a second, and this password is public.
+        password_hash = auth.password_hash(DEMO_PASSWORD)
         for member in STAFF:
             try:
                 account = self.app.account(member.username)
@@ -364,6 +372,10 @@ class _Loader:
             if [member.role, member.cell_id] not in account.grants:
                 self.app.grant_role(actor=SYSTEM, username=member.username, role=member.role,
                                     cell_id=member.cell_id, occurred_at=when)
+            if account.password_version is None:  # a password chosen since is kept on `demo --force`
+                self.app.set_password(actor=SYSTEM, username=member.username, password_hash=password_hash,
+                                      occurred_at=when)
+                self.summary.passwords[member.username] = DEMO_PASSWORD
         self.progress(1)
 
     # --- households and visits

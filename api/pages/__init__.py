@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases
-from api.pages.forms import CsrfRefused, see_other
+from api.pages import cases, session, signin
+from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
 
@@ -28,14 +27,13 @@ router = APIRouter(include_in_schema=False)
 @router.get("/")
 async def home(request: Request) -> Response:
     """A signed-in member of staff goes to their queue; anyone else to the sign-in page."""
-    return see_other("/queue")
+    return see_other("/queue" if await session.current(request) else "/login")
 
 
 @router.get("/lang/{locale}")
 async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> Response:
     """The language switch: remembered in a cookie for a year."""
-    target = urlsplit(next)
-    response = see_other(next if not (target.scheme or target.netloc) and next.startswith("/") else "/")
+    response = see_other(local_path(next))
     if locale in i18n.LOCALES:
         response.set_cookie(i18n.COOKIE, locale, max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600, samesite="lax",
                             path="/")
@@ -45,6 +43,7 @@ async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> R
 def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(cases.router)
+    app.include_router(signin.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, get_args, get_origin
+from urllib.parse import urlsplit
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -73,6 +74,16 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
+
+
+def local_path(path: str, otherwise: str = "/") -> str:
+    """`path` when it is a page of this site, else `otherwise`: a link may say where to go next, never to
+    another site (`//host`, `/\\host` and `/<tab>/host` are other sites to a browser)."""
+    target = urlsplit(path)
+    if (target.scheme or target.netloc or not path.startswith("/") or path.startswith(("//", "/\\"))
+            or any(c < " " for c in path)):
+        return otherwise
+    return path
 
 
 def rejection_of(error: Exception, values: dict[str, str]) -> Rejection:

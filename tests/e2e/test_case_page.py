@@ -101,7 +101,9 @@ def clock(api: Api) -> Clock:
 def pages(api: Api, clock: Clock) -> Iterator[Pages]:
     for username, name in ((LI_MING, "李明"), (WANG_FANG, "王芳")):
         api.app.open_account(actor=SYSTEM, username=username, display_name=name)
-        api.app.grant_role(actor=SYSTEM, username=username, role="worker", cell_id="qingshui.dongcun")
+        granted = api.app.grant_role(actor=SYSTEM, username=username, role="worker",
+                                     cell_id="qingshui.dongcun")
+    api.runtime.wait_for_views(granted.position, ["staff"])  # the reassign picker reads the staff view
     yield Pages(api)
     api.client.app.dependency_overrides.clear()  # type: ignore[attr-defined]
 

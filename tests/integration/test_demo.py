@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
+from api import auth
 from api.cli import main
+from api.demo.content import DEMO_PASSWORD, STAFF
 from api.demo.load import DEMO_UNITS, DemoSummary, already_loaded, load_demo
 from api.settings import Settings
 from domain.application import Minqing
@@ -232,6 +234,12 @@ def test_the_demo_tells_the_seeds_worked_examples(demo: Demo) -> None:
     assert dispute.resolved_at.date() == dispute.raised_at.date() and dispute.rating == "satisfied"
 
 
+def test_every_demo_account_signs_in_with_the_demo_password(demo: Demo) -> None:
+    assert demo.summary.passwords == {member.username: DEMO_PASSWORD for member in STAFF}
+    for member in STAFF:
+        assert auth.password_matches(demo.app.account(member.username), DEMO_PASSWORD)
+
+
 def test_the_demo_command_loads_once_refuses_a_second_time_and_loads_again_when_forced(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MINQING_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
@@ -241,11 +249,13 @@ def test_the_demo_command_loads_once_refuses_a_second_time_and_loads_again_when_
     first = runner.invoke(main, ["demo"])
     assert first.exit_code == 0, first.output
     assert "9 opened, 0 reused" in first.output
+    assert re.search(r"li\.xiaohong +password qingshui-demo +worker over qingshui\.dongcun", first.output)
     again = runner.invoke(main, ["demo"])
     assert again.exit_code != 0 and "already loaded" in again.output and "--force" in again.output
     forced = runner.invoke(main, ["demo", "--force"])
     assert forced.exit_code == 0, forced.output
     assert "0 opened, 9 reused" in forced.output
+    assert re.search(r"li\.xiaohong +password \(as set before\)", forced.output)  # not set again
 
     assert runner.invoke(main, ["verify"]).exit_code == 0
     manhole = re.search(r"manhole_cover\s+([0-9a-f-]{36})", forced.output)

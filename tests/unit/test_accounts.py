@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 
-from api import auth
+from api import auth, i18n
 from domain import errors
-from domain.account import account_id
+from domain.account import Account, account_id
 from domain.application import Minqing
 from tests.conftest import Clock
 from tests.unit import cases
@@ -143,3 +144,69 @@ def test_a_token_expires_after_its_lifetime(app: Minqing, clock: Clock, new_work
     clock.advance(hours=1)
     with pytest.raises(errors.UnknownActor, match="expired"):
         auth.authenticate(accounts, token, now=clock.now)
+
+
+# ---------------------------------------------------------------- passwords
+def test_a_member_of_staff_sets_their_own_password_and_an_admin_sets_anyones(app: Minqing) -> None:
+    auth.set_password(app, actor="wang.worker", username="wang.worker", password="东村一组-路灯2026")
+    auth.set_password(app, actor="admin", username="zhao.worker", password="西村-自来水-0317")
+    assert auth.password_matches(app.account("wang.worker"), "东村一组-路灯2026")
+    assert auth.password_matches(app.account("zhao.worker"), "西村-自来水-0317")
+    assert not auth.password_matches(app.account("zhao.worker"), "东村一组-路灯2026")
+
+
+@pytest.mark.parametrize("actor", ["zhao.worker", "chen.supervisor", "sun.reviewer"])
+def test_only_an_admin_sets_a_colleagues_password(app: Minqing, actor: str) -> None:
+    with pytest.raises(errors.NotAuthorised):
+        auth.set_password(app, actor=actor, username="wang.worker", password="east-village-lights")
+
+
+def test_a_password_is_kept_only_as_an_argon2_hash_and_history_never_shows_a_secrets_hash(
+        app: Minqing) -> None:
+    auth.set_password(app, actor="wang.worker", username="wang.worker", password="东村一组-路灯2026")
+    auth.issue_token(app, actor="admin", username="wang.worker", label="手机")
+    account = app.account("wang.worker")
+    assert account.password_hash.startswith("$argon2id$") and "路灯" not in account.password_hash
+    history = app.history(account_id("wang.worker"))
+    token_id = history[-1].data["token_id"]
+    assert [(e.type, e.actor, e.data) for e in history[-2:]] == [
+        ("PasswordSet", "wang.worker", {}), ("TokenIssued", "admin", {"token_id": token_id, "label": "手机"})]
+    assert account.password_hash not in repr(history)
+
+
+def test_a_password_has_at_least_ten_characters_said_in_the_language_asked(app: Minqing) -> None:
+    with i18n.speaking("zh_CN"), pytest.raises(errors.InvalidInput, match="密码至少需要 10 个字符"):
+        auth.set_password(app, actor="wang.worker", username="wang.worker", password="路灯坏了请修一下")
+    with i18n.speaking("en"):
+        assert auth.password_refusal("123456789") == "A password has at least 10 characters."
+        assert auth.password_refusal("1234567890") is None
+    assert app.account("wang.worker").password_version is None
+
+
+def test_no_password_matches_an_unknown_account_or_one_without_a_password(app: Minqing) -> None:
+    assert not auth.password_matches(None, "")
+    assert not auth.password_matches(app.account("wang.worker"), "")
+    with pytest.raises(errors.InvalidInput):
+        app.set_password(actor="admin", username="wang.worker", password_hash="")
+
+
+def test_setting_a_password_moves_the_version_sessions_are_bound_to(app: Minqing) -> None:
+    first = auth.set_password(app, actor="admin", username="wang.worker", password="first-password")
+    second = auth.set_password(app, actor="wang.worker", username="wang.worker", password="second-password")
+    assert app.account("wang.worker").password_version == second.version > first.version
+
+
+def test_an_unknown_user_name_takes_as_long_to_refuse_as_a_wrong_password(app: Minqing) -> None:
+    auth.set_password(app, actor="admin", username="wang.worker", password="东村一组-路灯2026")
+    account = app.account("wang.worker")
+    auth.password_matches(None, "warm-up")          # the hash of nothing is made once per process
+
+    def fastest(account: Account | None) -> float:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            assert not auth.password_matches(account, "wrong-password")
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    assert 0.5 < fastest(None) / fastest(account) < 2
