@@ -95,7 +95,8 @@ async def submit(request: Request, model: type[M], command: Callable[[M], Record
     runtime: Runtime = request.app.state.runtime
     values = await checked_form(request)
     try:
-        form = model.model_validate(values)
+        # a control left empty is sent as "": the field was not given (its default applies)
+        form = model.model_validate({key: value for key, value in values.items() if value != ""})
         recorded = await runtime.command(lambda: command(form), None, None)
     except (ValidationError, errors.DomainError) as error:
         return await again(rejection_of(error, values))
