@@ -97,7 +97,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, error: errors.DomainError) -> JSONResponse:
         status = status_of(error)
-        named = ({"errors": [{"path": f"body.{error.field}", "message": error.message}]}
+        named = ({"errors": [{"path": f"body.{error.field}", "message": error.message,
+                             "type": error.code}]}
                  if isinstance(error, errors.UnknownReference) else {})
         response = problem(status, error.code, (type(error).__doc__ or error.code).strip(), error.message,
                            request.url.path, **named)
