@@ -15,7 +15,7 @@ from api.i18n import gettext as _
 from api.pages.names import Names
 from api.pages.render import render
 from api.pages.session import SignedIn
-from api.rest.common import narrowed
+from api.rest.common import Offset, narrowed
 from api.web.deps import RuntimeDep, masks_personal_data, readable_cells
 from domain import errors
 from domain.application import Minqing
@@ -66,7 +66,7 @@ def display_names(app: Minqing, usernames: set[str]) -> dict[str, str]:
 @router.get("/queue")
 def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine", cell: Filter = None,
           category: Filter = None, status: Filter = None, track: Filter = None, q: Filter = None,
-          phone: Filter = None, offset: Annotated[int, Query(ge=0)] = 0) -> Response:
+          phone: Filter = None, offset: Offset = 0) -> Response:
     """The cases in my scope waiting on an action: one tab, filtered and searched, past due first."""
     app, now = rt.app, rt.app.clock()
     scope = readable_cells(account, app.deployment)

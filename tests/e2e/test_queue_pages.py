@@ -180,3 +180,12 @@ def test_a_refused_demand_shows_the_error_beside_the_field_and_keeps_what_was_ty
     assert re.search(r'<small class="field-error" id="title-error">', answer.text)
     assert "村口小桥栏杆松动</textarea>" in answer.text
     assert re.search(r'<option value="phone"\s+selected', answer.text)
+
+
+def test_a_demand_in_a_cell_that_does_not_exist_is_refused_beside_the_cell(api: Api) -> None:
+    token = form(api)
+    sent = {"csrf_token": token, "channel": "phone", "cell_id": "qingshui.dongcun.g7", "title": "桥栏杆松动"}
+    answer = api.client.post("/cases/new", data=sent, follow_redirects=False)
+    assert answer.status_code == 422
+    assert re.search(r'<small class="field-error" id="cell_id-error">', answer.text)
+    assert 'value="桥栏杆松动"' in answer.text
