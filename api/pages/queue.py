@@ -21,6 +21,7 @@ from domain import errors
 from domain.application import Minqing
 from domain.demand import DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED
 from domain.deployment import TRACKS, Deployment
+from domain.masking import masked
 from domain.templates import TEMPLATES
 from projections import queries
 
@@ -81,7 +82,8 @@ def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine"
             track=filters["track"], text=filters["q"], phone=filters["phone"], open_only=True, now=now,
             assignee=account.username if tab == "mine" else None, late=True if tab == "late" else None,
             due_within=SOON if tab == "soon" else None, sort=queries.URGENCY, limit=ROWS, offset=offset)
-    rows = [row_of(item, now) for item in page.items]
+    items = page.items if sees_phone else masked(page.items)
+    rows = [row_of(item, now) for item in items]
     names = Names(app.deployment, display_names(app, {r["assignee"] for r in rows if r["assignee"]}))
     return render(request, "queue.html", names=names, rows=rows, page=page, filters=filters, tabs=tabs(),
                   sees_phone=sees_phone, now=now, cells=cell_options(app.deployment, scope),

@@ -14,9 +14,10 @@ from api.pages.queue import cell_options
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.schemas import RaiseDemand
-from api.web.deps import RuntimeDep, readable_cells
+from api.web.deps import RuntimeDep, masks_personal_data, readable_cells
 from domain.account import Account
 from domain.deployment import CHANNELS
+from domain.masking import masked
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
@@ -33,8 +34,9 @@ def similar_cases(request: Request, cell: str | None, category: str | None,
     if not cell or cell not in readable_cells(account, runtime.app.deployment):
         return []
     with runtime.reader.connect() as conn:
-        return queries.search_cases(conn, cells=[cell], category=category or None, open_only=True,
-                                    sort="-raised_at", limit=SIMILAR).items
+        found = queries.search_cases(conn, cells=[cell], category=category or None, open_only=True,
+                                     sort="-raised_at", limit=SIMILAR).items
+    return masked(found) if masks_personal_data(account) else found
 
 
 def form_page(request: Request, account: Account, rejection: Rejection | None = None,
