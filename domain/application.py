@@ -309,7 +309,8 @@ class Minqing(Application[UUID]):
             raise errors.InvalidInput(f"channel must be one of {CHANNELS}")
         if actor == RESIDENT and channel not in PUBLIC_CHANNELS:
             raise errors.NotAuthorised(f"residents raise demands online, not through {channel!r}")
-        self.deployment.cell(cell_id)
+        if cell_id not in self.deployment.cells:
+            raise errors.UnknownReference("cell_id", f"no grid cell {cell_id!r} in this deployment")
         if category is not None:
             self.deployment.category(category)
         self.authorise(actor, "raise", [cell_id])

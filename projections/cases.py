@@ -18,6 +18,8 @@ cases = Table(
     Column("id", String(36), primary_key=True),
     Column("receipt", String(16), index=True),
     Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("resident_phone", String(30)),                 # searched by those who see personal data
     Column("channel", String(20), nullable=False),
     Column("category", String(50), index=True),
     Column("track", String(20)),
@@ -93,7 +95,8 @@ def _touch(row: Row, event: ChainedAggregate.Event) -> Row:
 
 def _raised(_: Row | None, e: Demand.Raised) -> Row:
     row: Row = {
-        "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title, "channel": e.channel,
+        "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title,
+        "description": e.description, "resident_phone": e.resident_phone, "channel": e.channel,
         "category": e.category_hint, "track": None, "template": None, "status": RAISED, "outcome": None,
         "current_step": RAISED, "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
@@ -238,7 +241,9 @@ def view() -> View:
         D.FeedbackGiven: _feedback, D.FeedbackExpired: _feedback_expired, D.Reopened: _reopened,
         D.DeadlineMissed: _deadline_missed, D.AccountabilityFlagged: _flagged,
     }
-    # The title and the flags are typed by people; a category is a hint typed into the public form until
-    # triage sets one of the deployment's.
+    # The title, the description and the flags are typed by people; a category is a hint typed into the
+    # public form until triage sets one of the deployment's. The resident's phone is masked like a number
+    # in text: with a cipher key the view holds its last four digits only.
     return View("cases", cases, demand_key, handlers,
-                free_text={"title": (), "category": (), "flag_details": ("responsible", "finding")})
+                free_text={"title": (), "description": (), "resident_phone": (), "category": (),
+                           "flag_details": ("responsible", "finding")})

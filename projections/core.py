@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from domain.masking import mask_text
+from domain.masking import PHONE_FIELDS, mask_number, mask_text
 
 Row = dict[str, Any]
 Handler = Callable[[Row | None, Any], Row | None]
@@ -85,8 +85,9 @@ class View:
     key: Callable[[Any], str | None]
     handlers: Mapping[type, Handler]
     # The columns of free text, where a phone or ID number may have been typed (for a JSON column of
-    # items, the items' keys that are). With `masks_numbers` those numbers are written masked: set when
-    # a cipher key encrypts the events, so the views do not hold in clear what the events hide.
+    # items, the items' keys that are), and the columns of phone numbers (masking.PHONE_FIELDS). With
+    # `masks_numbers` those numbers are written masked: set when a cipher key encrypts the events, so the
+    # views do not hold in clear what the events hide.
     free_text: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     masks_numbers: bool = False
 
@@ -137,7 +138,7 @@ class View:
         for column, keys in self.free_text.items():
             value = row[column]
             if isinstance(value, str):
-                row[column] = mask_text(value)
+                row[column] = mask_number(value) if column in PHONE_FIELDS else mask_text(value)
             elif isinstance(value, list):
                 row[column] = [{k: mask_text(v) if k in keys and isinstance(v, str) else v
                                 for k, v in item.items()} for item in value]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, case, func, or_, select
 
 from domain.application import PERMISSIONS
 from domain.demand import CLOSED
@@ -52,8 +52,13 @@ def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: 
     _check_page(limit, offset)
     column = table.c[name]
     order = column.desc() if sort.startswith("-") else column.asc()
+    return _ordered_page(conn, query, [order, table.c[tiebreak]], limit, offset)
+
+
+def _ordered_page(conn: Connection, query: Select[Any], order: Sequence[ColumnElement[Any]], limit: int,
+                  offset: int) -> Page:
     total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = conn.execute(query.order_by(order, table.c[tiebreak]).limit(limit).offset(offset)).mappings()
+    rows = conn.execute(query.order_by(*order).limit(limit).offset(offset)).mappings()
     return Page([dict(r) for r in rows], total, limit, offset)
 
 
@@ -70,14 +75,32 @@ def _in_cells(columns: Sequence[ColumnElement[Any]],
 
 
 # ---------------------------------------------------------------- cases
+URGENCY = "urgency"  # the sort of a queue: past due first, then by due time, then the oldest
+
+
+def past_due(now: datetime) -> ColumnElement[bool]:
+    """A case with a deadline recorded missed, or whose earliest open deadline has passed (each item
+    of a search as of `now` says so as `late`)."""
+    return or_(cases.c.overdue.is_(True), cases.c.due_at <= now)
+
+
+def _not_past_due(now: datetime) -> ColumnElement[bool]:
+    return and_(cases.c.overdue.is_(False), or_(cases.c.due_at.is_(None), cases.c.due_at > now))
+
+
 def search_cases(conn: Connection, *, text: str | None = None, status: str | None = None,
                  track: str | None = None, step: str | None = None, category: str | None = None,
                  cells: Sequence[str] | None = None, assignee: str | None = None, channel: str | None = None,
                  overdue: bool | None = None, raised_from: datetime | None = None,
-                 raised_to: datetime | None = None, receipt: str | None = None, sort: str = "-raised_at",
-                 limit: int = 50, offset: int = 0) -> Page:
+                 raised_to: datetime | None = None, receipt: str | None = None, phone: str | None = None,
+                 open_only: bool = False, now: datetime | None = None, late: bool | None = None,
+                 due_within: timedelta | None = None, sort: str = "-raised_at", limit: int = 50,
+                 offset: int = 0) -> Page:
     """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible
-    cell)."""
+    cell). `text` is found in the title, the description or the receipt code; `phone` in the
+    resident's phone (only for those who see personal data: the caller decides). `open_only`: not
+    closed. Given `now`: `late` (past due, see `past_due`, or not), `due_within` (not past due and an
+    open deadline within that time), the sort `URGENCY`, and each item's `late`."""
     c = cases.c
     where: list[ColumnElement[bool]] = _in_cells([c.cell_id, c.responsible_cell_id], cells)
     for column, value in ((c.status, status), (c.track, track), (c.current_step, step),
@@ -86,12 +109,36 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
         if value is not None:
             where.append(column == value)
     if text:
-        where.append(func.lower(c.title).contains(text.lower(), autoescape=True))
+        words = text.lower()
+        where.append(or_(func.lower(c.title).contains(words, autoescape=True),
+                         func.lower(c.description).contains(words, autoescape=True),
+                         func.lower(c.receipt) == words))
+    if phone:
+        where.append(c.resident_phone.contains(phone, autoescape=True))
+    if open_only:
+        where.append(c.status != CLOSED)
     if raised_from is not None:
         where.append(c.raised_at >= raised_from)
     if raised_to is not None:
         where.append(c.raised_at < raised_to)
-    return _page(conn, cases, select(cases).where(and_(True, *where)), sort, limit, offset)
+    if (late is not None or due_within is not None or sort == URGENCY) and now is None:
+        raise BadQuery("being late, being due soon and the urgency sort are as of a time: give `now`")
+    if now is not None and late is not None:
+        where.append(past_due(now) if late else _not_past_due(now))
+    if now is not None and due_within is not None:
+        where += [_not_past_due(now), c.due_at <= now + due_within]
+    query = select(cases).where(and_(True, *where))
+    if sort == URGENCY:
+        assert now is not None
+        _check_page(limit, offset)
+        order = [case((past_due(now), 0), else_=1), c.due_at.is_(None), c.due_at, c.raised_at, c.id]
+        page = _ordered_page(conn, query, order, limit, offset)
+    else:
+        page = _page(conn, cases, query, sort, limit, offset)
+    if now is not None:
+        for item in page.items:
+            item["late"] = item["overdue"] or (item["due_at"] is not None and item["due_at"] <= now)
+    return page
 
 
 def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
@@ -99,7 +146,7 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
                sort: str = "raised_at", limit: int = 50, offset: int = 0) -> Page:
     """Open cases past any deadline (应予解决而未解决), with what an accountability review needs."""
     c = cases.c
-    where = [c.status != CLOSED, or_(c.overdue.is_(True), c.due_at <= now),
+    where = [c.status != CLOSED, past_due(now),
              *_in_cells([c.cell_id, c.responsible_cell_id], cells)]
     if category is not None:
         where.append(c.category == category)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases, session, signin
+from api.pages import cases, queue, raise_demand, session, signin
 from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
@@ -42,8 +42,10 @@ async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> R
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.include_router(cases.router)
     app.include_router(signin.router)
+    app.include_router(queue.router)
+    app.include_router(raise_demand.router)  # before the case page, whose /cases/{id} would take /cases/new
+    app.include_router(cases.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

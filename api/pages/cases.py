@@ -25,14 +25,14 @@ from api import i18n
 from api.i18n import gettext as _
 from api.pages import forms
 from api.pages.forms import Rejection
-from api.pages.names import Names
+from api.pages.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.demands import COMMANDS, CaseCommand, readable
 from api.web.deps import masks_personal_data
 from domain import errors
 from domain.account import Account
-from domain.application import RESIDENT, SYSTEM, Minqing
+from domain.application import Minqing
 from domain.audit import HistoryEntry, Verification
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTICE_CHANNELS, Demand, NextAction
 from domain.masking import masked
@@ -316,16 +316,6 @@ def scope_of(app: Minqing, account: Account) -> list[str]:
     return sorted({cell for _, root in account.grants for cell in app.deployment.subtree(root)})
 
 
-def _display_names(app: Minqing, usernames: set[str]) -> dict[str, str]:
-    found = {SYSTEM: _("the system"), RESIDENT: _("a resident")}
-    for username in usernames - found.keys():
-        try:
-            found[username] = app.account(username).display_name or username
-        except errors.UnknownActor:
-            found[username] = username
-    return found
-
-
 def _as_of_moment(value: str, zone: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
@@ -368,7 +358,7 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
         entries = [HistoryEntry(e.version, e.type, e.actor, e.recorded_at, e.occurred_at, masked(e.data),
                                 e.chain) for e in entries]
     people = {entry.actor for entry in entries} | {current.assignee or ""}
-    names = Names(app.deployment, _display_names(app, people - {""}))
+    names = Names(app.deployment, display_names(app, people))
     action_list = action_forms(app, current, account.username, names,
                                lambda: staff_covering(request, current)) if at is None else []
     if action_list:

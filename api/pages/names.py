@@ -4,7 +4,11 @@ The names themselves are data of the domain (`domain.vocabulary`, the deployment
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from api import i18n
+from domain import errors
+from domain.application import RESIDENT, SYSTEM, Minqing
 from domain.deployment import Deployment
 from domain.templates import TEMPLATES
 from domain.vocabulary import (
@@ -41,6 +45,17 @@ TERMS: dict[str, dict[str, Name]] = {
 }
 
 
+def display_names(app: Minqing, usernames: Iterable[str]) -> dict[str, str]:
+    """The display names of the staff a page shows (one read of each account)."""
+    found = {}
+    for username in set(usernames) - {SYSTEM, RESIDENT, ""}:
+        try:
+            found[username] = app.account(username).display_name or username
+        except errors.UnknownActor:
+            continue
+    return found
+
+
 def named(name: Name | None, fallback: str) -> str:
     return name.in_(i18n.current.get()) if name is not None else fallback
 
@@ -68,9 +83,19 @@ class Names:
         return named(titles.get(step_key or ""), step_key or "")
 
     def staff(self, username: str | None) -> str:
+        if username == SYSTEM:
+            return i18n.gettext("the system")
+        if username == RESIDENT:
+            return i18n.gettext("a resident")
         if not username:
             return ""
         return self.display_names.get(username) or username
+
+    def cell_options(self, cells: Iterable[str]) -> list[tuple[str, str]]:
+        """Cells as a select's options, in the grid's order, indented by their depth in it."""
+        inside = set(cells)
+        return [(cell, "\u00a0\u00a0" * len(self.deployment.ancestors(cell)) + self.cell(cell))
+                for cell in self.deployment.cells if cell in inside]
 
     def term(self, kind: str, key: str | None) -> str:
         """A word of a closed vocabulary (a kind of `TERMS`: status, outcome, rating, channel, …)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -90,18 +90,33 @@ async def raise_demand(body: RaiseDemand, rt: RuntimeDep, actor: Staff, once: Re
 
 @router.get("", response_model=Page)
 def search(rt: RuntimeDep, scope: Scope, actor: Staff,
-           q: Annotated[str | None, Query(max_length=200, description="Words in the title")] = None,
+           q: Annotated[str | None, Query(max_length=200, description="Words in the title or "
+                                          "description, or a receipt code")] = None,
+           phone: Annotated[str | None, Query(max_length=30, description="Part of the resident's phone "
+                                              "(workers and supervisors only: others see it masked)")] = None,
            status: str | None = None, track: str | None = None, step: str | None = None,
            category: str | None = None, cell: str | None = None, assignee: str | None = None,
-           channel: str | None = None, overdue: bool | None = None, sort: str = "-raised_at",
+           channel: str | None = None, overdue: bool | None = None,
+           open_only: Annotated[bool, Query(alias="open", description="Only cases not closed")] = False,
+           late: Annotated[bool | None, Query(description="Past due now (a deadline missed or passed), "
+                                                          "or not")] = None,
+           due_within_days: Annotated[int | None, Query(ge=0, le=366, description="Not past due, with a "
+                                                        "deadline within this many days")] = None,
+           sort: Annotated[str, Query(description="A column (prefix - for descending), or "
+                                                  f"{queries.URGENCY!r}: past due first, then by due time")
+                           ] = "-raised_at",
            limit: Limit = 50, offset: Offset = 0, after: After = None) -> Any:
     """Search the case list (the `cases` view) within your grid cells."""
+    if phone and masks_personal_data(actor):
+        raise errors.NotAuthorised("only workers and supervisors search by the resident's phone")
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
+    within = None if due_within_days is None else timedelta(days=due_within_days)
     with rt.reader.connect() as conn:
-        page = queries.search_cases(conn, text=q, status=status, track=track, step=step,
+        page = queries.search_cases(conn, text=q, phone=phone, status=status, track=track, step=step,
                                     category=category, cells=cells, assignee=assignee, channel=channel,
-                                    overdue=overdue, sort=sort, limit=limit, offset=offset)
+                                    overdue=overdue, open_only=open_only, now=rt.app.clock(), late=late,
+                                    due_within=within, sort=sort, limit=limit, offset=offset)
     return listing(page, masked=masks_personal_data(actor))
 
 

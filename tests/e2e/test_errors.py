@@ -129,10 +129,12 @@ def test_a_body_that_is_not_json_is_a_422(api: Api) -> None:
     assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-request")
 
 
-def test_a_cell_the_deployment_does_not_have_is_a_422(api: Api) -> None:
+def test_a_cell_the_deployment_does_not_have_is_a_422_naming_the_field(api: Api) -> None:
     response = api.post("/api/v1/demands", {"channel": "phone", "title": "路灯",
                                             "cell_id": "qingshui.atlantis"})
-    assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
+    assert (response.status_code, s.problem_type(response)) == (422, "/problems/unknown-reference")
+    named = [(e["path"], e["type"]) for e in response.json()["errors"]]
+    assert named == [("body.cell_id", "unknown-reference")]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/demands/{id}", "/api/v1/demands/{id}/history",

@@ -88,6 +88,7 @@ def test_no_view_table_holds_a_phone_or_id_number_in_clear_when_a_cipher_key_is_
     stored = every_view_row(engine)
     assert TYPED in stored or keyed  # the rows hold the text (not something else) …
     assert (MOBILE in stored, ID_NUMBER in stored) == (not keyed, not keyed)  # … masked with a key
+    assert (s.RESIDENT_PHONE in stored) == (not keyed)  # the resident's phone, kept for searching
     if keyed:
         assert "请回电 *******5678，身份证 **************002X" in stored
 

@@ -45,8 +45,9 @@ def test_a_demand_comes_through_a_known_channel(app: Minqing) -> None:
 
 
 def test_a_demand_sits_in_a_cell_of_the_grid(app: Minqing) -> None:
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(errors.UnknownReference) as refused:
         app.raise_demand(actor="wang.worker", channel="phone", title="Lights", cell_id="qingshui.dongcun.g7")
+    assert refused.value.field == "cell_id"
 
 
 def test_a_category_suggested_when_raising_is_one_the_deployment_knows(app: Minqing) -> None:

@@ -1,0 +1,88 @@
+"""My queue (我的待办): the open cases in my cells that wait on an action, past due first.
+
+Read from the `cases` view through `queries.search_cases`, the query the API's case search uses.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.i18n import gettext as _
+from api.pages.names import Names, display_names
+from api.pages.render import render
+from api.pages.session import SignedIn
+from api.rest.common import Offset, narrowed
+from api.web.deps import RuntimeDep, masks_personal_data, readable_cells
+from domain.demand import DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED
+from domain.deployment import TRACKS
+from domain.masking import masked
+from domain.templates import TEMPLATES
+from projections import queries
+
+router = APIRouter(include_in_schema=False)
+
+SOON = timedelta(days=2)   # due this soon: shown as a warning, and the 即将到期 tab
+ROWS = 25                  # cases on one page of the queue
+OPEN_STATUSES = (RAISED, IN_PROGRESS, DELIBERATING, IMPLEMENTING)
+Filter = Annotated[str | None, Query(max_length=200)]
+
+
+def tabs() -> list[tuple[str, str]]:
+    """The queue's tabs, by key, in the page's language."""
+    return [("mine", _("Assigned to me")), ("cells", _("My cells")), ("soon", _("Due soon")),
+            ("late", _("Overdue"))]
+
+
+def step_position(template: str | None, step: str) -> tuple[int, int] | None:
+    """The step's place in its template and the template's number of steps (3, 6), if it is one."""
+    found = TEMPLATES.get(template or "")
+    keys = [s.key for s in found.steps] if found else []
+    return (keys.index(step) + 1, len(keys)) if step in keys else None
+
+
+@router.get("/queue")
+def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine", cell: Filter = None,
+          category: Filter = None, status: Filter = None, track: Filter = None, q: Filter = None,
+          phone: Filter = None, offset: Offset = 0) -> Response:
+    """The cases in my scope waiting on an action: one tab, filtered and searched, past due first."""
+    app, now = rt.app, rt.app.clock()
+    scope = readable_cells(account, app.deployment)
+    tab = tab if tab in dict(tabs()) else "mine"
+    cell = cell if cell in scope else None
+    sees_phone = not masks_personal_data(account)
+    filters = {"tab": tab, "cell": cell, "category": category or None, "status": status or None,
+               "track": track or None, "q": q or None, "phone": (phone or None) if sees_phone else None}
+    with rt.reader.connect() as conn:
+        page = queries.search_cases(
+            conn, cells=narrowed(app, scope, cell), category=filters["category"], status=filters["status"],
+            track=filters["track"], text=filters["q"], phone=filters["phone"], open_only=True, now=now,
+            assignee=account.username if tab == "mine" else None, late=True if tab == "late" else None,
+            due_within=SOON if tab == "soon" else None, sort=queries.URGENCY, limit=ROWS, offset=offset)
+    items = page.items if sees_phone else masked(page.items)
+    rows = [row_of(item, now) for item in items]
+    names = Names(app.deployment, display_names(app, {r["assignee"] for r in rows if r["assignee"]}))
+    return render(request, "queue.html", names=names, rows=rows, page=page, filters=filters, tabs=tabs(),
+                  sees_phone=sees_phone, now=now, cells=Names(app.deployment).cell_options(scope),
+                  category_options=[(key, names.category(key)) for key in app.deployment.categories],
+                  status_options=[(key, names.term("status", key)) for key in OPEN_STATUSES],
+                  track_options=[(key, names.term("track", key)) for key in TRACKS],
+                  more=page.offset + len(rows) < page.total, next_offset=page.offset + ROWS,
+                  query_of=query_of)
+
+
+def row_of(item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A case of the view as a row of the queue: what the template shows, worked out here."""
+    due_at = item["due_at"]
+    return {**item, "position": step_position(item["template"], item["current_step"]),
+            "age": now - item["raised_at"],
+            "soon": not item["late"] and due_at is not None and due_at - now <= SOON}
+
+
+def query_of(filters: dict[str, Any], **changed: Any) -> str:
+    """The queue's query string with some values changed (the tabs' and the next page's links)."""
+    values = {**filters, **changed}
+    return urlencode({k: v for k, v in values.items() if v not in (None, "", 0)})
