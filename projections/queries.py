@@ -235,12 +235,15 @@ def satisfaction_summary(conn: Connection, *, by: str = "category", category: st
 # ---------------------------------------------------------------- visits
 def households(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
                visitor: str | None = None, category: str | None = None, overdue: bool | None = None,
-               sort: str = "next_due_at", limit: int = 50, offset: int = 0) -> Page:
+               ids: Sequence[UUID] | None = None, sort: str = "next_due_at", limit: int = 50,
+               offset: int = 0) -> Page:
     """Households with their last visit, next visit due and whether they are overdue (逾期未访: their
     cadence passed since the last visit, or since registration before any); `category`: only those of
-    that household category. Those without a next visit due come last."""
+    that household category; `ids`: only those households. Those without a next visit due come last."""
     v = visit_coverage.c
     where = [v.registered_at.is_not(None), *_in_cells([v.cell_id], cells)]
+    if ids is not None:
+        where.append(v.id.in_([str(household) for household in ids]))
     if visitor is not None:
         where.append(v.last_visitor == visitor)
     if category is not None:

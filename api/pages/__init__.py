@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
+from api.pages import households
 from api.pages.forms import CsrfRefused, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
@@ -43,6 +44,7 @@ async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> R
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(households.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

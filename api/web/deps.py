@@ -16,6 +16,7 @@ from api.compose import Runtime
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing
+from domain.deployment import Deployment
 
 # Per-request facts for the request log, filled in by dependencies running in other threads.
 request_facts: ContextVar[dict[str, Any] | None] = ContextVar("minqing_request_facts", default=None)
@@ -69,9 +70,14 @@ Staff = Annotated[Account, Depends(staff)]
 
 async def read_scope(account: Staff, rt: RuntimeDep) -> list[str]:
     """Every cell the caller may read: the subtrees of all their grants, whatever the role."""
+    return cells_read_by(account, rt.app.deployment)
+
+
+def cells_read_by(account: Account, deployment: Deployment) -> list[str]:
+    """The subtrees of all the account's grants, whatever the role: what it may read (API and pages)."""
     cells: set[str] = set()
     for _, cell in account.grants:
-        cells.update(rt.app.deployment.subtree(cell))
+        cells.update(deployment.subtree(cell))
     return sorted(cells)
 
 
