@@ -49,6 +49,11 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
 RESIDENT_MAY = ("raise", "object", "feedback", "close")
 
 
+def scopes_for(account: Account, action: str) -> list[str]:
+    """The cells over which `account` holds a role allowed `action`: it may do it there and below."""
+    return [cell for role, cell in account.grants if role in PERMISSIONS[action]]
+
+
 def permission_for(action: str, demand: Demand) -> str:
     """The permission an action on a case needs: changing an existing assignee is a supervisor's call."""
     return "reassign" if action == "assign" and demand.assignee else action
@@ -251,8 +256,7 @@ class Minqing(Application[UUID]):
                 return
             raise errors.NotAuthorised(f"a resident may not {action.replace('_', ' ')}")
         account = self.accounts.get(actor)
-        allowed = PERMISSIONS[action]
-        scopes = [cell for role, cell in account.grants if role in allowed]
+        scopes = scopes_for(account, action)
         if not scopes:
             held = sorted({role for role, _ in account.grants}) or ["no role"]
             raise errors.NotAuthorised(f"{actor} ({', '.join(held)}) may not {action.replace('_', ' ')}")

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, Text, and_, case, cast, func, or_, select
 
 from domain.application import PERMISSIONS
 from domain.demand import CLOSED
-from domain.deployment import Deployment
+from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
 from projections.cases import cases
 from projections.core import month_of
 from projections.notice_board import notice_board
@@ -27,6 +27,7 @@ from projections.satisfaction import satisfaction
 from projections.staff import staff
 from projections.stats import median, p90, share
 from projections.visit_coverage import visit_coverage
+from projections.visits import visits
 
 GROUPINGS = ("category", "cell", "worker", "month")
 MAX_PAGE = 500  # items in one page of a list, at most
@@ -45,13 +46,17 @@ class Page:
 
 
 def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: int, offset: int,
-          tiebreak: str = "id") -> Page:
+          tiebreak: str = "id", empty_last: bool = False) -> Page:
+    """One page of `query` in `sort` order; `empty_last` puts rows without a value last (as
+    PostgreSQL does going up, SQLite going down), on both stores."""
     name = sort.lstrip("-")
     if name not in table.c:
         raise BadQuery(f"cannot sort by {name!r}; sort by one of {sorted(table.c.keys())}")
     _check_page(limit, offset)
     column = table.c[name]
     order = column.desc() if sort.startswith("-") else column.asc()
+    if empty_last:
+        order = order.nulls_last()
     return _ordered_page(conn, query, [order, table.c[tiebreak]], limit, offset)
 
 
@@ -93,16 +98,20 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
                  cells: Sequence[str] | None = None, assignee: str | None = None, channel: str | None = None,
                  overdue: bool | None = None, raised_from: datetime | None = None,
                  raised_to: datetime | None = None, receipt: str | None = None, phone: str | None = None,
-                 open_only: bool = False, now: datetime | None = None, late: bool | None = None,
+                 visit_ids: Sequence[UUID] | None = None, open_only: bool = False,
+                 now: datetime | None = None, late: bool | None = None,
                  due_within: timedelta | None = None, sort: str = "-raised_at", limit: int = 50,
                  offset: int = 0) -> Page:
     """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible
     cell). `text` is found in the title, the description or the receipt code; `phone` in the
-    resident's phone (only for those who see personal data: the caller decides). `open_only`: not
-    closed. Given `now`: `late` (past due, see `past_due`, or not), `due_within` (not past due and an
-    open deadline within that time), the sort `URGENCY`, and each item's `late`."""
+    resident's phone (only for those who see personal data: the caller decides). `visit_ids`: only the
+    cases raised from those visits. `open_only`: not closed. Given `now`: `late` (past due, see
+    `past_due`, or not), `due_within` (not past due and an open deadline within that time), the sort
+    `URGENCY`, and each item's `late`."""
     c = cases.c
     where: list[ColumnElement[bool]] = _in_cells([c.cell_id, c.responsible_cell_id], cells)
+    if visit_ids is not None:
+        where.append(c.visit_id.in_([str(visit) for visit in visit_ids]))
     for column, value in ((c.status, status), (c.track, track), (c.current_step, step),
                           (c.category, category), (c.assignee, assignee), (c.channel, channel),
                           (c.overdue, overdue), (c.receipt, receipt)):
@@ -271,20 +280,61 @@ def satisfaction_summary(conn: Connection, *, by: str = "category", category: st
 
 # ---------------------------------------------------------------- visits
 def households(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
-               visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
-               limit: int = 50, offset: int = 0) -> Page:
-    """Households with their last visit, next visit due and whether they are overdue."""
+               visitor: str | None = None, category: str | None = None, overdue: bool | None = None,
+               ids: Sequence[UUID] | None = None, sort: str = "next_due_at", limit: int = 50,
+               offset: int = 0) -> Page:
+    """Households with their last visit, next visit due and whether they are overdue (逾期未访: their
+    cadence passed since the last visit, or since registration before any); `category`: only those of
+    that household category; `ids`: only those households. Those without a next visit due come last."""
     v = visit_coverage.c
     where = [v.registered_at.is_not(None), *_in_cells([v.cell_id], cells)]
+    if ids is not None:
+        where.append(v.id.in_([str(household) for household in ids]))
     if visitor is not None:
         where.append(v.last_visitor == visitor)
+    if category is not None:
+        if category not in HOUSEHOLD_CATEGORIES:
+            raise BadQuery(f"household category is one of {HOUSEHOLD_CATEGORIES}, not {category!r}")
+        # The categories are a JSON list of keys, the same text on both stores: '["hardship", ...]'.
+        where.append(cast(v.categories, Text).contains(f'"{category}"'))
     if overdue is True:
         where.append(v.next_due_at <= now)
     elif overdue is False:
         where.append(or_(v.next_due_at.is_(None), v.next_due_at > now))
-    page = _page(conn, visit_coverage, select(visit_coverage).where(and_(*where)), sort, limit, offset)
+    page = _page(conn, visit_coverage, select(visit_coverage).where(and_(*where)), sort, limit, offset,
+                 empty_last=True)
     items = [{**r, "overdue": r["next_due_at"] is not None and r["next_due_at"] <= now} for r in page.items]
     return Page(items, page.total, page.limit, page.offset)
+
+
+def household_visits(conn: Connection, *, cells: Sequence[str] | None = None, visitor: str | None = None,
+                     household: UUID | None = None, status: str | None = None,
+                     due_before: datetime | None = None, sort: str = "due_at", limit: int = 50,
+                     offset: int = 0) -> Page:
+    """Visits (走访) from the visits view: a visitor's, a household's; `status`: scheduled, conducted or
+    missed; `due_before`: only those due before that time."""
+    w = visits.c
+    where = _in_cells([w.cell_id], cells)
+    for column, value in ((w.visitor, visitor), (w.household_id, household and str(household)),
+                          (w.status, status)):
+        if value is not None:
+            where.append(column == value)
+    if due_before is not None:
+        where.append(w.due_at < due_before)
+    return _page(conn, visits, select(visits).where(and_(True, *where)), sort, limit, offset)
+
+
+def household_visit(conn: Connection, visit: UUID) -> dict[str, Any] | None:
+    """One visit from the visits view, None if it is not (yet) there."""
+    found = conn.execute(select(visits).where(visits.c.id == str(visit))).mappings().first()
+    return None if found is None else dict(found)
+
+
+def household_row(conn: Connection, household: UUID) -> dict[str, Any] | None:
+    """One household's row of the visit coverage view (last visit, next due), None if not there yet."""
+    query = select(visit_coverage).where(visit_coverage.c.id == str(household))
+    found = conn.execute(query).mappings().first()
+    return None if found is None else dict(found)
 
 
 def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",

@@ -1,11 +1,11 @@
-"""The `visit_coverage` view: per household, last visit, next visit due and visit counts
-(counted in 户次); summaries by cell and visitor are computed from it."""
+"""The `visit_coverage` view: per household, its address and categories, last visit, next visit due and
+visit counts (counted in 户次); the household list and the summaries by cell and visitor read it."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, Integer, MetaData, String, Table
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from domain.household import Household
 from domain.visit import HouseholdVisit
@@ -17,6 +17,7 @@ visit_coverage = Table(
     "view_visit_coverage", metadata,
     Column("id", String(36), primary_key=True),           # the household
     Column("cell_id", String(100), index=True),
+    Column("address", Text),
     Column("categories", JSON_TEXT),
     Column("cadence_days", Integer),
     Column("registered_at", UTCDateTime),
@@ -45,7 +46,7 @@ def _next_due(row: Row) -> datetime | None:
 
 
 def _blank(household_id: str) -> Row:
-    return {"id": household_id, "cell_id": None, "categories": [], "cadence_days": None,
+    return {"id": household_id, "cell_id": None, "address": None, "categories": [], "cadence_days": None,
             "registered_at": None, "last_visit_at": None, "last_visitor": None, "last_mode": None,
             "next_due_at": None,
             "conducted": 0, "missed": 0, "scheduled": 0}
@@ -53,8 +54,8 @@ def _blank(household_id: str) -> Row:
 
 def _registered(row: Row | None, e: Household.Registered) -> Row:
     row = row or _blank(id_text(e.originator_id))
-    row.update(cell_id=e.cell_id, categories=list(e.categories), cadence_days=e.cadence_days,
-               registered_at=e.occurred_at)
+    row.update(cell_id=e.cell_id, address=e.address, categories=list(e.categories),
+               cadence_days=e.cadence_days, registered_at=e.occurred_at)
     row["next_due_at"] = _next_due(row)
     return row
 
@@ -94,4 +95,4 @@ def view() -> View:
         Household.Registered: _registered, Household.Recategorised: _recategorised,
         HouseholdVisit.Scheduled: _scheduled, HouseholdVisit.Conducted: _conducted,
         HouseholdVisit.Missed: _missed,
-    })
+    }, free_text={"address": ()})  # typed by people: a phone number may be written into it

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases, queue, raise_demand, session, signin
+from api.pages import cases, households, queue, raise_demand, session, signin
 from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
@@ -46,6 +46,7 @@ def install(app: FastAPI) -> None:
     app.include_router(queue.router)
     app.include_router(raise_demand.router)  # before the case page, whose /cases/{id} would take /cases/new
     app.include_router(cases.router)
+    app.include_router(households.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

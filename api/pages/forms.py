@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_args, get_origin
+from typing import TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
 
 from fastapi import Request, Response
@@ -39,7 +39,7 @@ class Rejection:
 
     message: str
     fields: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
+    values: Mapping[str, str | list[str]] = field(default_factory=dict)
     status: int = 422
 
 
@@ -64,12 +64,41 @@ def keep_csrf_cookie(request: Request, response: Response) -> None:
 
 
 async def checked_form(request: Request) -> dict[str, str]:
-    """The form's fields, after its CSRF token was checked against the cookie."""
+    """The form's fields (the last value sent under each name), after its CSRF token was checked."""
+    return {key: values[-1] for key, values in (await checked_fields(request)).items()}
+
+
+async def checked_fields(request: Request) -> dict[str, list[str]]:
+    """Every value sent under each of the form's names (a group of checkboxes sends several), after its
+    CSRF token was checked against the cookie."""
     form = await request.form()
     sent, kept = form.get(CSRF_FIELD), request.cookies.get(CSRF_COOKIE)
     if not (isinstance(sent, str) and kept and hmac.compare_digest(sent, kept)):
         raise CsrfRefused
-    return {key: value for key, value in form.multi_items() if isinstance(value, str) and key != CSRF_FIELD}
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str) and key != CSRF_FIELD:
+            fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _takes_list(model: type[BaseModel], name: str) -> bool:
+    found = model.model_fields.get(name)
+    kinds = () if found is None else (found.annotation, *get_args(found.annotation))
+    return any(kind is list or get_origin(kind) is list for kind in kinds)
+
+
+def form_values(model: type[BaseModel], fields: dict[str, list[str]]) -> dict[str, str | list[str]]:
+    """A form's fields as `model` takes them: every value of a field the model takes as a list, the
+    last of any other. A field left empty is not sent on, so the model's default applies (an empty
+    optional name is None, not a name of no letters) or, for a required field, "required"."""
+    values: dict[str, str | list[str]] = {}
+    for name, sent in fields.items():
+        if _takes_list(model, name):  # ticked boxes, or a text area with one item per line
+            values[name] = [line.strip() for value in sent for line in value.splitlines() if line.strip()]
+        elif sent[-1].strip():
+            values[name] = sent[-1]
+    return values
 
 
 def see_other(path: str) -> RedirectResponse:
@@ -86,10 +115,11 @@ def local_path(path: str, otherwise: str = "/") -> str:
     return path
 
 
-def rejection_of(error: Exception, values: dict[str, str]) -> Rejection:
+def rejection_of(error: Exception, values: dict[str, str | list[str]]) -> Rejection:
     """What a person reads when the domain, or the form's model, refuses a form."""
     if isinstance(error, ValidationError):
-        fields = {".".join(str(p) for p in e["loc"]): i18n.gettext("This value is not valid")
+        # A list's item is marked on the list's field ("needs_found", not "needs_found.2").
+        fields = {str(e["loc"][0]) if e["loc"] else "": i18n.gettext("This value is not valid")
                   for e in error.errors()}
         return Rejection(i18n.gettext("Some values are not valid: see the marked fields"), fields, values)
     assert isinstance(error, errors.DomainError)
@@ -101,36 +131,15 @@ def rejection_of(error: Exception, values: dict[str, str]) -> Rejection:
     return Rejection(message, {named: message} if named else {}, values, status=status_of(error))
 
 
-def _is_list(annotation: object) -> bool:
-    return get_origin(annotation) is list or any(get_origin(a) is list for a in get_args(annotation))
-
-
-async def model_input(request: Request, model: type[BaseModel], values: dict[str, str]) -> dict[str, Any]:
-    """A form's fields as its model reads them: a field left empty is not sent (its default applies, or
-    it is missing), and a list field takes every value sent under its name, one item per line (ticked
-    boxes, or a text area). Numbers arrive as text, so the model is validated in lax mode."""
-    form = await request.form()
-    found: dict[str, Any] = {}
-    for name, value in values.items():
-        field_ = model.model_fields.get(name)
-        if field_ is not None and _is_list(field_.annotation):
-            found[name] = [line.strip() for sent in form.getlist(name) if isinstance(sent, str)
-                           for line in sent.splitlines() if line.strip()]
-            values[name] = "\n".join(found[name])  # what was typed, kept for the form shown again
-        elif value.strip():
-            found[name] = value
-    return found
-
-
 async def submit(request: Request, model: type[M], command: Callable[[M], Recorded], *,
                  done: Callable[[Recorded], str],
                  again: Callable[[Rejection], Awaitable[Response]]) -> Response:
     """Run a form's command as the API runs one (`Runtime.command`); 303 to the page `done` names, or
     `again` with the rejection when the form's values or the domain refuse it."""
     runtime: Runtime = request.app.state.runtime
-    values = await checked_form(request)
+    values = form_values(model, await checked_fields(request))
     try:
-        form = model.model_validate(await model_input(request, model, values), strict=False)
+        form = model.model_validate(values, strict=False)  # numbers arrive as text
         recorded = await runtime.command(lambda: command(form), None, None)
     except (ValidationError, errors.DomainError) as error:
         return await again(rejection_of(error, values))

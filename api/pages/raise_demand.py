@@ -47,8 +47,8 @@ def form_page(request: Request, account: Account, rejection: Rejection | None = 
                   channels=[(key, names.term("channel", key)) for key in CHANNELS],
                   cells=names.cell_options(readable_cells(account, deployment)),
                   categories=[(key, names.category(key)) for key in deployment.categories],
-                  visit=visit, similar=similar_cases(request, values.get("cell_id"), values.get("category"),
-                                                     account))
+                  visit=visit, similar=similar_cases(request, str(values.get("cell_id") or ""),
+                                                     str(values.get("category") or ""), account))
 
 
 @router.get("/cases/new")

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
-from api.rest.schemas import ConductVisit, MissVisit, RegisterHousehold, ScheduleVisit
+from api.rest.schemas import ConductVisit, MissVisit, Recategorise, RegisterHousehold, ScheduleVisit
 from api.web.deps import App, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain.application import Recorded
 from domain.chain import plain
@@ -52,6 +52,16 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
         "cadence_days": household.cadence_days, "registered_at": household.registered_at,
         "head_name": household.head_name, "phone": household.phone})
     return masked(state) if hide else state
+
+
+@router.post("/households/{household_id}/categories", response_model=Recorded)
+async def recategorise(household_id: UUID, body: Recategorise, rt: RuntimeDep, actor: Staff,
+                       once: RequestRecord) -> Response:
+    """Change a household's categories (and so how often it is visited)."""
+    return recorded(await rt.command(
+        lambda: rt.app.recategorise_household(household_id, actor=actor.username,
+                                              categories=list(body.categories), occurred_at=body.occurred_at),
+        None, once))
 
 
 @router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)

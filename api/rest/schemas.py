@@ -190,6 +190,10 @@ class RegisterHousehold(Command):
     phone: Annotated[str, StringConstraints(max_length=30)] | None = None
 
 
+class Recategorise(Command):
+    categories: list[HouseholdCategory] = Field(min_length=1, max_length=len(HOUSEHOLD_CATEGORIES))
+
+
 class ScheduleVisit(Command):
     visitor: Name
     purpose: VisitPurpose

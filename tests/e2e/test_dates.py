@@ -36,6 +36,7 @@ ROUTES: dict[str, dict[str, Any]] = {
     f"/api/v1/demands/{SOMEONE}/flag": {"responsible": "村委会", "finding": "超时"},
     f"/api/v1/demands/{SOMEONE}/note": {"text": "电话回访"},
     "/api/v1/households": {"cell_id": s.CELL, "address": "东村一组7号", "categories": ["ordinary"]},
+    f"/api/v1/households/{SOMEONE}/categories": {"categories": ["hardship"]},
     f"/api/v1/households/{SOMEONE}/visits": {"visitor": s.WORKER, "purpose": "routine",
                                               "due_at": "2026-03-01T09:30:00+08:00"},
     f"/api/v1/visits/{SOMEONE}/conduct": {"mode": "in_home"},

@@ -76,6 +76,11 @@ def register_household(api: Api, who: str) -> list[httpx2.Response]:
     return [api.post("/api/v1/households", body, who)]
 
 
+def recategorise_household(api: Api, who: str) -> list[httpx2.Response]:
+    home = s.household(api.app)
+    return [api.post(f"/api/v1/households/{home}/categories", {"categories": ["elderly_alone"]}, who)]
+
+
 def schedule_visit(api: Api, who: str) -> list[httpx2.Response]:
     home = s.household(api.app)
     due = (s.ago(days=-7)).isoformat()
@@ -129,6 +134,7 @@ FAMILIES = [
     Family("search", EVERY_ROLE, None, search),
     Family("views", EVERY_ROLE, None, views),
     Family("register household", WORK, OUTSIDE_CELLS, register_household),
+    Family("recategorise household", WORK, NOT_FOUND, recategorise_household),
     Family("schedule visit", WORK, NOT_FOUND, schedule_visit),
     Family("conduct visit", WORK, NOT_FOUND, conduct_visit),
     Family("miss visit", WORK, NOT_FOUND, miss_visit),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import JSON, Column, Engine, MetaData, Text, select
@@ -10,7 +11,7 @@ from sqlalchemy import JSON, Column, Engine, MetaData, Text, select
 from domain import errors
 from domain.account import account_id
 from domain.application import Minqing
-from projections import queries
+from projections import all_views, queries
 from projections.cases import cases
 from projections.notice_board import notice_board
 from projections.processor import Processor, create_tables
@@ -18,7 +19,9 @@ from projections.response_times import response_times
 from projections.satisfaction import satisfaction
 from projections.staff import staff
 from projections.visit_coverage import visit_coverage
-from tests.conftest import STAFF, Clock
+from projections.visits import visits
+from tests.conftest import STAFF, START, Clock
+from tests.support.views import fresh_rebuild, rows_of
 
 
 def row(engine: Engine, table, key) -> dict:
@@ -159,3 +162,72 @@ def test_the_staff_covering_a_case_are_those_who_may_work_on_it_there_or_above(
         stored_app.assign(case, actor="chen.supervisor", assignee=member["username"])
     with pytest.raises(errors.UnknownReference):
         stored_app.assign(case, actor="chen.supervisor", assignee="zhao.worker")
+# ---------------------------------------------------------------- households and visits
+def test_households_are_listed_with_their_address_overdue_first_and_those_without_a_cadence_last(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    register = partial(app.register_household, actor="wang.worker", cell_id="qingshui.dongcun.g1")
+    ordinary = register(address="东村一组1号", categories=["ordinary"]).id
+    clock.advance(days=1)
+    elderly = register(address="东村一组2号", categories=["elderly_alone"]).id
+    hardship = register(address="东村一组3号", categories=["hardship", "disabled"]).id
+    clock.advance(days=20)  # past the elderly household's 14 days, within the hardship one's 30
+    Processor(app, views_engine).catch_up()
+    with views_engine.connect() as conn:
+        listed = queries.households(conn, now=clock.now, cells=["qingshui.dongcun.g1"]).items
+        overdue = queries.households(conn, now=clock.now, overdue=True).items
+        hard = queries.households(conn, now=clock.now, category="hardship").items
+        elsewhere = queries.households(conn, now=clock.now, cells=["qingshui.xicun.g1"]).items
+    assert [(h["id"], h["overdue"]) for h in listed] == \
+        [(str(elderly), True), (str(hardship), False), (str(ordinary), False)]
+    assert listed[0]["address"] == "东村一组2号"
+    assert [h["id"] for h in overdue] == [str(elderly)]
+    assert [h["id"] for h in hard] == [str(hardship)]
+    assert elsewhere == []
+
+
+def test_a_household_category_the_deployment_does_not_have_is_a_bad_query(views_engine: Engine) -> None:
+    with views_engine.connect() as conn, pytest.raises(queries.BadQuery):
+        queries.households(conn, now=START, category='"; drop')
+
+
+def test_a_visit_shows_in_the_visits_view_from_scheduled_to_the_demands_raised_from_its_needs(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    household = app.register_household(actor="wang.worker", cell_id="qingshui.dongcun.g2",
+                                       address="东村二组5号", categories=["elderly_alone"]).id
+    due = clock.now + timedelta(days=2)
+    visit = app.schedule_visit(household, actor="wang.worker", visitor="wang.worker", purpose="routine",
+                               due_at=due).id
+    later = app.schedule_visit(household, actor="wang.worker", visitor="chen.supervisor",
+                               purpose="follow_up", due_at=due + timedelta(days=10)).id
+    clock.advance(days=1)
+    app.conduct_visit(visit, actor="wang.worker", mode="in_home", notes="独居，行动不便",
+                      needs_found=["屋顶漏雨", "需要助餐"])
+    demand = app.raise_demand(actor="wang.worker", channel="visit", title="屋顶漏雨",
+                              cell_id="qingshui.dongcun.g2", visit_id=visit).id
+    app.raise_demand(actor="wang.worker", channel="phone", title="路灯不亮", cell_id="qingshui.dongcun.g2")
+    processor = Processor(app, views_engine)
+    processor.catch_up()
+    done = row(views_engine, visits, visit)
+    assert (done["status"], done["mode"], done["notes"], done["done_at"], done["due_at"]) == \
+        ("conducted", "in_home", "独居，行动不便", clock.now, due)
+    assert done["needs_found"] == [{"text": "屋顶漏雨"}, {"text": "需要助餐"}]
+    assert done["demand_ids"] == [str(demand)]
+    with views_engine.connect() as conn:
+        mine = queries.household_visits(conn, visitor="wang.worker", status="scheduled").items
+        history = queries.household_visits(conn, household=household, sort="-due_at").items
+        due_soon = queries.household_visits(conn, due_before=due + timedelta(days=1)).items
+        linked = queries.search_cases(conn, visit_ids=[visit], open_only=True).items
+    assert mine == []
+    assert [v["id"] for v in history] == [str(later), str(visit)]
+    assert [v["id"] for v in due_soon] == [str(visit)]
+    assert [c["id"] for c in linked] == [str(demand)]
+
+    clock.advance(days=1)
+    app.miss_visit(later, actor="wang.worker", reason="外出就医")
+    processor.catch_up()
+    missed = row(views_engine, visits, later)
+    assert (missed["status"], missed["reason"], missed["done_by"]) == ("missed", "外出就医", "wang.worker")
+    view = all_views()["visits"]
+    assert fresh_rebuild(app, views_engine, view) == rows_of(views_engine, view)
