@@ -82,8 +82,8 @@ def authenticate(accounts: CachedAccounts, token: str, *, lifetime: timedelta = 
         raise errors.UnknownActor("unknown or revoked token")
     issued = account.tokens_issued.get(token_id)
     if issued is not None and issued + lifetime <= (now or datetime.now(UTC)):
-        raise errors.UnknownActor(f"the token expired {lifetime.days} days after it was issued; "
-                                  "ask for a new one")
+        raise errors.UnknownActor("the token expired {days} days after it was issued; ask for a new one",
+                                  days=lifetime.days)
     return account
 
 
@@ -104,9 +104,8 @@ def set_password(app: Minqing, *, actor: str, username: str, password: str,
                  occurred_at: datetime | None = None) -> Recorded:
     """Record a new sign-in password for a staff account, as its hash; InvalidInput (with the reason in
     the current language) when the password is refused."""
-    refusal = password_refusal(password)
-    if refusal is not None:
-        raise errors.InvalidInput(refusal)
+    if len(password) < PASSWORD_LENGTH:
+        raise errors.InvalidInput("A password has at least {n} characters.", n=PASSWORD_LENGTH)
     return app.set_password(actor=actor, username=username, password_hash=password_hash(password),
                             occurred_at=occurred_at)
 

@@ -20,6 +20,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from api.auth import CachedAccounts
+from api.i18n import gettext
 from api.settings import Settings
 from api.web.backoff import SignInBackoff
 from api.web.backoff import metadata as backoff_metadata
@@ -150,10 +151,12 @@ class Runtime:
             if head is None:
                 head = self.app.recorder.max_notification_id() or 0
                 if position > head:
-                    raise Problem(422, "position-not-recorded",
-                                  f"nothing is recorded at position {position}: the log ends at {head}")
+                    detail = gettext("nothing is recorded at position {position}: the log ends at {head}")
+                    raise Problem(422, "position-not-recorded", gettext("No such position in the log"),
+                                  detail.format(position=position, head=head))
             if time.monotonic() > deadline:
-                raise Problem(504, "views-behind",
-                              f"the views reached position {min(relevant)}, not {position}, "
-                              f"within {seconds:g} s", {"Retry-After": "1"})
+                detail = gettext("the views reached position {reached}, not {position}, within {seconds} s")
+                raise Problem(504, "views-behind", gettext("The views are behind"),
+                              detail.format(reached=min(relevant), position=position, seconds=f"{seconds:g}"),
+                              {"Retry-After": "1"})
             time.sleep(0.02)

@@ -88,26 +88,30 @@ class Account(ChainedAggregate):
 
     def grant(self, *, role: str, cell_id: str, actor: str, occurred_at: datetime) -> None:
         if role not in ROLES:
-            raise errors.InvalidInput(f"role must be one of {ROLES}")
+            raise errors.InvalidInput("role must be one of {choices}", choices=", ".join(ROLES))
         if [role, cell_id] in self.grants:
-            raise errors.InvalidInput(f"{self.username} already holds {role} over {cell_id}")
+            raise errors.InvalidInput(
+                "{user} already holds {role} over {cell}",
+                user=self.username, role=role, cell=cell_id)
         self.trigger_event(self.RoleGranted, role=role, cell_id=cell_id, actor=actor, occurred_at=occurred_at)
 
     def revoke(self, *, role: str, cell_id: str, actor: str, occurred_at: datetime) -> None:
         if [role, cell_id] not in self.grants:
-            raise errors.InvalidInput(f"{self.username} does not hold {role} over {cell_id}")
+            raise errors.InvalidInput(
+                "{user} does not hold {role} over {cell}",
+                user=self.username, role=role, cell=cell_id)
         self.trigger_event(self.RoleRevoked, role=role, cell_id=cell_id, actor=actor, occurred_at=occurred_at)
 
     def issue_token(self, *, token_id: str, secret_hash: str, label: str, actor: str,
                     occurred_at: datetime) -> None:
         if token_id in self.tokens:
-            raise errors.InvalidInput(f"token {token_id} already exists")
+            raise errors.InvalidInput("token {token} already exists", token=token_id)
         self.trigger_event(self.TokenIssued, token_id=token_id, secret_hash=secret_hash, label=label,
                            actor=actor, occurred_at=occurred_at)
 
     def revoke_token(self, *, token_id: str, actor: str, occurred_at: datetime) -> None:
         if token_id not in self.tokens:
-            raise errors.NotFound(f"{self.username} has no token {token_id}")
+            raise errors.NotFound("{user} has no token {token}", user=self.username, token=token_id)
         self.trigger_event(self.TokenRevoked, token_id=token_id, actor=actor, occurred_at=occurred_at)
 
     def set_password(self, *, password_hash: str, actor: str, occurred_at: datetime) -> None:

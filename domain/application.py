@@ -169,19 +169,20 @@ class Minqing(Application[UUID]):
         if occurred_at.tzinfo is None:
             raise errors.InvalidInput("occurred_at needs a time zone")
         if occurred_at > now + FUTURE_TOLERANCE:
-            raise errors.OccurredInFuture(f"{occurred_at.isoformat()} is in the future")
+            raise errors.OccurredInFuture("{at} is in the future", at=occurred_at)
         return occurred_at
 
     def _load(self, cls: type[A], aggregate_id: UUID, expected_version: int | None = None) -> A:
         try:
             aggregate = self.repository.get(aggregate_id, projector_func=replay)
         except AggregateNotFoundError:
-            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}") from None
+            raise errors.NotFound("no {kind} {id}", kind=cls.__name__, id=aggregate_id) from None
         if not isinstance(aggregate, cls):
-            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}")
+            raise errors.NotFound("no {kind} {id}", kind=cls.__name__, id=aggregate_id)
         if expected_version is not None and aggregate.version != expected_version:
             raise errors.StaleVersion(
-                f"{cls.__name__} {aggregate_id} is at version {aggregate.version}, not {expected_version}")
+                "{kind} {id} is at version {version}, not {expected}",
+                kind=cls.__name__, id=aggregate_id, version=aggregate.version, expected=expected_version)
         return aggregate
 
     def _save(self, *aggregates: ChainedAggregate) -> Recorded:
@@ -202,9 +203,8 @@ class Minqing(Application[UUID]):
             earlier = None if request is None else self.handled(request)
             if earlier is not None:
                 return earlier
-            raise errors.ConcurrentUpdate(
-                f"{type(first).__name__} {first.id} was changed by someone else; "
-                "reload it and try again") from None
+            raise errors.ConcurrentUpdate("{kind} {id} was changed by someone else; reload it and try again",
+                                          kind=type(first).__name__, id=first.id) from None
         return Recorded(first.id, first.version, max(r.notification.id for r in recordings))
 
     def once(self, request: UUID, command: Callable[[], Recorded]) -> Recorded:
@@ -237,7 +237,7 @@ class Minqing(Application[UUID]):
         try:
             account = self.repository.get(account_id(username), projector_func=replay)
         except AggregateNotFoundError:
-            raise errors.UnknownActor(f"no account {username!r}") from None
+            raise errors.UnknownActor("no account {user}", user=username) from None
         assert isinstance(account, Account)     # the id is made from the user name: only an account has it
         return account
 
@@ -254,14 +254,17 @@ class Minqing(Application[UUID]):
         if actor == RESIDENT:
             if action in RESIDENT_MAY:
                 return
-            raise errors.NotAuthorised(f"a resident may not {action.replace('_', ' ')}")
+            raise errors.NotAuthorised("a resident may not {action}", action=action.replace("_", " "))
         account = self.accounts.get(actor)
         scopes = scopes_for(account, action)
         if not scopes:
             held = sorted({role for role, _ in account.grants}) or ["no role"]
-            raise errors.NotAuthorised(f"{actor} ({', '.join(held)}) may not {action.replace('_', ' ')}")
+            raise errors.NotAuthorised(
+                "{actor} ({roles}) may not {action}",
+                actor=actor, roles=", ".join(held), action=action.replace("_", " "))
         if not any(self.deployment.within(cell, scope) for cell in cells for scope in scopes):
-            raise errors.OutsideScope(f"{actor} does not work over {', '.join(sorted(set(cells)))}")
+            raise errors.OutsideScope("{actor} does not work over {cells}", actor=actor,
+                                      cells=", ".join(sorted(set(cells))))
 
     def _reachable(self, cls: type[A], aggregate_id: UUID, actor: str, action: str,
                    cells: Callable[[A], list[str]], expected_version: int | None = None) -> A:
@@ -271,7 +274,7 @@ class Minqing(Application[UUID]):
         try:
             self.authorise(actor, action, cells(aggregate))
         except errors.OutsideScope:
-            raise errors.NotFound(f"no {cls.__name__} {aggregate_id}") from None
+            raise errors.NotFound("no {kind} {id}", kind=cls.__name__, id=aggregate_id) from None
         return aggregate
 
     def _demand(self, demand_id: UUID, actor: str, action: str,
@@ -285,8 +288,8 @@ class Minqing(Application[UUID]):
         try:
             referenced = self._reachable(cls, aggregate_id, actor, action, cells)
         except errors.NotFound:
-            raise errors.UnknownReference(field, f"{field}: no {cls.__name__} {aggregate_id} within your "
-                                                 "grid cells") from None
+            raise errors.UnknownReference(field, "{field}: no {kind} {id} within your grid cells",
+                                          field=field, kind=cls.__name__, id=aggregate_id) from None
         return referenced
 
     def _case(self, demand_id: UUID, actor: str, action: str, expected_version: int | None,
@@ -295,8 +298,8 @@ class Minqing(Application[UUID]):
         when = self._when(occurred_at)
         demand = self._demand(demand_id, actor, action, expected_version)
         if when < demand.raised_at:
-            raise errors.OccurredBeforeCase(f"{when.isoformat()} is before case {demand_id} was raised, at "
-                                            f"{demand.raised_at.isoformat()}")
+            raise errors.OccurredBeforeCase("{at} is before case {case} was raised, at {raised}", at=when,
+                                            case=demand_id, raised=demand.raised_at)
         return demand, when
 
     def _policy(self, category: str) -> dict[str, int]:
@@ -310,11 +313,12 @@ class Minqing(Application[UUID]):
         """Record a resident's demand (诉求) raised through a channel, optionally from a visit."""
         when = self._when(occurred_at)
         if channel not in CHANNELS:
-            raise errors.InvalidInput(f"channel must be one of {CHANNELS}")
+            raise errors.InvalidInput("channel must be one of {choices}", choices=", ".join(CHANNELS))
         if actor == RESIDENT and channel not in PUBLIC_CHANNELS:
-            raise errors.NotAuthorised(f"residents raise demands online, not through {channel!r}")
+            raise errors.NotAuthorised("residents raise demands online, not through {channel}",
+                                       channel=channel)
         if cell_id not in self.deployment.cells:
-            raise errors.UnknownReference("cell_id", f"no grid cell {cell_id!r} in this deployment")
+            raise errors.UnknownReference("cell_id", "no grid cell {cell} in this deployment", cell=cell_id)
         if category is not None:
             self.deployment.category(category)
         self.authorise(actor, "raise", [cell_id])
@@ -361,8 +365,8 @@ class Minqing(Application[UUID]):
             self.accounts.get(assignee)
             self.authorise(assignee, "progress", cells)
         except (errors.UnknownActor, errors.NotAuthorised, errors.OutsideScope):
-            raise errors.UnknownReference(
-                "assignee", f"{assignee!r} is not a worker or supervisor over {demand.cell_id}") from None
+            raise errors.UnknownReference("assignee", "{assignee} is not a worker or supervisor over {cell}",
+                                          assignee=assignee, cell=demand.cell_id) from None
         demand.assign(assignee=assignee, actor=actor, occurred_at=when)
         return self._save(demand)
 
@@ -371,7 +375,8 @@ class Minqing(Application[UUID]):
         """Escalate (上报) to any higher level of the grid, not only the next one."""
         demand, when = self._case(demand_id, actor, "escalate", expected_version, occurred_at)
         if to_cell_id not in self.deployment.cells:
-            raise errors.UnknownReference("to_cell_id", f"no grid cell {to_cell_id!r} in this deployment")
+            raise errors.UnknownReference("to_cell_id", "no grid cell {cell} in this deployment",
+                                          cell=to_cell_id)
         demand.escalate(to_cell_id=to_cell_id,
                         higher_cells=self.deployment.ancestors(demand.responsible_cell_id),
                         reason=reason, automatic=False, actor=actor, occurred_at=when)
@@ -612,7 +617,7 @@ class Minqing(Application[UUID]):
         try:
             return self._save(account)
         except errors.ConcurrentUpdate:
-            raise errors.AccountExists(f"account {username!r} already exists") from None
+            raise errors.AccountExists("account {user} already exists", user=username) from None
 
     def grant_role(self, *, actor: str, username: str, role: str, cell_id: str,
                    occurred_at: datetime | None = None) -> Recorded:
@@ -629,7 +634,7 @@ class Minqing(Application[UUID]):
         when = self._when(occurred_at)
         self.deployment.cell(cell_id)
         if role not in ROLES:
-            raise errors.InvalidInput(f"role must be one of {ROLES}")
+            raise errors.InvalidInput("role must be one of {choices}", choices=", ".join(ROLES))
         self.authorise(actor, "manage_accounts", [cell_id])
         account = self._load(Account, account_id(username))
         change = account.grant if grant else account.revoke
@@ -681,7 +686,7 @@ class Minqing(Application[UUID]):
         """Every event of a case, household, visit or account: who, recorded when, occurred when, what."""
         entries = audit.history(self, aggregate_id)
         if not entries:
-            raise errors.NotFound(f"nothing recorded for {aggregate_id}")
+            raise errors.NotFound("nothing recorded for {id}", id=aggregate_id)
         return entries
 
     def as_of(self, aggregate_id: UUID, at: datetime) -> ChainedAggregate | None:

@@ -412,36 +412,38 @@ class Demand(ChainedAggregate):
     # ------------------------------------------------------------------ guards
     def _require_open(self) -> None:
         if self.status == CLOSED:
-            raise errors.CaseClosed(f"case {self.id} is closed ({self.outcome}); reopen it first")
+            raise errors.CaseClosed("case {case} is closed ({outcome}); reopen it first", case=self.id,
+                                    outcome=self.outcome)
 
     def _require_triaged(self) -> None:
         self._require_open()
         if self.status == RAISED:
-            raise errors.NotTriaged(f"case {self.id} has not been triaged yet")
+            raise errors.NotTriaged("case {case} has not been triaged yet", case=self.id)
 
     def _require_deliberation(self) -> None:
         self._require_triaged()
         if self.track != "deliberation":
-            raise errors.WrongTrack(f"case {self.id} is on the direct track; it has no deliberation steps")
+            raise errors.WrongTrack("case {case} is on the direct track; it has no deliberation steps",
+                                    case=self.id)
 
     def _require_step(self, kind: str, key: str | None = None) -> Step:
         self._require_deliberation()
         step = self.awaited_step
         if step is None:
-            raise errors.StepOutOfOrder(
-                f"case {self.id} has finished its deliberation steps (now: {self.current_step})")
+            raise errors.StepOutOfOrder("case {case} has finished its deliberation steps (now: {step})",
+                                        case=self.id, step=self.current_step)
         if step.kind != kind or (key is not None and step.key != key):
             wanted = key or kind
-            raise errors.StepOutOfOrder(
-                f"case {self.id} waits for step {step.key!r} ({step.kind}), not {wanted!r}")
+            raise errors.StepOutOfOrder("case {case} waits for step {step} ({kind}), not {wanted}",
+                                        case=self.id, step=step.key, kind=step.kind, wanted=wanted)
         return step
 
     def _require_after_previous_step(self, at: datetime) -> None:
         """A step of the case's process (DOMAIN.md: "not before … the step before") happens no earlier
         than the one it follows; notes, assignments and escalations need only follow the raising."""
         if at < self.step_at:
-            raise errors.OccurredOutOfOrder(
-                f"{at.isoformat()} is before case {self.id}'s previous step, at {self.step_at.isoformat()}")
+            raise errors.OccurredOutOfOrder("{at} is before case {case}'s previous step, at {previous}",
+                                            at=at, case=self.id, previous=self.step_at)
 
     def _require_notices_settled(self, at: datetime, kinds: tuple[str, ...] | None = None) -> None:
         """Notices of these kinds must have run their period, with every objection answered."""
@@ -449,13 +451,14 @@ class Demand(ChainedAggregate):
             if kinds is not None and notice["kind"] not in kinds:
                 continue
             if at < notice["ends_at"]:
-                raise errors.NoticePeriodNotOver(
-                    f"notice {notice_id} runs until {notice['ends_at'].isoformat()}")
+                raise errors.NoticePeriodNotOver("notice {notice} runs until {ends}", notice=notice_id,
+                                                 ends=notice["ends_at"])
         open_objections = [oid for oid, o in self.objections.items()
                            if not o["answered"] and (kinds is None
                                                      or self.notices[o["notice_id"]]["kind"] in kinds)]
         if open_objections:
-            raise errors.ObjectionsUnanswered(f"objections {open_objections} are not answered yet")
+            raise errors.ObjectionsUnanswered("objections {objections} are not answered yet",
+                                              objections=", ".join(open_objections))
 
     def _require_previous_notice_over(self, at: datetime) -> None:
         if self.template is None or self.step_index == 0:
@@ -482,7 +485,7 @@ class Demand(ChainedAggregate):
     def _check_triage(self, at: datetime) -> None:
         self._require_open()
         if self.status != RAISED:
-            raise errors.AlreadyTriaged(f"case {self.id} was already triaged")
+            raise errors.AlreadyTriaged("case {case} was already triaged", case=self.id)
         self._require_after_previous_step(at)
 
     def _check_assign(self) -> None:
@@ -491,8 +494,8 @@ class Demand(ChainedAggregate):
     def _check_escalate(self, to_cell_id: str, higher_cells: Sequence[str]) -> None:
         self._require_open()
         if to_cell_id not in higher_cells:
-            raise errors.EscalationNotUpward(
-                f"{to_cell_id!r} is not above {self.responsible_cell_id!r}, which holds case {self.id}")
+            raise errors.EscalationNotUpward("{to} is not above {cell}, which holds case {case}",
+                                             to=to_cell_id, cell=self.responsible_cell_id, case=self.id)
 
     def _check_note(self) -> None:
         self._require_open()
@@ -500,9 +503,10 @@ class Demand(ChainedAggregate):
     def _check_discuss(self, at: datetime, step: str, outcome: str) -> Step:
         awaited = self._require_step(DISCUSSION, step)
         if outcome not in DISCUSSION_OUTCOMES:
-            raise errors.InvalidInput(f"a discussion is {' or '.join(DISCUSSION_OUTCOMES)}, not {outcome!r}")
+            raise errors.InvalidInput("a discussion is {choices}, not {outcome}",
+                                      choices=" or ".join(DISCUSSION_OUTCOMES), outcome=outcome)
         if outcome == "returned" and not awaited.may_return:
-            raise errors.InvalidInput(f"step {step!r} cannot return the matter")
+            raise errors.InvalidInput("step {step} cannot return the matter", step=step)
         self._require_after_previous_step(at)
         self._require_previous_notice_over(at)
         return awaited
@@ -510,8 +514,8 @@ class Demand(ChainedAggregate):
     def _check_vote(self, at: datetime, body: str, step: str | None = None) -> Step:
         awaited = self._require_step(VOTE, step)
         if body not in awaited.vote_bodies:
-            raise errors.VoteBodyNotAllowed(
-                f"step {awaited.key!r} is voted by {' or '.join(awaited.vote_bodies)}, not {body!r}")
+            raise errors.VoteBodyNotAllowed("step {step} is voted by {bodies}, not {body}", step=awaited.key,
+                                            bodies=" or ".join(awaited.vote_bodies), body=body)
         self._require_after_previous_step(at)
         self._require_previous_notice_over(at)
         return awaited
@@ -529,14 +533,15 @@ class Demand(ChainedAggregate):
             awaited = self._require_step(NOTICE)
             if awaited.notice_kind != kind:
                 raise errors.StepOutOfOrder(
-                    f"case {self.id} waits for a {awaited.notice_kind!r} notice, not {kind!r}")
+                    "case {case} waits for a {wanted} notice, not {kind}",
+                    case=self.id, wanted=awaited.notice_kind, kind=kind)
             self._require_previous_notice_over(at)
         self._require_after_previous_step(at)
         return awaited
 
     def _require_result_notice_due(self) -> None:
         if self.track != "deliberation" or self.template is None or not self.template.result_notice:
-            raise errors.StepOutOfOrder(f"case {self.id}'s process has no result notice")
+            raise errors.StepOutOfOrder("case {case}'s process has no result notice", case=self.id)
         if self.outcome != "resolved":
             raise errors.StepOutOfOrder("the implementation result is made public once the case is resolved")
         if self.result_published:
@@ -545,37 +550,37 @@ class Demand(ChainedAggregate):
     def _check_object(self, at: datetime, notice_id: str) -> None:
         notice = self.notices.get(notice_id)
         if notice is None:
-            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
+            raise errors.NotFound("case {case} has no notice {notice}", case=self.id, notice=notice_id)
         if notice["ended"] or at > notice["ends_at"]:
-            raise errors.NoticePeriodOver(f"notice {notice_id} ended at {notice['ends_at'].isoformat()}")
+            raise errors.NoticePeriodOver("notice {notice} ended at {ends}", notice=notice_id,
+                                          ends=notice["ends_at"])
         if at < notice["posted_at"]:
-            raise errors.OccurredOutOfOrder(
-                f"{at.isoformat()} is before notice {notice_id} was posted, at "
-                f"{notice['posted_at'].isoformat()}")
+            raise errors.OccurredOutOfOrder("{at} is before notice {notice} was posted, at {posted}",
+                                            at=at, notice=notice_id, posted=notice["posted_at"])
 
     def _check_answer_objection(self, at: datetime, objection_id: str) -> None:
         objection = self.objections.get(objection_id)
         if objection is None:
-            raise errors.NotFound(f"case {self.id} has no objection {objection_id!r}")
+            raise errors.NotFound("case {case} has no objection {objection}", case=self.id,
+                                  objection=objection_id)
         if objection["answered"]:
-            raise errors.InvalidInput(f"{objection_id} is already answered")
+            raise errors.InvalidInput("{objection} is already answered", objection=objection_id)
         if at < objection["lodged_at"]:
-            raise errors.OccurredOutOfOrder(
-                f"{at.isoformat()} is before {objection_id} was lodged, at "
-                f"{objection['lodged_at'].isoformat()}")
+            raise errors.OccurredOutOfOrder("{at} is before {objection} was lodged, at {lodged}",
+                                            at=at, objection=objection_id, lodged=objection["lodged_at"])
 
     def _check_progress(self, at: datetime) -> None:
         self._require_triaged()
         if self.status not in (IN_PROGRESS, IMPLEMENTING):
-            raise errors.StepOutOfOrder(
-                f"implementation starts after the deliberation steps (now: {self.current_step})")
+            raise errors.StepOutOfOrder("implementation starts after the deliberation steps (now: {step})",
+                                        step=self.current_step)
         self._require_after_previous_step(at)
 
     def _check_resolve(self, at: datetime) -> None:
         self._require_triaged()
         if self.status not in (IN_PROGRESS, IMPLEMENTING):
-            raise errors.StepOutOfOrder(
-                f"case {self.id} cannot be resolved at step {self.current_step!r}")
+            raise errors.StepOutOfOrder("case {case} cannot be resolved at step {step}", case=self.id,
+                                        step=self.current_step)
         if self.status == IMPLEMENTING:
             self._require_notices_settled(at, kinds=("resolution",))
         self._require_after_previous_step(at)
@@ -585,7 +590,7 @@ class Demand(ChainedAggregate):
         if outcome == "resolved":
             raise errors.ClosingNotAllowed("a case is closed as resolved by resolving it")
         if outcome not in OUTCOMES:
-            raise errors.InvalidInput(f"closing outcome must be one of {OUTCOMES}")
+            raise errors.InvalidInput("closing outcome must be one of {choices}", choices=", ".join(OUTCOMES))
         if outcome == "rejected":
             rejections = [n for n in self.notices.values()
                           if n["kind"] == "rejection" and n["round"] == self.round]
@@ -596,26 +601,27 @@ class Demand(ChainedAggregate):
 
     def _check_feedback(self, at: datetime, rating: str) -> None:
         if rating not in RATINGS:
-            raise errors.InvalidInput(f"feedback is one of {RATINGS}")
+            raise errors.InvalidInput("feedback is one of {choices}", choices=", ".join(RATINGS))
         if self.feedback_state != "asked" or self.feedback_due is None:   # asked always sets a due time
             raise errors.FeedbackNotExpected(
-                f"case {self.id} is not waiting for feedback "
-                f"({self.feedback_state or 'not resolved yet'})")
+                "case {case} is not waiting for feedback ({state})",
+                case=self.id, state=self.feedback_state or "not resolved yet")
         if at > self.feedback_due:
-            raise errors.FeedbackWindowOver(f"the feedback window ended at {self.feedback_due.isoformat()}")
+            raise errors.FeedbackWindowOver("the feedback window ended at {due}", due=self.feedback_due)
         self._require_after_previous_step(at)
 
     def _check_reopen(self, at: datetime) -> None:
         if self.status != CLOSED:
-            raise errors.CaseNotClosed(f"case {self.id} is still open")
+            raise errors.CaseNotClosed("case {case} is still open", case=self.id)
         if self.outcome not in ("resolved", "not_resolvable"):
-            raise errors.ClosingNotAllowed(f"a case closed as {self.outcome} is not reopened")
+            raise errors.ClosingNotAllowed("a case closed as {outcome} is not reopened", outcome=self.outcome)
         self._require_after_previous_step(at)
 
     def _check_flag(self, at: datetime) -> None:
         if not self.is_unresolved(at):
             raise errors.NotOverdue(
-                f"only an open case past a deadline is flagged for accountability; case {self.id} is not")
+                "only an open case past a deadline is flagged for accountability; case {case} is not",
+                case=self.id)
 
     def next_actions(self, at: datetime, higher_cells: Sequence[str]) -> list[NextAction]:
         """The commands the case accepts at `at`, each with the values of its fields it accepts then (who
@@ -670,7 +676,7 @@ class Demand(ChainedAggregate):
             template = None
         else:
             if template not in TEMPLATES:
-                raise errors.InvalidInput(f"unknown deliberation template {template!r}")
+                raise errors.InvalidInput("unknown deliberation template {template}", template=template)
             deadlines = {
                 "step": occurred_at + timedelta(days=policy["deliberation_step_days"]),
                 "deliberation": occurred_at + timedelta(days=policy["deliberation_total_days"]),
@@ -729,7 +735,8 @@ class Demand(ChainedAggregate):
         """Post a public notice (公开/公示). Returns the notice id."""
         unknown = set(channels) - set(NOTICE_CHANNELS)
         if unknown or not channels:
-            raise errors.InvalidInput(f"notice channels must be some of {NOTICE_CHANNELS}")
+            raise errors.InvalidInput("notice channels must be some of {choices}",
+                                      choices=", ".join(NOTICE_CHANNELS))
         if not text.strip():
             raise errors.InvalidInput("a notice needs its text")
         awaited = self._check_publicize(occurred_at, kind)
@@ -766,11 +773,12 @@ class Demand(ChainedAggregate):
     def end_notice(self, *, notice_id: str, actor: str, occurred_at: datetime) -> None:
         notice = self.notices.get(notice_id)
         if notice is None:
-            raise errors.NotFound(f"case {self.id} has no notice {notice_id!r}")
+            raise errors.NotFound("case {case} has no notice {notice}", case=self.id, notice=notice_id)
         if notice["ended"]:
-            raise errors.InvalidInput(f"notice {notice_id} has already ended")
+            raise errors.InvalidInput("notice {notice} has already ended", notice=notice_id)
         if occurred_at < notice["ends_at"]:
-            raise errors.NoticePeriodNotOver(f"notice {notice_id} runs until {notice['ends_at'].isoformat()}")
+            raise errors.NoticePeriodNotOver("notice {notice} runs until {ends}", notice=notice_id,
+                                             ends=notice["ends_at"])
         self.trigger_event(self.NoticeEnded, notice_id=notice_id, actor=actor, occurred_at=occurred_at)
 
     def record_progress(self, *, summary: str, percent: int, actor: str, occurred_at: datetime) -> None:
@@ -808,9 +816,9 @@ class Demand(ChainedAggregate):
 
     def expire_feedback(self, *, actor: str, occurred_at: datetime) -> None:
         if self.feedback_state != "asked" or self.feedback_due is None:
-            raise errors.FeedbackNotExpected(f"case {self.id} is not waiting for feedback")
+            raise errors.FeedbackNotExpected("case {case} is not waiting for feedback", case=self.id)
         if occurred_at <= self.feedback_due:
-            raise errors.DeadlineNotPassed(f"the feedback window runs until {self.feedback_due.isoformat()}")
+            raise errors.DeadlineNotPassed("the feedback window runs until {due}", due=self.feedback_due)
         self._require_after_previous_step(occurred_at)
         self.trigger_event(self.FeedbackExpired, actor=actor, occurred_at=occurred_at)
 
@@ -842,10 +850,12 @@ class Demand(ChainedAggregate):
         self._require_open()
         due = self.deadlines.get(deadline)
         if due is None:
-            raise errors.InvalidInput(f"case {self.id} has no {deadline!r} deadline")
+            raise errors.InvalidInput("case {case} has no {deadline} deadline", case=self.id,
+                                      deadline=deadline)
         if (deadline, due) not in self.passed_deadlines(occurred_at):
-            raise errors.DeadlineNotPassed(f"the {deadline} deadline ({due.isoformat()}) has not passed "
-                                           "or is already recorded")
+            raise errors.DeadlineNotPassed(
+                "the {deadline} deadline ({due}) has not passed or is already recorded",
+                deadline=deadline, due=due)
         self.trigger_event(self.DeadlineMissed, deadline=deadline, due_at=due, actor=actor,
                            occurred_at=occurred_at)
 

@@ -83,7 +83,7 @@ class Deployment:
         try:
             return self.cells[cell_id]
         except KeyError:
-            raise InvalidInput(f"no grid cell {cell_id!r} in this deployment") from None
+            raise InvalidInput("no grid cell {cell} in this deployment", cell=cell_id) from None
 
     def ancestors(self, cell_id: str) -> list[str]:
         """The cells above `cell_id`, nearest first."""
@@ -106,7 +106,7 @@ class Deployment:
         try:
             return self.categories[key]
         except KeyError:
-            raise InvalidInput(f"no category {key!r} in this deployment") from None
+            raise InvalidInput("no category {category} in this deployment", category=key) from None
 
     def cadence(self, household_categories: list[str]) -> int | None:
         """Days between visits a household is due: the shortest of its categories' cadences."""
@@ -131,7 +131,8 @@ class Deployment:
 def _policy(where: str, settings: dict[str, int], base: DeadlinePolicy) -> DeadlinePolicy:
     unknown = set(settings) - set(base.__dict__)
     if unknown:
-        raise InvalidInput(f"{where}: unknown deadline settings {sorted(unknown)}")
+        raise InvalidInput("{where}: unknown deadline settings {settings}", where=where,
+                           settings=", ".join(sorted(unknown)))
     return DeadlinePolicy(**{**base.__dict__, **settings})
 
 
@@ -139,7 +140,8 @@ def _name(where: str, raw: Any) -> Name:
     """A title in both languages: `{ zh = "东村", en = "Dongcun Village" }`."""
     if not isinstance(raw, dict) or set(raw) != {"zh", "en"} or not all(
             isinstance(text, str) and text.strip() for text in raw.values()):
-        raise InvalidInput(f'{where}: a title is {{ zh = "…", en = "…" }}, both given, not {raw!r}')
+        raise InvalidInput('{where}: a title is {{ zh = "…", en = "…" }}, both given, not {raw}', where=where,
+                           raw=repr(raw))
     return Name(raw["zh"], raw["en"])
 
 
@@ -148,7 +150,8 @@ def _check_timezone(raw: Any) -> None:
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InvalidInput(f"timezone {raw!r} is not a time zone name such as {DEFAULT_TIMEZONE!r}") from None
+        raise InvalidInput("timezone {zone} is not a time zone name such as {example}", zone=repr(raw),
+                           example=DEFAULT_TIMEZONE) from None
 
 
 def parse(data: dict[str, Any]) -> Deployment:
@@ -157,21 +160,24 @@ def parse(data: dict[str, Any]) -> Deployment:
     for raw in data["cells"]:
         parent = raw.get("parent")
         if parent is not None and parent not in cells:
-            raise InvalidInput(f"cell {raw['id']!r}: parent {parent!r} must be listed before it")
+            raise InvalidInput("cell {cell}: parent {parent} must be listed before it", cell=raw["id"],
+                               parent=parent)
         if raw["id"] in cells:
-            raise InvalidInput(f"cell {raw['id']!r} is listed twice")
+            raise InvalidInput("cell {cell} is listed twice", cell=raw["id"])
         where = f"cell {raw['id']!r}"
         if raw["level"] not in CELL_LEVELS:
-            raise InvalidInput(f"{where}: unknown level {raw['level']!r}; one of {sorted(CELL_LEVELS)}")
+            raise InvalidInput("{where}: unknown level {level}; one of {choices}", where=where,
+                               level=raw["level"], choices=", ".join(sorted(CELL_LEVELS)))
         cells[raw["id"]] = Cell(raw["id"], _name(where, raw.get("title")), raw["level"], parent)
     categories: dict[str, Category] = {}
     for raw in data["categories"]:
         track = raw.get("track", "direct")
         template = raw.get("template", "four_deliberations_two_disclosures")
         if track not in TRACKS:
-            raise InvalidInput(f"category {raw['key']!r}: unknown track {track!r}")
+            raise InvalidInput("category {category}: unknown track {track}", category=raw["key"], track=track)
         if template not in TEMPLATES:
-            raise InvalidInput(f"category {raw['key']!r}: unknown template {template!r}")
+            raise InvalidInput("category {category}: unknown template {template}", category=raw["key"],
+                               template=template)
         policy = _policy(f"category {raw['key']!r}", raw.get("deadlines", {}), defaults)
         title = _name(f"category {raw['key']!r}", raw.get("title"))
         categories[raw["key"]] = Category(raw["key"], title, track, template, policy)
@@ -179,7 +185,8 @@ def parse(data: dict[str, Any]) -> Deployment:
                **data.get("visit_cadence_days", {})}
     unknown = set(cadence) - set(HOUSEHOLD_CATEGORIES)
     if unknown:
-        raise InvalidInput(f"visit cadence for unknown household categories {sorted(unknown)}")
+        raise InvalidInput("visit cadence for unknown household categories {categories}",
+                           categories=", ".join(sorted(unknown)))
     periods = data.get("periods", {})
     _check_timezone(data.get("timezone", DEFAULT_TIMEZONE))
     return Deployment(

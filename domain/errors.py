@@ -1,30 +1,60 @@
 """Domain errors: each names the rule that was broken.
 
-Every error has a stable `code` (used by the HTTP API as the problem `type`) and a message a
-community worker can act on.
+Every error has a stable `code` (used by the HTTP API as the problem `type`), a `title` (the first line
+of its class docstring) and a message a community worker can act on.
+
+The domain speaks no language of its own: it imports no Babel. A message is raised as an English
+template with named parameters, `raise errors.CaseClosed("case {case} is closed ({outcome}); reopen it
+first", case=demand.id, outcome=demand.outcome)`; the error keeps `template` and `params`, and `message`
+is the template filled in, in English, for logs and the CLI. The edge translates both: the title and the
+template are message ids of the Babel catalogs (`api.web.errors.described`), in the request's language.
+
+Marking for translation is the raising itself: the catalogs' check (tests/unit/test_catalogs.py) extracts
+the first string argument of every call of an error class named here (the second for `UnknownReference`,
+after the field) from domain/, projections/ and api/, and every class's title, and fails on a template
+without a Chinese translation or one that is not a string literal. So: write the template as a literal at
+the raise site, never a message built elsewhere, and never an f-string (its values are parameters).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
 
 
 class DomainError(Exception):
     """A rule of the domain was broken; nothing was recorded."""
 
     code = "domain-error"
+    title: ClassVar[str]  # the docstring's first line: a message id of the catalogs
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, template: str, /, **params: object) -> None:
+        self.template, self.params = template, params
+        self.message = template.format(**{name: value.isoformat() if isinstance(value, datetime) else value
+                                          for name, value in params.items()})
+        super().__init__(self.message)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.title = title_of(cls)
+
+
+def title_of(cls: type[DomainError]) -> str:
+    return " ".join((cls.__doc__ or cls.code).strip().split("\n\n")[0].split())
+
+
+DomainError.title = title_of(DomainError)
 
 
 class UnknownReference(DomainError):
-    """A command refers to a case, visit, account or grid cell that does not exist or that may not be
-    used there (one outside the actor's scope answers as one that does not exist)."""
+    """A case, visit, account or grid cell the command refers to does not exist, or may not be used here.
+
+    One outside the actor's scope answers as one that does not exist."""
 
     code = "unknown-reference"
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, field: str, template: str, /, **params: object) -> None:
+        super().__init__(template, **params)
         self.field = field
 
 

@@ -12,7 +12,8 @@ from domain.deployment import HOUSEHOLD_CATEGORIES
 def _check_categories(categories: list[str]) -> None:
     unknown = set(categories) - set(HOUSEHOLD_CATEGORIES)
     if unknown or not categories:
-        raise errors.InvalidInput(f"household categories must be some of {HOUSEHOLD_CATEGORIES}")
+        raise errors.InvalidInput("household categories must be some of {choices}",
+                                  choices=", ".join(HOUSEHOLD_CATEGORIES))
 
 
 class Household(ChainedAggregate):
@@ -67,8 +68,9 @@ class Household(ChainedAggregate):
     def require_registered_by(self, at: datetime) -> None:
         """Nothing happens to a household, or is planned for it, before it was registered."""
         if at < self.registered_at:
-            raise errors.OccurredOutOfOrder(f"{at.isoformat()} is before household {self.id} was registered, "
-                                            f"at {self.registered_at.isoformat()}")
+            raise errors.OccurredOutOfOrder(
+                "{at} is before household {household} was registered, at {registered}",
+                at=at, household=self.id, registered=self.registered_at)
 
     def recategorise(self, *, categories: list[str], cadence_days: int | None, actor: str,
                      occurred_at: datetime) -> None:

@@ -76,7 +76,7 @@ class HouseholdVisit(ChainedAggregate):
     def schedule(cls, *, household_id: UUID, cell_id: str, visitor: str, purpose: str,
                  due_at: datetime, actor: str, occurred_at: datetime) -> HouseholdVisit:
         if purpose not in PURPOSES:
-            raise errors.InvalidInput(f"visit purpose must be one of {PURPOSES}")
+            raise errors.InvalidInput("visit purpose must be one of {choices}", choices=", ".join(PURPOSES))
         if not visitor.strip():
             raise errors.InvalidInput("a visit needs a visitor")
         return cls._create(cls.Scheduled, household_id=household_id, cell_id=cell_id, visitor=visitor,
@@ -84,16 +84,18 @@ class HouseholdVisit(ChainedAggregate):
 
     def _require_scheduled(self, at: datetime) -> None:
         if self.status != SCHEDULED:
-            raise errors.VisitNotScheduled(f"visit {self.id} was already {self.status}")
+            raise errors.VisitNotScheduled(
+                "visit {visit} was already {status}",
+                visit=self.id, status=self.status)
         if at < self.scheduled_at:
-            raise errors.OccurredOutOfOrder(f"{at.isoformat()} is before visit {self.id} was scheduled, at "
-                                            f"{self.scheduled_at.isoformat()}")
+            raise errors.OccurredOutOfOrder("{at} is before visit {visit} was scheduled, at {scheduled}",
+                                            at=at, visit=self.id, scheduled=self.scheduled_at)
 
     def conduct(self, *, mode: str, notes: str, needs_found: list[str], actor: str,
                 occurred_at: datetime) -> None:
         self._require_scheduled(occurred_at)
         if mode not in MODES:
-            raise errors.InvalidInput(f"visit mode must be one of {MODES}")
+            raise errors.InvalidInput("visit mode must be one of {choices}", choices=", ".join(MODES))
         self.trigger_event(self.Conducted, household_id=self.household_id, mode=mode, notes=notes,
                            needs_found=list(needs_found),
                            actor=actor, occurred_at=occurred_at)
@@ -108,7 +110,6 @@ class HouseholdVisit(ChainedAggregate):
             raise errors.VisitNotScheduled("a demand is raised from a visit once it has been conducted")
         assert self.conducted_at is not None    # conducting sets it
         if occurred_at < self.conducted_at:
-            raise errors.OccurredOutOfOrder(
-                f"{occurred_at.isoformat()} is before visit {self.id} took place, "
-                f"at {self.conducted_at.isoformat()}")
+            raise errors.OccurredOutOfOrder("{at} is before visit {visit} took place, at {conducted}",
+                                            at=occurred_at, visit=self.id, conducted=self.conducted_at)
         self.trigger_event(self.NeedRaised, demand_id=demand_id, actor=actor, occurred_at=occurred_at)

@@ -39,16 +39,17 @@ class Tally:
         if self.members == 0:
             raise ImpossibleVoteCounts("a voting body has at least one member")
         if self.present > self.members:
-            raise ImpossibleVoteCounts(
-                f"{self.present} present is more than the body's {self.members} members")
+            raise ImpossibleVoteCounts("{present} present is more than the body's {members} members",
+                                       present=self.present, members=self.members)
         if self.in_favour + self.against + self.abstained > self.present:
             raise ImpossibleVoteCounts(
-                f"{self.in_favour} for + {self.against} against + {self.abstained} abstaining "
-                f"is more than the {self.present} present")
+                "{in_favour} for + {against} against + {abstained} abstaining is more than the {present} "
+                "present", in_favour=self.in_favour, against=self.against, abstained=self.abstained,
+                present=self.present)
         if self.households_present > self.households:
             raise ImpossibleVoteCounts(
-                f"{self.households_present} households present is more than the "
-                f"{self.households} households")
+                "{present} households present is more than the {households} households",
+                present=self.households_present, households=self.households)
 
 
 def _more_than_half(part: int, whole: int) -> bool:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from sqlalchemy import ColumnElement, Connection, Select, Table, Text, and_, case, cast, func, or_, select
 
+from domain import errors
 from domain.application import PERMISSIONS
 from domain.demand import CLOSED
 from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
@@ -33,8 +34,12 @@ GROUPINGS = ("category", "cell", "worker", "month")
 MAX_PAGE = 500  # items in one page of a list, at most
 
 
-class BadQuery(ValueError):
-    """A filter, sort key or grouping the view does not have."""
+class BadQuery(errors.DomainError):
+    """The query is not one this view answers.
+
+    A filter, sort key or grouping the view does not have; raised and translated as a domain error is."""
+
+    code = "bad-query"
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ def _page(conn: Connection, table: Table, query: Select[Any], sort: str, limit: 
     PostgreSQL does going up, SQLite going down), on both stores."""
     name = sort.lstrip("-")
     if name not in table.c:
-        raise BadQuery(f"cannot sort by {name!r}; sort by one of {sorted(table.c.keys())}")
+        raise BadQuery("cannot sort by {name}; sort by one of {choices}", name=name,
+                       choices=", ".join(sorted(table.c.keys())))
     _check_page(limit, offset)
     column = table.c[name]
     order = column.desc() if sort.startswith("-") else column.asc()
@@ -69,7 +75,7 @@ def _ordered_page(conn: Connection, query: Select[Any], order: Sequence[ColumnEl
 
 def _check_page(limit: int, offset: int) -> None:
     if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise BadQuery(f"limit is 1 to {MAX_PAGE} and offset at least 0")
+        raise BadQuery("limit is 1 to {most} and offset at least 0", most=MAX_PAGE)
 
 
 def _in_cells(columns: Sequence[ColumnElement[Any]],
@@ -187,14 +193,14 @@ def _month_span(month: str) -> tuple[datetime, datetime]:
     try:
         start = datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
     except ValueError:
-        raise BadQuery(f"a month is YYYY-MM, not {month!r}") from None
+        raise BadQuery("a month is YYYY-MM, not {month}", month=month) from None
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
 def _grouped(rows: Iterable[Mapping[Any, Any]], by: str) -> list[tuple[Any, list[Mapping[Any, Any]]]]:
     """Per-case rows (with category, cell_id, worker and month) by one of GROUPINGS, in order."""
     if by not in GROUPINGS:
-        raise BadQuery(f"group by one of {GROUPINGS}, not {by!r}")
+        raise BadQuery("group by one of {choices}, not {by}", choices=", ".join(GROUPINGS), by=by)
     key = "cell_id" if by == "cell" else by
     groups: dict[Any, list[Mapping[Any, Any]]] = defaultdict(list)
     for r in rows:
@@ -294,7 +300,8 @@ def households(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
         where.append(v.last_visitor == visitor)
     if category is not None:
         if category not in HOUSEHOLD_CATEGORIES:
-            raise BadQuery(f"household category is one of {HOUSEHOLD_CATEGORIES}, not {category!r}")
+            raise BadQuery("household category is one of {choices}, not {category}",
+                           choices=", ".join(HOUSEHOLD_CATEGORIES), category=category)
         # The categories are a JSON list of keys, the same text on both stores: '["hardship", ...]'.
         where.append(cast(v.categories, Text).contains(f'"{category}"'))
     if overdue is True:

@@ -1,7 +1,9 @@
 """The web pages (server-rendered, Chinese first): staff pages behind sign-in, and the language switch.
 
 Every page module adds its routes to `router`; `install` adds the router, the static files and the
-page-only error answers to the app.
+page-only error answers to the app. A page that fails otherwise (not found, outside the actor's scope,
+refused by the case's state, the database not answering, a fault of ours) is answered by `error_page`,
+which api/web/errors.py calls for every path that is not the API's.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> R
         response.set_cookie(i18n.COOKIE, locale, max_age=LANGUAGE_COOKIE_DAYS * 24 * 3600, samesite="lax",
                             path="/")
     return response
+
+
+def error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    """A page that failed, in the page's language: what happened, what to do, and the way back."""
+    return render(request, "error.html", status=status, title=title, detail=detail, status_code=status)
 
 
 def install(app: FastAPI) -> None:

@@ -320,7 +320,7 @@ def _as_of_moment(value: str, zone: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise errors.InvalidInput(f"{value!r} is not a date and time") from None
+        raise errors.InvalidInput("{value} is not a date and time", value=value) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(zone))
 
 

@@ -111,7 +111,7 @@ def _shown(rows: Any, account: Account) -> Any:
 def _household(rt: Runtime, account: Account, household_id: UUID) -> Any:
     household = rt.app.household(household_id)
     scope = readable_cells(account, rt.app.deployment)
-    require_in_scope([household.cell_id], scope, f"household {household_id}")
+    require_in_scope([household.cell_id], scope, "household", household_id)
     return household
 
 
@@ -119,8 +119,8 @@ def _visit(rt: Runtime, account: Account, visit_id: UUID) -> dict[str, Any]:
     with rt.reader.connect() as conn:
         visit = queries.household_visit(conn, visit_id)
     if visit is None:
-        raise errors.NotFound(f"no visit {visit_id}")
-    require_in_scope([visit["cell_id"]], readable_cells(account, rt.app.deployment), f"visit {visit_id}")
+        raise errors.NotFound("no {kind} {id}", kind="visit", id=visit_id)
+    require_in_scope([visit["cell_id"]], readable_cells(account, rt.app.deployment), "visit", visit_id)
     return visit
 
 
@@ -339,7 +339,7 @@ async def raise_from_need(request: Request, visit_id: UUID, account: SignedIn) -
 
     def raise_need(form: NeedAsDemand) -> Recorded:
         visit = app.visit(visit_id)
-        require_in_scope([visit.cell_id], readable_cells(account, app.deployment), f"visit {visit_id}")
+        require_in_scope([visit.cell_id], readable_cells(account, app.deployment), "visit", visit_id)
         return app.raise_demand(actor=account.username, channel="visit", title=form.title,
                                 cell_id=visit.cell_id, visit_id=visit_id)
 

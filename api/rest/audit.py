@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from api.i18n import gettext
 from api.rest.common import After
 from api.web.deps import RuntimeDep, Staff
 from api.web.errors import Problem
@@ -30,8 +31,8 @@ def verify(rt: RuntimeDep, actor: Staff, after: After = None) -> Any:
     if not whole_store:
         rt.wait_for_views(after, ["cases", "visit_coverage"])
     if not rt.verifying.acquire(blocking=False):
-        raise Problem(503, "verify-in-progress",
-                      "another verify is running in this process; try again shortly",
+        raise Problem(503, "verify-in-progress", gettext("Another verify is running"),
+                      gettext("another verify is running in this process; try again shortly"),
                       {"Retry-After": str(VERIFY_RETRY_SECONDS)})
     try:
         if whole_store:

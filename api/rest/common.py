@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Query
 from fastapi.responses import JSONResponse, Response
@@ -31,9 +32,9 @@ def recorded(done: Recorded, *, created: str | None = None) -> Response:
     return JSONResponse(body, status_code=201, headers={"Location": created})
 
 
-def require_in_scope(cells: Iterable[str], scope: list[str], what: str) -> None:
-    if not set(cells) & set(scope):
-        raise errors.NotFound(f"no {what}")  # one outside the caller's cells answers as one that is not there
+def require_in_scope(cells: Iterable[str], scope: list[str], kind: str, aggregate_id: UUID) -> None:
+    if not set(cells) & set(scope):  # one outside the caller's cells answers as one that is not there
+        raise errors.NotFound("no {kind} {id}", kind=kind, id=aggregate_id)
 
 
 def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:

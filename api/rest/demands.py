@@ -76,7 +76,7 @@ def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
 
 def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
     demand = app.demand(demand_id)
-    require_in_scope([demand.cell_id, demand.responsible_cell_id], scope, f"case {demand_id}")
+    require_in_scope([demand.cell_id, demand.responsible_cell_id], scope, "case", demand_id)
     return demand
 
 
@@ -158,10 +158,10 @@ def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> An
     try:
         at = datetime.fromisoformat(as_of)
     except ValueError:
-        raise errors.InvalidInput(f"as_of {as_of!r} is not an ISO datetime") from None
+        raise errors.InvalidInput("as_of {as_of} is not an ISO datetime", as_of=as_of) from None
     demand = app.as_of(demand_id, at)
     if not isinstance(demand, Demand):
-        raise errors.NotFound(f"case {demand_id} did not exist yet at {as_of}")
+        raise errors.NotFound("case {case} did not exist yet at {at}", case=demand_id, at=at)
     return state_of(demand, actor, app) | {"as_of": at.isoformat()}
 
 

@@ -44,7 +44,7 @@ def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None
 def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
     """A household's registration and categories."""
     household = app.household(household_id)
-    require_in_scope([household.cell_id], scope, f"household {household_id}")
+    require_in_scope([household.cell_id], scope, "household", household_id)
     hide = masks_personal_data(actor)
     state: dict[str, Any] = plain({
         "id": household.id, "version": household.version, "cell_id": household.cell_id,
@@ -77,7 +77,7 @@ async def schedule(household_id: UUID, body: ScheduleVisit, rt: RuntimeDep, acto
 def get_visit(visit_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
     """A visit: household, visitor, purpose, due date, status and the demands raised from it."""
     visit = app.visit(visit_id)
-    require_in_scope([visit.cell_id], scope, f"visit {visit_id}")
+    require_in_scope([visit.cell_id], scope, "visit", visit_id)
     return plain({"id": visit.id, "version": visit.version, "household_id": visit.household_id,
                   "cell_id": visit.cell_id, "visitor": visit.visitor, "purpose": visit.purpose,
                   "due_at": visit.due_at, "status": visit.status, "demand_ids": visit.demand_ids})

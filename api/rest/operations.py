@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from api.i18n import gettext
 from api.web.deps import RuntimeDep, Staff
 from api.web.errors import Problem
 
@@ -24,7 +25,8 @@ async def alive() -> dict[str, str]:
 async def ready(rt: RuntimeDep) -> dict[str, str]:
     """The database answers and every view is within the configured lag (MINQING_READY_LAG_SECONDS)."""
     if await run_in_threadpool(rt.lagging_views):
-        raise Problem(503, "not-ready", "the views are behind the log", {"Retry-After": "5"})
+        raise Problem(503, "not-ready", gettext("Not ready"), gettext("the views are behind the log"),
+                      {"Retry-After": "5"})
     return {"status": "ready"}
 
 

@@ -59,7 +59,7 @@ def _by_receipt(rt: Runtime, receipt: str) -> Demand:
             return rt.app.demand(UUID(page.items[0]["id"]))
         if attempt == 0:  # a demand raised a moment ago may not be in the case list yet
             rt.wait_for_views(rt.app.recorder.max_notification_id(), ["cases"], seconds=3)
-    raise NotFound(f"no demand with receipt {receipt}")
+    raise NotFound("no demand with receipt {receipt}", receipt=receipt)
 
 
 @router.get("/public/demands/{receipt}")

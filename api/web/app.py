@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import pages
 from api.compose import Runtime
+from api.i18n import gettext
 from api.rest import audit, demands, deployment, households, operations, public, views
 from api.settings import Settings
 from api.web import errors
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
                                    swagger_js_url=f"{swagger}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{swagger}/swagger-ui.css",
                                    swagger_favicon_url=f"{swagger}/favicon-32x32.png")
-    errors.install(app)
+    errors.install(app, pages.error_page)
     for module in (demands, households, views, audit, public, operations, deployment):
         app.include_router(module.router)
     pages.install(app)
@@ -159,8 +160,9 @@ class IdempotentPosts:
             return
         request = Request(scope, receive)
         if not key.strip() or len(key) > 200:
-            refused = errors.problem(422, "invalid-idempotency-key", "Idempotency-Key is 1 to 200 characters",
-                                     "send a unique key of 1 to 200 characters", request.url.path)
+            refused = errors.problem(422, "invalid-idempotency-key",
+                                     gettext("Idempotency-Key is 1 to 200 characters"),
+                                     gettext("send a unique key of 1 to 200 characters"), request.url.path)
             await refused(scope, receive, send)
             return
         store = scope["app"].state.runtime.idempotency
@@ -178,12 +180,12 @@ class IdempotentPosts:
             answer: Response
             if stored.fingerprint != fingerprint:
                 answer = errors.problem(422, "idempotency-key-reused",
-                                        "Idempotency-Key was used for another request",
-                                        "use a new key for a different request", request.url.path)
+                                        gettext("Idempotency-Key was used for another request"),
+                                        gettext("use a new key for a different request"), request.url.path)
             elif stored.status is None:
                 answer = errors.problem(409, "request-in-progress",
-                                        "The first request with this key is still running",
-                                        "retry in a moment", request.url.path)
+                                        gettext("The first request with this key is still running"),
+                                        gettext("retry in a moment"), request.url.path)
                 answer.headers["Retry-After"] = IN_PROGRESS_RETRY_AFTER
             else:
                 answer = Response(stored.body, status_code=stored.status,

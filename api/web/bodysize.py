@@ -7,6 +7,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import i18n
 from api.web import errors
 
 
@@ -15,7 +16,8 @@ class BodyTooLarge(HTTPException):
     to the problem mapping (api/web/errors.py) instead of calling it an unreadable body."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"a request body may hold at most {limit} bytes")
+        super().__init__(413, i18n.gettext("a request body may hold at most {limit} bytes").format(
+            limit=limit))
 
 
 class BodySizeLimit:
@@ -58,7 +60,7 @@ class BodySizeLimit:
             await self.refuse(scope, receive, send)
 
     async def refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refused = errors.problem(413, "body-too-large", "The request body is too large",
-                                 f"a request body may hold at most {self.limit} bytes", scope["path"])
+        refused = errors.problem(413, "body-too-large", i18n.gettext("The request body is too large"),
+                                 str(BodyTooLarge(self.limit).detail), scope["path"])
         refused.headers["Connection"] = "close"  # the rest of the body is not read
         await refused(scope, receive, send)

@@ -53,7 +53,7 @@ async def staff(rt: RuntimeDep,
     account = await run_in_threadpool(partial(auth.authenticate, rt.accounts, credentials.credentials,
                                               lifetime=rt.settings.token_lifetime, now=rt.app.clock()))
     if not account.grants:
-        raise errors.NotAuthorised(f"{account.username} holds no role")
+        raise errors.NotAuthorised("{user} holds no role", user=account.username)
     log_actor(account)
     return account
 

@@ -1,7 +1,15 @@
-"""Every error leaves the API as application/problem+json (RFC 9457), mapped in one place."""
+"""Every error is answered here, in one place, in the request's language (`api.i18n.current`): on the API
+and the other machine paths as application/problem+json (RFC 9457), on a page as an HTML error page.
+
+A problem's `type` and each `errors[].path` are for machines and never translated; its `title` and
+`detail` are. A domain error carries an English template and its parameters (domain/errors.py), turned
+into words by `described`, for the API and for the pages' forms alike.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -9,12 +17,13 @@ import structlog
 from eventsourcing import persistence
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api import i18n
 from api.eventstore import DatabaseUnavailable
 from domain import errors
 from projections.queries import BadQuery
@@ -37,6 +46,7 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.OccurredBeforeCase: 422,
     errors.OccurredOutOfOrder: 422,
     errors.AccountExists: 409,
+    BadQuery: 422,
 }
 DEFAULT_RULE_STATUS = 409  # the case's state does not allow the command
 
@@ -51,12 +61,43 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
-class Problem(Exception):
-    """An HTTP-level problem that is not a domain rule (rate limit, idempotency, lagging views)."""
+# Paths answered for programs (problem+json); every other path is a page, answered with an HTML error page.
+MACHINE_PATHS = ("/api", "/healthz", "/readyz", "/openapi.json", "/docs", "/redoc", "/static")
+ErrorPage = Callable[[Request, int, str, str], Response]  # (request, status, title, detail) -> the page
 
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+
+class Problem(Exception):
+    """An HTTP-level problem that is not a domain rule (rate limit, idempotency, lagging views); its title
+    and detail are in the request's language (`i18n.gettext` where it is raised)."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
-        self.status, self.code, self.detail, self.headers = status, code, detail, headers or {}
+        self.status, self.code, self.title, self.detail = status, code, title, detail
+        self.headers = headers or {}
+
+
+def for_machines(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PATHS)
+
+
+def described(error: errors.DomainError, zone: str) -> tuple[str, str]:
+    """A domain error's title and detail in the current locale: the catalogs translate the class's title
+    and the raise site's template; its parameters fill the template in, times in the deployment's zone.
+
+    Parameters that are words of the vocabulary (a status, a step, an outcome, a role, a channel, the kind
+    of record) are shown as their keys for now: they are to be replaced here by their names in the
+    locale, from domain/vocabulary.py, when its bilingual names land."""
+    params = {name: moment(value, zone) if isinstance(value, datetime) else value
+              for name, value in error.params.items()}
+    return i18n.gettext(error.title), i18n.gettext(error.template).format(**params)
+
+
+def moment(value: datetime, zone: str) -> str:
+    try:
+        return i18n.when(value, zone)
+    except OverflowError:  # a time at the ends of the calendar (year 1, 9999) has no place in the zone
+        return value.isoformat()
 
 
 def problem(status: int, code: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
@@ -67,12 +108,21 @@ def problem(status: int, code: str, title: str, detail: str, instance: str, **ex
 
 def unavailable(path: str, error: BaseException) -> JSONResponse:
     """The answer, logged, when the database does not answer (see `UNAVAILABLE`)."""
+    title, detail = unanswered(path, error)
+    response = problem(503, "database-unavailable", title, detail, path)
+    response.headers["Retry-After"] = RETRY_UNAVAILABLE
+    return response
+
+
+def unanswered(path: str, error: BaseException) -> tuple[str, str]:
+    """Log that the database did not answer; the title and detail that say so."""
     log.warning("database_unavailable", path=path, error_type=type(error).__name__,
                 error=str(error).splitlines()[0] if str(error) else repr(error))
-    response = problem(503, "database-unavailable", "The database does not answer",
-                       "nothing was recorded; try again in a moment", path)
-    response.headers["Retry-After"] = "2"
-    return response
+    return (i18n.gettext("The database does not answer"),
+            i18n.gettext("nothing was recorded; try again in a moment"))
+
+
+RETRY_UNAVAILABLE = "2"  # seconds
 
 
 def status_of(error: errors.DomainError) -> int:
@@ -82,8 +132,8 @@ def status_of(error: errors.DomainError) -> int:
     return DEFAULT_RULE_STATUS
 
 
-def install(app: FastAPI) -> None:
-    """Map every error to a problem, and say so in the OpenAPI document."""
+def install(app: FastAPI, error_page: ErrorPage) -> None:
+    """Map every error to a problem, or on a page to `error_page`, and say so in the OpenAPI document."""
     build_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -94,70 +144,95 @@ def install(app: FastAPI) -> None:
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
 
-    @app.exception_handler(errors.DomainError)
-    async def domain_error(request: Request, error: errors.DomainError) -> JSONResponse:
-        status = status_of(error)
-        named = ({"errors": [{"path": f"body.{error.field}", "message": error.message, "type": error.code}]}
-                 if isinstance(error, errors.UnknownReference) else {})
-        response = problem(status, error.code, (type(error).__doc__ or error.code).strip(), error.message,
-                           request.url.path, **named)
-        if status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
+    def answer(request: Request, status: int, code: str, title: str, detail: str,
+               headers: dict[str, str] | None = None, **extra: Any) -> Response:
+        """The one decision: a problem for programs, an error page for people."""
+        path = request.url.path
+        response = (problem(status, code, title, detail, path, **extra) if for_machines(path)
+                    else error_page(request, status, title, detail))
+        response.headers.update(headers or {})
         return response
+
+    @app.exception_handler(errors.DomainError)
+    async def domain_error(request: Request, error: errors.DomainError) -> Response:
+        status = status_of(error)
+        title, detail = described(error, request.app.state.runtime.app.deployment.timezone)
+        named = ({"errors": [{"path": f"body.{error.field}", "message": detail, "type": error.code}]}
+                 if isinstance(error, errors.UnknownReference) else {})
+        challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        return answer(request, status, error.code, title, detail, challenge, **named)
 
     @app.exception_handler(Problem)
-    async def http_problem(request: Request, error: Problem) -> JSONResponse:
-        response = problem(error.status, error.code, error.code.replace("-", " "), error.detail,
-                           request.url.path)
-        response.headers.update(error.headers)
-        return response
+    async def http_problem(request: Request, error: Problem) -> Response:
+        return answer(request, error.status, error.code, error.title, error.detail, error.headers)
 
-    async def database_unavailable(request: Request, error: Exception) -> JSONResponse:
-        return unavailable(request.url.path, error)
+    async def database_unavailable(request: Request, error: Exception) -> Response:
+        title, detail = unanswered(request.url.path, error)
+        return answer(request, 503, "database-unavailable", title, detail, {"Retry-After": RETRY_UNAVAILABLE})
 
     for cls in UNAVAILABLE:
         app.add_exception_handler(cls, database_unavailable)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def unexpected(request: Request, error: Exception) -> Response:
         # A fault of ours: logged as JSON with its traceback, answered as a problem like any other error.
+        # Starlette calls this outside the middleware, so after `api.web.language` has let go of the
+        # request's language: it is chosen again here.
         log.error("unexpected_error", path=request.url.path, exc_info=error)
-        return problem(500, "internal-error", "Internal Server Error",
-                       "the request failed; it has been logged", request.url.path)
+        with i18n.speaking(i18n.negotiate(request.cookies.get(i18n.COOKIE),
+                                          request.headers.get("accept-language"))):
+            return answer(request, 500, "internal-error", i18n.gettext("Something went wrong on our side"),
+                          i18n.gettext("the request failed; it has been logged"))
 
     @app.exception_handler(DataError)
-    async def unsearchable(request: Request, error: DataError) -> JSONResponse:
+    async def unsearchable(request: Request, error: DataError) -> Response:
         # Commands write through the event store; this comes from a view read with a value the database
         # cannot compare, e.g. a NUL character in a query parameter on PostgreSQL.
-        return problem(422, "bad-query", "The query is not one this view answers",
-                       "a value in the request cannot be searched for", request.url.path)
-
-    @app.exception_handler(BadQuery)
-    async def bad_query(request: Request, error: BadQuery) -> JSONResponse:
-        return problem(422, "bad-query", "The query is not one this view answers", str(error),
-                       request.url.path)
+        return answer(request, 422, BadQuery.code, i18n.gettext(BadQuery.title),
+                      i18n.gettext("a value in the request cannot be searched for"))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_body(request: Request, error: RequestValidationError) -> Response:
+        # Each field's message stays pydantic's (English); the title and the detail are translated.
         fields = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
                   for e in error.errors()]
-        return problem(422, "invalid-request", "The request is not valid",
-                       "; ".join(f"{f['path']}: {f['message']}" for f in fields), request.url.path,
-                       errors=fields)
+        detail = i18n.gettext("These values are not valid: {fields}").format(
+            fields=", ".join(f["path"] for f in fields))
+        return answer(request, 422, "invalid-request", i18n.gettext("The request is not valid"), detail,
+                      errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         codes = {400: "unreadable-body", 401: "unauthenticated", 404: "not-found", 405: "method-not-allowed",
                  413: "body-too-large"}
         code = codes.get(error.status_code, "http-error")
-        response = problem(error.status_code, code, str(error.detail), str(error.detail), request.url.path)
-        response.headers.update(error.headers or {})
+        title, detail = http_words(request, error)
+        headers = dict(error.headers or {})
         if error.status_code == 405:  # every method the path answers, not only those of the first route found
-            response.headers["Allow"] = ", ".join(
+            headers["Allow"] = ", ".join(
                 method for method in ("DELETE", "GET", "PATCH", "POST", "PUT")
                 if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
                        for route in request.app.router.routes))
-        return response
+        return answer(request, error.status_code, code, title, detail, headers)
+
+
+def http_words(request: Request, error: StarletteHTTPException) -> tuple[str, str]:
+    """The title and detail of an HTTP error raised by Starlette or FastAPI, in the request's language."""
+    gettext, path = i18n.gettext, request.url.path
+    match error.status_code:
+        case 400:
+            return gettext("The request cannot be read"), gettext("the body is not UTF-8 JSON or form data")
+        case 401:
+            return gettext("Sign in first"), gettext("this needs a valid bearer token")
+        case 404:
+            return gettext("Not found"), gettext("nothing is found at {path}").format(path=path)
+        case 405:
+            return (gettext("Method not allowed"),
+                    gettext("{path} does not answer {method}").format(path=path, method=request.method))
+        case 413:  # BodyTooLarge, worded when raised
+            return gettext("The request body is too large"), str(error.detail)
+        case _:
+            return str(error.detail), str(error.detail)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

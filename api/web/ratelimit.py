@@ -22,6 +22,7 @@ from collections.abc import Callable
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from api.i18n import gettext
 from api.web.errors import Problem
 from api.web.idempotency import digest
 
@@ -59,7 +60,8 @@ class RateLimiter:
         # requests still inside the last 60 s
         room = math.floor((self.limit * WINDOW - previous * (window + WINDOW - now)) / WINDOW)
         if current >= room or not self.accepted(key, window, room):
-            raise Problem(429, "rate-limited", f"at most {self.limit} public requests a minute",
+            raise Problem(429, "rate-limited", gettext("Too many requests"),
+                          gettext("at most {limit} public requests a minute").format(limit=self.limit),
                           {"Retry-After": str(self.retry_after(now, window, previous, max(current, room)))})
 
     def counted(self, client: str, window: int) -> tuple[int, int]:

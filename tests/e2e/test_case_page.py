@@ -196,7 +196,7 @@ def test_a_refused_form_shows_why_beside_its_fields_keeping_what_was_typed(pages
 
     impossible = pages.act(case, "vote", {"body": "representatives", "members": "30", "present": "40",
                                           "in_favour": "20", "against": "2", "abstained": "2"})
-    assert impossible.status_code == 422 and "40 present is more than" in impossible.text
+    assert impossible.status_code == 422 and "实到 40 人，多于应到" in impossible.text
     assert 'value="40"' in impossible.text
 
     stale = pages.act(case, "note", {"text": "电话联系施工队"}, version=2)

@@ -180,7 +180,7 @@ def test_a_missing_token_is_a_401_problem(api: Api) -> None:
 
 def test_a_forbidden_command_is_a_403_problem(api: Api) -> None:
     case = s.raised(api.app)
-    response = api.command(case, "note", {"text": "I only review"}, s.REVIEWER)
+    response = api.command(case, "note", {"text": "I only review"}, s.REVIEWER, {"Accept-Language": "en"})
     assert (response.status_code, s.problem_type(response)) == (403, "/problems/not-authorised")
     assert response.json()["title"] == "The actor's role does not allow this action."
 
@@ -254,3 +254,43 @@ def test_a_command_while_the_database_is_locked_is_a_quick_503_and_records_nothi
     assert response.headers["retry-after"] == "2" and waited < 2
     assert api.event_types(case) == ["Raised", "Triaged"]
     assert api.command(case, "note", {"text": "好了"}).status_code == 200  # and it recovers by itself
+
+
+def test_a_problem_reads_in_chinese_by_default_and_in_english_when_asked(api: Api) -> None:
+    case = s.deliberating(api.app)
+    chinese = api.command(case, "discuss", {"step": "members_assembly"}).json()
+    english = api.command(case, "discuss", {"step": "members_assembly"},
+                          headers={"Accept-Language": "en"}).json()
+    assert chinese["type"] == english["type"] == "/problems/step-out-of-order"
+    assert (chinese["title"], chinese["detail"]) == (
+        "议事步骤须按程序顺序进行，不得跳过。",
+        f"案件 {case} 当前应进行步骤 branch_proposal（discussion），而不是 members_assembly")
+    assert (english["title"], english["detail"]) == (
+        "Deliberation steps happen in the template's order; none is skipped.",
+        f"case {case} waits for step branch_proposal (discussion), not members_assembly")
+
+
+def test_the_remembered_language_wins_over_accept_language(api: Api) -> None:
+    api.client.cookies.set("minqing_lang", "en")
+    try:
+        response = api.get("/api/v1/nowhere", headers={"Accept-Language": "zh-CN"})
+    finally:
+        api.client.cookies.clear()
+    assert (response.json()["title"], response.json()["detail"]) == ("Not found",
+                                                                    "nothing is found at /api/v1/nowhere")
+
+
+def test_an_invalid_body_says_so_in_chinese_and_keeps_the_paths_for_programs(api: Api) -> None:
+    response = api.post("/api/v1/demands", {"channel": "phone", "cell_id": s.CELL})
+    problem = response.json()
+    assert (problem["type"], problem["title"]) == ("/problems/invalid-request", "请求内容有误")
+    assert problem["detail"] == "以下内容填写有误：body.title"
+    assert [e["path"] for e in problem["errors"]] == ["body.title"]
+
+
+def test_a_time_in_a_problem_reads_in_the_deployment_zone(api: Api) -> None:
+    case = s.raised(api.app)
+    later = s.ago(days=-1)
+    response = api.command(case, "note", {"text": "later", "occurred_at": later.isoformat()})
+    assert response.json()["detail"].endswith(" 尚未到来")
+    assert response.json()["detail"].startswith(f"{later.year}年")

@@ -193,6 +193,6 @@ def test_a_revoked_token_is_refused(api: Api) -> None:
 
 def test_an_expired_token_is_refused(start_api: Callable[..., Api]) -> None:
     api = start_api(token_days=0)  # every token expires as it is issued
-    response = api.get("/api/v1/demands", s.WORKER)
+    response = api.get("/api/v1/demands", s.WORKER, headers={"Accept-Language": "en"})
     assert (response.status_code, s.problem_type(response)) == (401, "/problems/unknown-actor")
     assert "expired" in response.json()["detail"]

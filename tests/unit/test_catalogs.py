@@ -1,32 +1,86 @@
 """Every message a person reads is translated: the zh_CN catalog holds a translation of every message id
-marked in the code and the templates, and the compiled catalogs are those of the .po files."""
+marked in the code and the templates, and the compiled catalogs are those of the .po files.
+
+Marked are: strings in `_`, `gettext` and `ngettext`; the templates of domain errors, i.e. the first string
+argument (the second for `UnknownReference`) of a call of any `DomainError` class, in domain/, projections/
+and api/; and every error class's title (domain/errors.py says why).
+"""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+import api.web.app  # noqa: F401  # imports every module that defines an error class
 from api import i18n
+from domain import errors
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = [("api/**/templates/**.html", "jinja2.ext:babel_extract"), ("api/**.py", "python")]
+SOURCES = ("domain", "projections", "api")
+METHODS = [("api/**/templates/**.html", "jinja2.ext:babel_extract"),
+           *((f"{source}/**.py", "python") for source in SOURCES)]
 OPTIONS = {"api/**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
                                         "lstrip_blocks": "true"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
+
+
+def error_classes() -> list[type[errors.DomainError]]:
+    found, unseen = [], [errors.DomainError]
+    while unseen:
+        cls = unseen.pop()
+        found.append(cls)
+        unseen.extend(cls.__subclasses__())
+    return found
+
+
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2),
+            **{cls.__name__: (2,) if issubclass(cls, errors.UnknownReference) else None
+               for cls in error_classes()}}
 
 
 def marked_messages() -> dict[str, str]:
     """Each message id marked for translation, with the first place it is used."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = {cls.title: f"{cls.__module__}.{cls.__name__}" for cls in error_classes()}
     for filename, line, message, _comments, _context in extract_from_dir(
             ROOT, METHODS, OPTIONS, KEYWORDS, callback=None, strip_comment_tags=True):
         msgid = message[0] if isinstance(message, tuple) else message
         if msgid:
             found.setdefault(msgid, f"{filename}:{line}")
     return found
+
+
+def test_every_domain_error_is_raised_with_a_template_written_where_it_is_raised() -> None:
+    """Extraction sees only string literals: a template built elsewhere, or an f-string, would be raised
+    untranslated."""
+    names = {cls.__name__: 1 if issubclass(cls, errors.UnknownReference) else 0 for cls in error_classes()}
+    unmarked = []
+    for source in SOURCES:
+        for path in sorted((ROOT / source).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Call):
+                    continue
+                function = node.func
+                called = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
+                if called not in names:
+                    continue
+                position = names[called]
+                template = node.args[position] if len(node.args) > position else None
+                if not (isinstance(template, ast.Constant) and isinstance(template.value, str)):
+                    unmarked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not unmarked, f"domain errors raised without a literal template: {unmarked}"
+
+
+def test_a_translation_fills_in_the_same_parameters_as_its_message_id() -> None:
+    def fields(text: str) -> set[str]:
+        return set(re.findall(r"{(\w*)", text))
+
+    differing = [m.id for m in catalog("zh_CN") if m.id and not isinstance(m.id, tuple)
+                 and fields(m.id) != fields(m.string)]
+    assert not differing, f"translations that fill in other parameters than their message ids: {differing}"
 
 
 def catalog(locale: str) -> Catalog:
