@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from api.compose import Runtime
 from api.i18n import gettext
 from api.pages.forms import Rejection, submit
-from api.pages.names import Names
+from api.pages.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.common import narrowed, require_in_scope
@@ -212,8 +212,10 @@ def _household_page(request: Request, household_id: UUID, account: Account,
         visitors = _visitors(conn, app.deployment, household.cell_id)
     details = {"address": household.address, "head_name": household.head_name, "phone": household.phone,
                "members": household.members}
+    names = Names(app.deployment, display_names(app, {*visitors, *(v["visitor"] for v in visits)}))
     return render(request, "household.html", status=rejection.status if rejection else 200,
-                  rejection=rejection, failed=failed, household=household, details=_shown(details, account),
+                  rejection=rejection, failed=failed, names=names, household=household,
+                  details=_shown(details, account),
                   coverage=coverage, now=now, visits=visits, demands=_shown(demands, account),
                   categories=HOUSEHOLD_CATEGORIES, purposes=PURPOSES,
                   visitors=visitors,
@@ -300,8 +302,9 @@ def _visit_page(request: Request, visit_id: UUID, account: Account, rejection: R
     # Each need found, with the demand already raised from it (one titled as the need), if any.
     needs = [{"text": need["text"], "demand": raised.get(need["text"])} for need in visit["needs_found"]]
     open_visit = visit["status"] == SCHEDULED
+    names = Names(app.deployment, display_names(app, {visit["visitor"], visit.get("done_by") or ""}))
     return render(request, "visit.html", status=rejection.status if rejection else 200,
-                  rejection=rejection, failed=failed, visit=_shown(visit, account),
+                  rejection=rejection, failed=failed, names=names, visit=_shown(visit, account),
                   home=_shown(home, account), needs=_shown(needs, account), demands=_shown(demands, account),
                   modes=MODES, now=app.clock(),
                   may_record=open_visit and _may(account, app, "conduct_visit", visit["cell_id"]),

@@ -18,6 +18,7 @@ from fastapi import Request
 from api.pages import session
 from api.pages.forms import CSRF_COOKIE
 from domain.account import Account
+from domain.application import SYSTEM
 from projections import queries
 from tests.e2e import support as s
 from tests.e2e.support import Api
@@ -255,3 +256,16 @@ def test_the_pages_speak_english_when_asked(pages: Api) -> None:
     pages.client.cookies.set("minqing_lang", "en")
     shown = page(pages, "/visits").text
     assert "My visits" in shown and "我的走访" not in shown
+
+
+def test_visitors_are_shown_by_their_display_names(pages: Api) -> None:
+    pages.app.open_account(actor=SYSTEM, username="chen.visitor", display_name="陈走访")
+    pages.app.grant_role(actor=SYSTEM, username="chen.visitor", role="worker", cell_id="qingshui.dongcun")
+    sign_in(pages, s.WORKER)
+    home = household(pages, address="东村一组陈访9号")
+    visit_id = pages.app.schedule_visit(home, actor=s.WORKER, visitor="chen.visitor", purpose="welfare_call",
+                                        due_at=pages.app.clock() + timedelta(days=1)).id
+    caught_up(pages)
+    for shown in (page(pages, f"/households/{home}").text, page(pages, f"/visits/{visit_id}").text):
+        assert "陈走访" in shown
+        assert ">chen.visitor<" not in shown
