@@ -9,7 +9,7 @@ variable for the request, so pages, problem+json errors and exports all read the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, negotiate_locale, support
 from babel.dates import format_datetime
+from babel.lists import format_list
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -89,6 +90,12 @@ def when(moment: datetime | None, zone: str, *, date_only: bool = False) -> str:
         return ""
     patterns = DATE if date_only else DATE_TIME
     return format_datetime(moment, patterns[current.get()], tzinfo=ZoneInfo(zone), locale=babel_locale())
+
+
+def listed(items: Iterable[str], *, alternatives: bool = False) -> str:
+    """Several things in one phrase, as the locale joins them: "a、b和c", "a, b, and c"; with
+    `alternatives`, "a或b", "a or b"."""
+    return format_list(list(items), style="or" if alternatives else "standard", locale=babel_locale())
 
 
 def duration(span: timedelta) -> str:

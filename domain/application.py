@@ -261,10 +261,10 @@ class Minqing(Application[UUID]):
             held = sorted({role for role, _ in account.grants}) or ["no role"]
             raise errors.NotAuthorised(
                 "{actor} ({roles}) may not {action}",
-                actor=actor, roles=", ".join(held), action=action.replace("_", " "))
+                actor=actor, roles=tuple(held), action=action.replace("_", " "))
         if not any(self.deployment.within(cell, scope) for cell in cells for scope in scopes):
             raise errors.OutsideScope("{actor} does not work over {cells}", actor=actor,
-                                      cells=", ".join(sorted(set(cells))))
+                                      cells=tuple(sorted(set(cells))))
 
     def _reachable(self, cls: type[A], aggregate_id: UUID, actor: str, action: str,
                    cells: Callable[[A], list[str]], expected_version: int | None = None) -> A:

@@ -515,7 +515,7 @@ class Demand(ChainedAggregate):
         awaited = self._require_step(VOTE, step)
         if body not in awaited.vote_bodies:
             raise errors.VoteBodyNotAllowed("step {step} is voted by {bodies}, not {body}", step=awaited.key,
-                                            bodies=" or ".join(awaited.vote_bodies), body=body)
+                                            bodies=tuple(awaited.vote_bodies), body=body)
         self._require_after_previous_step(at)
         self._require_previous_notice_over(at)
         return awaited

@@ -6,8 +6,10 @@ of its class docstring) and a message a community worker can act on.
 The domain speaks no language of its own: it imports no Babel. A message is raised as an English
 template with named parameters, `raise errors.CaseClosed("case {case} is closed ({outcome}); reopen it
 first", case=demand.id, outcome=demand.outcome)`; the error keeps `template` and `params`, and `message`
-is the template filled in, in English, for logs and the CLI. The edge translates both: the title and the
-template are message ids of the Babel catalogs (`api.web.errors.described`), in the request's language.
+is the template filled in, in English, for logs and the CLI. A parameter that is a word of the vocabulary
+(a step, an outcome, a cell) is passed as its key, several as a tuple of keys. The edge translates:
+the title and the template are message ids of the Babel catalogs, and the parameters are named in the
+request's language (`api.web.errors.described`).
 
 Marking for translation is the raising itself: the catalogs' check (tests/unit/test_catalogs.py) extracts
 the first string argument of every call of an error class named here (the second for `UnknownReference`,
@@ -30,13 +32,22 @@ class DomainError(Exception):
 
     def __init__(self, template: str, /, **params: object) -> None:
         self.template, self.params = template, params
-        self.message = template.format(**{name: value.isoformat() if isinstance(value, datetime) else value
-                                          for name, value in params.items()})
+        self.message = template.format(**{name: plain(value) for name, value in params.items()})
         super().__init__(self.message)
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         cls.title = title_of(cls)
+
+
+def plain(value: object) -> object:
+    """A parameter as the English message shows it: times in ISO 8601, a tuple (several cells, roles,
+    vote bodies) as its items separated by commas."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return ", ".join(str(item) for item in value)
+    return value
 
 
 def title_of(cls: type[DomainError]) -> str:

@@ -102,6 +102,21 @@ VOTE_OUTCOMES = _names(
     invalid=("不足法定人数，表决无效", "invalid: no quorum"),
 )
 
+# The kind of a deliberation step (domain.templates DISCUSSION, VOTE, NOTICE).
+STEP_KINDS = _names(
+    discussion=("商议", "discussion"),
+    vote=("表决", "vote"),
+    notice=("公开", "public notice"),
+)
+
+# The kinds of record a command refers to (the aggregates), as an error names them.
+RECORD_KINDS = _names(
+    demand=("诉求", "demand"),
+    household=("住户", "household"),
+    visit=("走访", "household visit"),
+    account=("账户", "account"),
+)
+
 NOTICE_KINDS = _names(
     draft=("方案公示", "draft notice"),
     resolution=("决议公开", "resolution notice"),
@@ -171,5 +186,6 @@ VOCABULARIES: dict[str, dict[str, Name]] = {
     "discussion_outcomes": DISCUSSION_OUTCOMES, "vote_outcomes": VOTE_OUTCOMES, "notice_kinds": NOTICE_KINDS,
     "notice_channels": NOTICE_CHANNELS, "household_categories": HOUSEHOLD_CATEGORIES,
     "visit_purposes": VISIT_PURPOSES, "visit_modes": VISIT_MODES, "visit_states": VISIT_STATES,
-    "roles": ROLES, "cell_levels": CELL_LEVELS, "deadlines": DEADLINES,
+    "roles": ROLES, "cell_levels": CELL_LEVELS, "deadlines": DEADLINES, "step_kinds": STEP_KINDS,
+    "record_kinds": RECORD_KINDS,
 }

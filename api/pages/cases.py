@@ -23,9 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from api import i18n
 from api.i18n import gettext as _
+from api.names import Names, display_names
 from api.pages import forms
 from api.pages.forms import Rejection
-from api.pages.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.demands import COMMANDS, CaseCommand, readable

@@ -27,6 +27,7 @@ from api.compose import Runtime
 from api.web.errors import described, status_of
 from domain import errors
 from domain.application import Recorded
+from domain.deployment import Deployment
 
 CSRF_COOKIE = "minqing_csrf"
 CSRF_FIELD = "csrf_token"
@@ -115,9 +116,10 @@ def local_path(path: str, otherwise: str = "/") -> str:
     return path
 
 
-def rejection_of(error: Exception, values: Mapping[str, str | list[str]], zone: str) -> Rejection:
+def rejection_of(error: Exception, values: Mapping[str, str | list[str]],
+                 deployment: Deployment) -> Rejection:
     """What a person reads when the domain, or the form's model, refuses a form: in the page's language,
-    a domain error worded as the API words it (`described`), times in the deployment's zone `zone`."""
+    a domain error worded as the API words it (`described`)."""
     if isinstance(error, ValidationError):
         # A list's item is marked on the list's field ("needs_found", not "needs_found.2").
         fields = {str(e["loc"][0]) if e["loc"] else "": i18n.gettext("This value is not valid")
@@ -127,7 +129,7 @@ def rejection_of(error: Exception, values: Mapping[str, str | list[str]], zone: 
     if isinstance(error, errors.StaleVersion):
         message = i18n.gettext("Someone changed this since you opened the page: reload it and try again")
         return Rejection(message, {}, values, status=status_of(error))
-    _title, message = described(error, zone)
+    _title, message = described(error, deployment)
     named = getattr(error, "field", None)
     return Rejection(message, {named: message} if named else {}, values, status=status_of(error))
 
@@ -143,5 +145,5 @@ async def submit(request: Request, model: type[M], command: Callable[[M], Record
         form = model.model_validate(values, strict=False)  # numbers arrive as text
         recorded = await runtime.command(lambda: command(form), None, None)
     except (ValidationError, errors.DomainError) as error:
-        return await again(rejection_of(error, values, runtime.app.deployment.timezone))
+        return await again(rejection_of(error, values, runtime.app.deployment))
     return see_other(done(recorded))

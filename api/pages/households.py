@@ -25,8 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.compose import Runtime
 from api.i18n import gettext
+from api.names import Names, display_names
 from api.pages.forms import Rejection, submit
-from api.pages.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.common import narrowed, require_in_scope

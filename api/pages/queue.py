@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request, Response
 
 from api.i18n import gettext as _
-from api.pages.names import Names, display_names
+from api.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.common import Offset, narrowed

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api.names import Names
 from api.pages.forms import Rejection, submit
-from api.pages.names import Names
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.schemas import RaiseDemand

@@ -14,8 +14,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from api import i18n
+from api.names import Names
 from api.pages import forms
-from api.pages.names import Names
 
 
 @cache

@@ -25,7 +25,9 @@ from starlette.routing import Match
 
 from api import i18n
 from api.eventstore import DatabaseUnavailable
+from api.names import Names
 from domain import errors
+from domain.deployment import Deployment
 from projections.queries import BadQuery
 
 PROBLEM = "application/problem+json"
@@ -81,15 +83,13 @@ def for_machines(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in MACHINE_PATHS)
 
 
-def described(error: errors.DomainError, zone: str) -> tuple[str, str]:
+def described(error: errors.DomainError, deployment: Deployment) -> tuple[str, str]:
     """A domain error's title and detail in the current locale: the catalogs translate the class's title
-    and the raise site's template; its parameters fill the template in, times in the deployment's zone.
-
-    Parameters that are words of the vocabulary (a status, a step, an outcome, a role, a channel, the kind
-    of record) are shown as their keys for now: they are to be replaced here by their names in the
-    locale, from domain/vocabulary.py, when its bilingual names land."""
-    params = {name: moment(value, zone) if isinstance(value, datetime) else value
-              for name, value in error.params.items()}
+    and the raise site's template; its parameters fill the template in, times in the deployment's zone
+    and words of the vocabulary (a step, an outcome, a cell...) by their names (`Names.parameter`)."""
+    names = Names(deployment)
+    params = {name: moment(value, deployment.timezone) if isinstance(value, datetime)
+              else names.parameter(name, value) for name, value in error.params.items()}
     return i18n.gettext(error.title), i18n.gettext(error.template).format(**params)
 
 
@@ -156,7 +156,7 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
     @app.exception_handler(errors.DomainError)
     async def domain_error(request: Request, error: errors.DomainError) -> Response:
         status = status_of(error)
-        title, detail = described(error, request.app.state.runtime.app.deployment.timezone)
+        title, detail = described(error, request.app.state.runtime.app.deployment)
         named = ({"errors": [{"path": f"body.{error.field}", "message": detail, "type": error.code}]}
                  if isinstance(error, errors.UnknownReference) else {})
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}

@@ -21,7 +21,7 @@ def test_a_deliberation_step_out_of_order_is_a_409_naming_the_rule(api: Api) -> 
     problem = response.json()
     assert problem["type"] == "/problems/step-out-of-order"
     assert problem["status"] == 409
-    assert "branch_proposal" in problem["detail"]
+    assert "党支部会提议" in problem["detail"] and "党员大会审议" in problem["detail"]  # the steps, named
     assert problem["instance"] == f"/api/v1/demands/{case}/discuss"
     assert api.event_types(case) == ["Raised", "Triaged"]
 
@@ -264,10 +264,10 @@ def test_a_problem_reads_in_chinese_by_default_and_in_english_when_asked(api: Ap
     assert chinese["type"] == english["type"] == "/problems/step-out-of-order"
     assert (chinese["title"], chinese["detail"]) == (
         "议事步骤须按程序顺序进行，不得跳过。",
-        f"案件 {case} 当前应进行步骤 branch_proposal（discussion），而不是 members_assembly")
+        f"案件 {case} 当前应进行步骤 党支部会提议（商议），而不是 党员大会审议")
     assert (english["title"], english["detail"]) == (
         "Deliberation steps happen in the template's order; none is skipped.",
-        f"case {case} waits for step branch_proposal (discussion), not members_assembly")
+        f"case {case} waits for step party branch proposal (discussion), not party members' assembly review")
 
 
 def test_the_remembered_language_wins_over_accept_language(api: Api) -> None:

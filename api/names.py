@@ -1,10 +1,11 @@
 """Names, not ids: what a page shows for a cell, a category, a step, a member of staff or a word of the
-domain's vocabulary, in the page's language. Every page and template asks here (as `names` in templates).
+domain's vocabulary, in the page's language. Every page and template asks here (as `names` in templates),
+and so does the wording of a domain error's parameters (`Names.parameter`).
 The names themselves are data of the domain (`domain.vocabulary`, the deployment's titles)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from api import i18n
 from domain import errors
@@ -22,9 +23,11 @@ from domain.vocabulary import (
     NOTICE_CHANNELS,
     NOTICE_KINDS,
     RATINGS,
+    RECORD_KINDS,
     ROLES,
     STAGES,
     STATUSES,
+    STEP_KINDS,
     TRACKS,
     VISIT_MODES,
     VISIT_PURPOSES,
@@ -100,3 +103,46 @@ class Names:
     def term(self, kind: str, key: str | None) -> str:
         """A word of a closed vocabulary (a kind of `TERMS`: status, outcome, rating, channel, …)."""
         return named(TERMS[kind].get(key or ""), key or "")
+
+    def step_anywhere(self, key: str) -> str:
+        """A step named by its key alone: the first template holding a step of that key names it."""
+        template = next((t.key for t in TEMPLATES.values() if any(step.key == key for step in t.steps)), None)
+        return self.step(template, key)
+
+    def parameter(self, name: str, value: object) -> str:
+        """A domain error's parameter as a person reads it: a word of the vocabulary by its name (a step,
+        an outcome, a cell, a vote body...; `PARAMETERS` says which parameters are words), several joined
+        as the locale joins them; anything else, an id or a typed value, as it is."""
+        if isinstance(value, tuple):
+            items = (self.parameter(name, item) for item in value)
+            return i18n.listed(items, alternatives=name in ALTERNATIVES)
+        word = str(value)
+        naming = PARAMETERS.get(name)
+        return naming(self, word) if naming else word
+
+
+def _word(*vocabularies: dict[str, Name]) -> Callable[[Names, str], str]:
+    """The name of a key in the first of `vocabularies` that holds it (a key none holds, as it is)."""
+    def naming(_names: Names, key: str) -> str:
+        return named(next((v[key] for v in vocabularies if key in v), None), key)
+    return naming
+
+
+# The parameters of domain errors (domain/errors.py) that are words, and how each is named.
+PARAMETERS: dict[str, Callable[[Names, str], str]] = {
+    "step": Names.step_anywhere,
+    "wanted": lambda names, key: (_word(STEP_KINDS)(names, key) if key in STEP_KINDS
+                                  else names.step_anywhere(key)),
+    # a record's kind arrives as its class's name (Demand), a step's as its key (vote)
+    "kind": lambda names, key: _word(RECORD_KINDS, STEP_KINDS)(names, key.lower()),
+    "outcome": _word(CLOSING_OUTCOMES, DISCUSSION_OUTCOMES),
+    "channel": _word(CHANNELS),
+    "deadline": _word(DEADLINES),
+    "body": _word(TERMS["vote_body"]),
+    "bodies": _word(TERMS["vote_body"]),
+    "roles": _word(ROLES),
+    "cell": Names.cell,
+    "cells": Names.cell,
+    "to": Names.cell,
+}
+ALTERNATIVES = {"bodies"}  # "voted by A or B"
