@@ -18,7 +18,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel, NaiveDatetime, create_model
 from starlette.concurrency import run_in_threadpool
 
 from api import i18n
@@ -85,9 +85,12 @@ class ActionForm:
     title: str
     options: dict[str, list[tuple[str, str]]]
     primary: bool                   # the step the case's process waits for: shown open
+    dated: bool                     # asks when it happened (a meeting, a notice, a visit's feedback)
 
 
 PRIMARY = ("triage", "discuss", "vote", "publicize", "progress", "resolve", "feedback")
+# Actions often recorded after the fact, whose forms ask when they happened (empty: now).
+DATED = ("discuss", "vote", "publicize", "object", "answer_objection", "progress", "resolve", "feedback")
 
 
 def action_forms(app: Minqing, demand: Demand, actor: str, names: Names,
@@ -116,7 +119,7 @@ def action_forms(app: Minqing, demand: Demand, actor: str, names: Names,
             options["assignee"] = [(username, label) for username, label in covering()
                                    if username != demand.assignee]
         found.append(ActionForm(action.name, paths[action.name], titles[action.name], options,
-                                action.name in PRIMARY))
+                                action.name in PRIMARY, action.name in DATED))
     return found
 
 
@@ -455,9 +458,17 @@ async def vote_preview(demand_id: UUID, request: Request, account: SignedIn) -> 
 
 @cache
 def with_version(model: type[BaseModel]) -> type[BaseModel]:
-    """The command's body, and the version of the case the form was shown with."""
-    versioned: type[BaseModel] = create_model(model.__name__, __base__=model, expected_version=(int, ...))
+    """The command's body, and the version of the case the form was shown with; when it happened as
+    typed into a date-and-time field (in the deployment's zone: `forms.in_zone`), empty for now."""
+    versioned: type[BaseModel] = create_model(model.__name__, __base__=model, expected_version=(int, ...),
+                                              occurred_at=(NaiveDatetime | None, None))
     return versioned
+
+
+def _in_zone(form: BaseModel, zone: str) -> dict[str, Any]:
+    """A command form's values, when it happened as a moment in the deployment's zone."""
+    values = form.model_dump()
+    return {**values, "occurred_at": forms.in_zone(values["occurred_at"], zone)}
 
 
 def _command_route(command: CaseCommand) -> None:
@@ -472,7 +483,8 @@ def _command_route(command: CaseCommand) -> None:
 
         return await forms.submit(
             request, with_version(command.body),
-            lambda form: command.use_case(app, demand_id, actor=account.username, **form.model_dump()),
+            lambda form: command.use_case(app, demand_id, actor=account.username,
+                                          **_in_zone(form, app.deployment.timezone)),
             done=lambda recorded: f"/cases/{demand_id}#timeline", again=again)
 
     post.__doc__ = command.summary

@@ -15,8 +15,10 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TypeVar, get_args, get_origin
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -147,3 +149,8 @@ async def submit(request: Request, model: type[M], command: Callable[[M], Record
     except (ValidationError, errors.DomainError) as error:
         return await again(rejection_of(error, values, runtime.app.deployment))
     return see_other(done(recorded))
+
+
+def in_zone(moment: datetime | None, zone: str) -> datetime | None:
+    """A time typed into a date-and-time field (it has no zone) as a moment in the deployment's zone."""
+    return moment.replace(tzinfo=ZoneInfo(zone)) if moment is not None else None

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from api.compose import Runtime
 from api.i18n import gettext
 from api.names import Names, display_names
-from api.pages.forms import Rejection, submit
+from api.pages.forms import Rejection, in_zone, submit
 from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.common import narrowed, require_in_scope
@@ -68,7 +68,10 @@ class ScheduleVisitForm(ScheduleVisit):
 
 
 class ConductVisitForm(ConductVisit):
-    """A visit recorded on the page: the needs found typed one to a line."""
+    """A visit recorded on the page: the needs found typed one to a line; when it was made as typed into
+    a date-and-time field, in the deployment's zone (empty: now)."""
+
+    occurred_at: NaiveDatetime | None = None
 
     @field_validator("needs_found", mode="before")
     @classmethod
@@ -319,7 +322,8 @@ async def conduct_visit(request: Request, visit_id: UUID, account: SignedIn) -> 
     return await submit(
         request, ConductVisitForm,
         lambda form: app.conduct_visit(visit_id, actor=account.username, mode=form.mode, notes=form.notes,
-                                       needs_found=form.needs_found),
+                                       needs_found=form.needs_found,
+                                       occurred_at=in_zone(form.occurred_at, app.deployment.timezone)),
         done=lambda done: f"/visits/{visit_id}?{_after(done)}",
         again=_again(request, _visit_page, visit_id, account, failed="conduct"))
 

@@ -293,3 +293,21 @@ def test_the_vote_preview_of_a_case_outside_her_cells_is_not_found(pages: Pages)
     response = pages.api.client.get(f"/cases/{case}/vote/preview", params={"body": "representatives"},
                                     headers={"HX-Request": "true"})
     assert response.status_code == 404
+
+
+def test_a_meeting_recorded_later_happened_when_the_form_says_in_the_deployments_zone(
+        pages: Pages, clock: Clock) -> None:
+    case = raised(pages.app, category="public_works")
+    pages.app.triage(case, actor=WORKER, category="public_works")
+    shanghai = ZoneInfo("Asia/Shanghai")
+    held = (clock.now + timedelta(days=1)).astimezone(shanghai).replace(second=0, microsecond=0)
+    clock.advance(days=2)
+    assert 'type="datetime-local"' in pages.case(case).text
+    pages.done(case, "discuss", {"step": "branch_proposal", "outcome": "endorsed",
+                                 "occurred_at": held.strftime("%Y-%m-%dT%H:%M")})
+    assert pages.app.demand(case).step_at == held
+    too_late = (clock.now + timedelta(days=1)).astimezone(shanghai)
+    refused = pages.act(case, "discuss", {"step": "two_committees", "outcome": "endorsed",
+                                          "occurred_at": too_late.strftime("%Y-%m-%dT%H:%M")})
+    assert refused.status_code == 422 and "尚未到来" in refused.text
+    assert too_late.strftime("%Y-%m-%dT%H:%M") in refused.text   # what was typed is kept
