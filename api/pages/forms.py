@@ -66,6 +66,13 @@ def keep_csrf_cookie(request: Request, response: Response) -> None:
                             secure=request.url.scheme == "https", path="/")
 
 
+def renew_csrf_token(request: Request, response: Response) -> None:
+    """A new token at sign-in and sign-out: a token planted in the browser before (by a page of a
+    neighbouring site, say) stops counting, as the session it was meant for changes."""
+    request.state.csrf_token = secrets.token_urlsafe(32)
+    keep_csrf_cookie(request, response)
+
+
 async def checked_form(request: Request) -> dict[str, str]:
     """The form's fields (the last value sent under each name), after its CSRF token was checked."""
     return {key: values[-1] for key, values in (await checked_fields(request)).items()}

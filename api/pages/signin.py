@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import auth, i18n
 from api.pages import session
-from api.pages.forms import Rejection, checked_form, local_path, see_other
+from api.pages.forms import Rejection, checked_form, local_path, renew_csrf_token, see_other
 from api.pages.render import render
 from api.pages.session import SignedIn
 from domain import errors
@@ -114,6 +114,7 @@ async def sign_in(request: Request) -> Response:
         return render(request, "login.html", status=403, rejection=rejection, next=target)
     response = see_other(target)
     await run_in_threadpool(session.begin, request, response, account)
+    renew_csrf_token(request, response)
     return response
 
 
@@ -123,6 +124,7 @@ async def sign_out(request: Request) -> Response:
     await checked_form(request)
     response = see_other("/login")
     await run_in_threadpool(session.end, request, response)
+    renew_csrf_token(request, response)
     return response
 
 

@@ -126,6 +126,16 @@ def test_forms_without_their_token_are_refused(browser: Browser) -> None:
     assert auth.password_matches(browser.api.app.account(s.WORKER), PASSWORD)
 
 
+def test_signing_in_and_out_give_the_browser_a_new_form_token(browser: Browser) -> None:
+    before = browser.token("/login")
+    browser.sign_in()
+    after = browser.token("/account")
+    assert after != before
+    assert browser.post("/logout", {"csrf_token": before}).status_code == 403   # the old one counts no more
+    assert browser.post("/logout", {"csrf_token": after}).status_code == 303
+    assert browser.token("/login") != after
+
+
 def test_signing_out_ends_the_session_for_good(browser: Browser) -> None:
     browser.sign_in()
     kept = browser.session
