@@ -30,11 +30,13 @@ from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.demands import COMMANDS, CaseCommand, readable
 from api.web.deps import masks_personal_data
+from api.web.errors import described
 from domain import errors
 from domain.account import Account
 from domain.application import Minqing
 from domain.audit import HistoryEntry, Verification
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTICE_CHANNELS, Demand, NextAction
+from domain.deployment import Deployment
 from domain.masking import masked
 from domain.templates import VOTE
 from domain.votes import VOTE_RULES, Tally, VoteRule
@@ -281,9 +283,10 @@ def _least(holds: Callable[[int], bool], most: int) -> int | None:
     return low
 
 
-def preview_vote(body: str, counts: dict[str, str]) -> VotePreview:
+def preview_vote(body: str, counts: dict[str, str], deployment: Deployment) -> VotePreview:
     """The statute's outcome of these counts, and the numbers it turns on: how many must be present (the
-    quorum) and how many in favour (the majority), each asked of the domain's rule."""
+    quorum) and how many in favour (the majority), each asked of the domain's rule; counts that cannot be
+    are said as the API says them, in the page's language."""
     rule = VOTE_RULES.get(body)
     if rule is None:
         return VotePreview(None, _("Choose the body that voted"))
@@ -294,7 +297,7 @@ def preview_vote(body: str, counts: dict[str, str]) -> VotePreview:
     try:
         outcome = rule.outcome(tally)
     except errors.ImpossibleVoteCounts as error:
-        return VotePreview(None, error.message)
+        return VotePreview(None, described(error, deployment)[1])
     quorum = _least(lambda present: rule.quorate(Tally(tally.members, present, 0, 0, 0, tally.households,
                                                        tally.households_present)), tally.members)
     majority = _least(lambda votes: rule.carried(Tally(tally.members, tally.present, votes, 0, 0)),
@@ -384,7 +387,7 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
         "notices": _notices(entries), "verification": verification,
         "deadline": min(shown.deadlines.items(), key=lambda item: item[1]) if shown.deadlines else None,
         "now": app.clock(), "vote_kept": Rejection("", {}, vote_typed) if vote_typed else None,
-        "vote_preview": preview_vote(body, vote_typed) if vote_typed else None,
+        "vote_preview": preview_vote(body, vote_typed, app.deployment) if vote_typed else None,
         "households_asked": any(counts_households(VOTE_RULES[voted_by]) for form in action_list
                                 for voted_by, _label in form.options.get("body", [])),
         "notice_channels": _notice_channels(names),
@@ -452,7 +455,8 @@ async def vote_preview(demand_id: UUID, request: Request, account: SignedIn) -> 
     except errors.NotFound:
         return render(request, "case_missing.html", status=404)
     if request.headers.get("HX-Request"):
-        return render(request, "vote_preview.html", preview=preview_vote(typed.get("body", ""), typed))
+        return render(request, "vote_preview.html", preview=preview_vote(typed.get("body", ""), typed,
+                                                                         app.deployment))
     return await run_in_threadpool(case_page, request, account, demand_id, vote_typed=typed)
 
 

@@ -175,6 +175,8 @@ def test_the_vote_form_shows_the_statute_outcome_before_it_is_recorded(pages: Pa
     adopted = shown(present="24", in_favour="20")
     assert "通过" in adopted and "未通过" not in adopted and "需 13" in adopted  # more than half of 24
     assert "未通过" in shown(present="24", in_favour="12")
+    impossible = shown(present="19", in_favour="20")
+    assert "赞成 20 + 反对 2 + 弃权 2，多于实到 19 人" in impossible       # in the page's language
     # without JavaScript: the preview button asks for the whole page, the numbers kept as typed
     page = pages.get(preview, **counts, present="24", in_favour="12")
     assert page.status_code == 200 and "未通过" in text(page) and 'value="12"' in page.text
