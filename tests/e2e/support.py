@@ -181,14 +181,16 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def serving(env: dict[str, str], logdir: Path, command: str = "serve") -> Iterator[str]:
+def serving(env: dict[str, str], logdir: Path, command: str = "serve",
+            module: str = "api.cli") -> Iterator[str]:
     """`minqing serve` (or `minqing api`) as a process on a free port, with this environment: its base
-    URL while it runs, stopped by SIGTERM afterwards."""
+    URL while it runs, stopped by SIGTERM afterwards. `module` runs the CLI (tests.browser.clocked: with
+    a clock the test moves)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     logfile = logdir / f"server-{port}.log"
     with open(logfile, "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", command, "--port", str(port)], env=env,
+        process = subprocess.Popen([sys.executable, "-m", module, command, "--port", str(port)], env=env,
                                    cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
