@@ -29,9 +29,12 @@ class DomainError(Exception):
 
     code = "domain-error"
     title: ClassVar[str]  # the docstring's first line: a message id of the catalogs
+    fields: tuple[str, ...] = ()  # the fields of the command the error is about, when it is about some
 
-    def __init__(self, template: str, /, **params: object) -> None:
+    def __init__(self, template: str, /, *, fields: tuple[str, ...] | None = None, **params: object) -> None:
         self.template, self.params = template, params
+        if fields is not None:
+            self.fields = fields
         self.message = template.format(**{name: plain(value) for name, value in params.items()})
         super().__init__(self.message)
 
@@ -65,7 +68,7 @@ class UnknownReference(DomainError):
     code = "unknown-reference"
 
     def __init__(self, field: str, template: str, /, **params: object) -> None:
-        super().__init__(template, **params)
+        super().__init__(template, fields=(field,), **params)
         self.field = field
 
 
@@ -199,18 +202,21 @@ class OccurredBeforeCase(DomainError):
     """A fact about a case cannot have happened before the case was raised."""
 
     code = "occurred-before-case"
+    fields = ("occurred_at",)
 
 
 class OccurredOutOfOrder(DomainError):
     """A fact cannot have happened before the step it follows (a case's previous step, a visit's booking)."""
 
     code = "occurred-out-of-order"
+    fields = ("occurred_at",)
 
 
 class OccurredInFuture(DomainError):
     """A fact cannot be recorded as having happened in the future."""
 
     code = "occurred-in-future"
+    fields = ("occurred_at",)
 
 
 class NotAuthorised(DomainError):

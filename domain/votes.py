@@ -21,6 +21,10 @@ REJECTED = "rejected"
 INVALID = "invalid"  # no quorum
 
 
+# A tally's counts, as the vote's fields are named.
+VOTE_COUNTS = ("members", "present", "in_favour", "against", "abstained", "households", "households_present")
+
+
 @dataclass(frozen=True)
 class Tally:
     members: int            # members of the body, or adult villagers for an assembly
@@ -35,21 +39,22 @@ class Tally:
         counts = (self.members, self.present, self.in_favour, self.against, self.abstained,
                   self.households, self.households_present)
         if any(c < 0 for c in counts):
-            raise ImpossibleVoteCounts("vote counts cannot be negative")
+            raise ImpossibleVoteCounts("vote counts cannot be negative", fields=tuple(
+                name for name, count in zip(VOTE_COUNTS, counts, strict=True) if count < 0))
         if self.members == 0:
-            raise ImpossibleVoteCounts("a voting body has at least one member")
+            raise ImpossibleVoteCounts("a voting body has at least one member", fields=("members",))
         if self.present > self.members:
             raise ImpossibleVoteCounts("{present} present is more than the body's {members} members",
-                                       present=self.present, members=self.members)
+                                       fields=("present",), present=self.present, members=self.members)
         if self.in_favour + self.against + self.abstained > self.present:
             raise ImpossibleVoteCounts(
                 "{in_favour} for + {against} against + {abstained} abstaining is more than the {present} "
-                "present", in_favour=self.in_favour, against=self.against, abstained=self.abstained,
-                present=self.present)
+                "present", fields=("in_favour", "against", "abstained"), in_favour=self.in_favour,
+                against=self.against, abstained=self.abstained, present=self.present)
         if self.households_present > self.households:
             raise ImpossibleVoteCounts(
                 "{present} households present is more than the {households} households",
-                present=self.households_present, households=self.households)
+                fields=("households_present",), present=self.households_present, households=self.households)
 
 
 def _more_than_half(part: int, whole: int) -> bool:

@@ -39,11 +39,10 @@ from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, NOTIC
 from domain.deployment import Deployment
 from domain.masking import masked
 from domain.templates import VOTE
-from domain.votes import VOTE_RULES, Tally, VoteRule
+from domain.votes import VOTE_COUNTS, VOTE_RULES, Tally, VoteRule
 from projections import queries
 
 router = APIRouter(include_in_schema=False)
-VOTE_COUNTS = ("members", "present", "in_favour", "against", "abstained", "households", "households_present")
 
 
 def _action_titles(assigned: bool) -> dict[str, str]:

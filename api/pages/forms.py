@@ -139,8 +139,7 @@ def rejection_of(error: Exception, values: Mapping[str, str | list[str]],
         message = i18n.gettext("Someone changed this since you opened the page: reload it and try again")
         return Rejection(message, {}, values, status=status_of(error))
     _title, message = described(error, deployment)
-    named = getattr(error, "field", None)
-    return Rejection(message, {named: message} if named else {}, values, status=status_of(error))
+    return Rejection(message, dict.fromkeys(error.fields, message), values, status=status_of(error))
 
 
 async def submit(request: Request, model: type[M], command: Callable[[M], Recorded], *,

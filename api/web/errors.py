@@ -157,8 +157,8 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
     async def domain_error(request: Request, error: errors.DomainError) -> Response:
         status = status_of(error)
         title, detail = described(error, request.app.state.runtime.app.deployment)
-        named = ({"errors": [{"path": f"body.{error.field}", "message": detail, "type": error.code}]}
-                 if isinstance(error, errors.UnknownReference) else {})
+        named = ({"errors": [{"path": f"body.{field}", "message": detail, "type": error.code}
+                             for field in error.fields]} if error.fields else {})
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         return answer(request, status, error.code, title, detail, challenge, **named)
 

@@ -308,6 +308,11 @@ def test_a_refused_vote_says_why_in_chinese_in_the_vote_form_keeping_the_counts_
     expect(alert).to_have_count(1)
     said = alert.inner_text()
     assert CJK.search(said) and "赞成 10 + 反对 2 + 弃权 1，多于实到 12 人" in said, said
+    for name in ("in_favour", "against", "abstained"):     # and beside each count it is about
+        expect(page.locator(f"#vote-{name}")).to_have_attribute("aria-invalid", "true")
+        beside = page.locator(f"label:has(#vote-{name}) + #vote-{name}-error")
+        expect(beside).to_contain_text("多于实到 12 人")
+    expect(page.locator("#vote-present")).not_to_have_attribute("aria-invalid", "true")
     for name, value in {**counts, "attendees": "张支书\n李委员"}.items():
         expect(vote.locator(f"[name={name}]")).to_have_value(value)
     expect(page.locator("#timeline")).not_to_contain_text("表决：应到 30")   # nothing was recorded
