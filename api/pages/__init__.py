@@ -62,6 +62,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRefused)
     async def forged(request: Request, error: CsrfRefused) -> Response:
+        await session.current(request)  # the menu of whoever is signed in, as on every page
         return render(request, "refused.html", status=403,
                       message=i18n.gettext("This form has expired or did not come from this site. "
                                            "Go back, reload the page and send it again."))

@@ -110,6 +110,8 @@ def test_a_staff_page_is_drawn_accessible_and_fits_the_screen(page: Page, live_s
         shown = page.goto(path)
         assert shown is not None and shown.status == STATUSES.get(name, 200), (path, shown)
     expect(page.locator(SHOWING[name]).first).to_be_visible()
+    if name != "page-not-found":  # an address no route knows is answered before anyone is signed in
+        expect(page.locator("header nav a[href='/queue']")).to_be_visible()   # the signed-in menu
     assert_page_fits_and_reads(page, name)
     assert_chinese_drawn(page, "h1")
     expect(page).to_have_title(CHINESE_TITLE)
