@@ -31,6 +31,7 @@ from tests.browser.support import (
     desktop_only,
     phone_only,
     screenshot,
+    sign_in,
 )
 from tests.e2e.support import minqing, serving
 
@@ -82,13 +83,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, server_clock: ServerCl
 
 # ---------------------------------------------------------------- the pages, as a person uses them
 def sign_in_as_worker(page: Page) -> None:
-    page.goto("/login")
-    form = page.locator("form", has=page.locator("input[name=password]"))
-    form.locator("input[name=username]").fill(WORKER)
-    form.locator("input[name=password]").fill(PASSWORD)
-    with page.expect_navigation():
-        form.locator("[type=submit]").click()
-    assert "/login" not in page.url
+    sign_in(page, WORKER, PASSWORD)
 
 
 def checked(page: Page, name: str | None = None) -> None:
