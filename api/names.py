@@ -104,6 +104,10 @@ class Names:
         """A word of a closed vocabulary (a kind of `TERMS`: status, outcome, rating, channel, …)."""
         return named(TERMS[kind].get(key or ""), key or "")
 
+    def terms(self, kind: str, keys: Iterable[str]) -> str:
+        """Several words of one vocabulary in one phrase, joined as the locale joins them (公开栏和广播)."""
+        return i18n.listed(self.term(kind, key) for key in keys)
+
     def step_anywhere(self, key: str) -> str:
         """A step named by its key alone: the first template holding a step of that key names it."""
         template = next((t.key for t in TEMPLATES.values() if any(step.key == key for step in t.steps)), None)

@@ -9,6 +9,7 @@ from uuid import UUID
 import pytest
 
 from api import i18n
+from api.names import Names
 from api.pages.forms import rejection_of
 from api.web.errors import described
 from domain import errors
@@ -80,3 +81,12 @@ def test_words_of_the_vocabulary_in_a_message_are_named_in_the_locale() -> None:
         assert "住户" in described(missing, DEPLOYMENT)[1]
     with i18n.speaking("en"):
         assert described(missing, DEPLOYMENT)[1] == "no household h-1"
+
+
+def test_several_words_of_a_vocabulary_read_as_one_phrase_in_each_language() -> None:
+    names = Names(DEPLOYMENT)
+    with i18n.speaking("zh_CN"):
+        assert names.terms("notice_channel", ["notice_board", "loudspeaker", "sms"]) == "公开栏、广播和短信"
+    with i18n.speaking("en"):
+        assert names.terms("notice_channel", ["notice_board", "loudspeaker"]) == \
+            "notice board and loudspeaker"
