@@ -132,13 +132,14 @@ def _word(*vocabularies: dict[str, Name]) -> Callable[[Names, str], str]:
     return naming
 
 
+_step_kind, _record_or_step_kind = _word(STEP_KINDS), _word(RECORD_KINDS, STEP_KINDS)
+
 # The parameters of domain errors (domain/errors.py) that are words, and how each is named.
 PARAMETERS: dict[str, Callable[[Names, str], str]] = {
     "step": Names.step_anywhere,
-    "wanted": lambda names, key: (_word(STEP_KINDS)(names, key) if key in STEP_KINDS
-                                  else names.step_anywhere(key)),
+    "wanted": lambda names, key: _step_kind(names, key) if key in STEP_KINDS else names.step_anywhere(key),
     # a record's kind arrives as its class's name (Demand), a step's as its key (vote)
-    "kind": lambda names, key: _word(RECORD_KINDS, STEP_KINDS)(names, key.lower()),
+    "kind": lambda names, key: _record_or_step_kind(names, key.lower()),
     "outcome": _word(CLOSING_OUTCOMES, DISCUSSION_OUTCOMES),
     "channel": _word(CHANNELS),
     "deadline": _word(DEADLINES),

@@ -23,11 +23,9 @@ from playwright.sync_api import BrowserContext, Page, Response, Route, ViewportS
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 # Playwright's own switches stay; these keep a test run quiet and offline: no sandbox (tests run as
-# root in containers), no GPU, no QUIC, and none of the browser's own calls home. The browser's own
-# language is Chinese, as a worker's is: its date and time fields draw 年/月/日, not mm/dd/yyyy.
+# root in containers), no GPU, no QUIC, and none of the browser's own calls home.
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--lang=zh-CN")
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
 SCREENSHOTS = ROOT / "build" / "screenshots"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 375, "height": 812}
