@@ -32,7 +32,8 @@ from api.web.ratelimit import metadata as rate_limit_metadata
 from api.web.sessions import Sessions
 from api.web.sessions import metadata as sessions_metadata
 from domain.application import Minqing, Recorded, retried
-from projections.db import make_engine
+from projections import all_views
+from projections.db import analyze, make_engine
 from projections.processor import Processor
 from projections.processor import create_tables as create_view_tables
 
@@ -44,6 +45,8 @@ def initialise(settings: Settings) -> list[str]:
     engine = make_engine(settings.database_url)
     try:
         emptied = create_view_tables(engine)
+        with engine.begin() as conn:
+            analyze(conn, [view.table for view in all_views().values()])
         idempotency_metadata.create_all(engine)
         rate_limit_metadata.create_all(engine)
         sessions_metadata.create_all(engine)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale, negotiate_locale, support
 from babel.dates import format_datetime
 from babel.lists import format_list
+from babel.numbers import format_decimal
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -90,6 +91,11 @@ def when(moment: datetime | None, zone: str, *, date_only: bool = False) -> str:
         return ""
     patterns = DATE if date_only else DATE_TIME
     return format_datetime(moment, patterns[current.get()], tzinfo=ZoneInfo(zone), locale=babel_locale())
+
+
+def number(value: int) -> str:
+    """A count written the locale's way (1,000)."""
+    return format_decimal(value, locale=babel_locale())
 
 
 def listed(items: Iterable[str], *, alternatives: bool = False) -> str:

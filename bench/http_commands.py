@@ -137,8 +137,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, processes: int, logdir: Path) -> Iterator[int]:
-    """`minqing api --workers N` as real processes; SIGTERM on exit."""
+def server(url: str, processes: int, logdir: Path) -> Iterator[tuple[int, int]]:
+    """`minqing api --workers N` as real processes; SIGTERM on exit. Yields the port and the process id."""
     port = free_port()
     env = {**os.environ, "MINQING_DATABASE_URL": url}
     log = (logdir / f"api-{processes}-{port}.log").open("wb")
@@ -160,7 +160,7 @@ def server(url: str, processes: int, logdir: Path) -> Iterator[int]:
             time.sleep(0.2)
         if processes > 1:  # the processes start one after another: let every one answer
             time.sleep(2)
-        yield port
+        yield port, proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -421,7 +421,7 @@ def run_store(kind: str, args: argparse.Namespace, workdir: Path) -> StoreResult
         token = add_worker(app)
         long = long_case(app, args.history_events)
         in_process_rate(app, raise_demands(app, 200), 1.0)  # warm-up (connections, caches)
-        ports = {n: servers.enter_context(server(url, n, workdir)) for n in process_counts}
+        ports = {n: servers.enter_context(server(url, n, workdir))[0] for n in process_counts}
         for port in ports.values():  # warm-up
             load_max(port, token, raise_demands(app, args.demands), 2.0, args)
         rounds: dict[int, list[Round]] = {n: [] for n in process_counts}

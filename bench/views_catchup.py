@@ -8,7 +8,7 @@ runs at no less than 50 % (PostgreSQL) and 40 % (SQLite) of the rate of a minima
 projection measured in the same run on the same database.
 
 A lawful random history of at least `--events` events is generated once in memory
-(`bench.history.generate`) and copied into one fresh store per database kind (a SQLite file, or
+(`api.demo.history.generate`) and copied into one fresh store per database kind (a SQLite file, or
 a PostgreSQL schema dropped afterwards), built with the server's own `Settings.event_store_env`
 (library modules `eventsourcing.sqlite` / `eventsourcing.postgres`), with the views' tables in
 the same database through `projections.db.make_engine`. Then, per repeat, on that store:
@@ -54,8 +54,8 @@ from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, dele
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from api.demo.history import History, copy_events, generate
 from api.settings import Settings
-from bench.history import History, copy_events, generate
 from bench.support import POSTGRES_URL, fresh_database, load_average, log, median, start_run
 from domain.application import Minqing
 from domain.deployment import Deployment, load

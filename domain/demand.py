@@ -24,6 +24,7 @@ IN_PROGRESS = "in_progress"        # direct track, being handled
 DELIBERATING = "deliberating"      # deliberation track, going through the template's steps
 IMPLEMENTING = "implementing"      # deliberation adopted and made public, being carried out
 CLOSED = "closed"
+OPEN_STATUSES = (RAISED, IN_PROGRESS, DELIBERATING, IMPLEMENTING)
 
 ClosedAs = Literal["not_resolvable", "withdrawn", "rejected", "merged"]  # what closing a case may say
 CLOSED_AS: tuple[ClosedAs, ...] = get_args(ClosedAs)

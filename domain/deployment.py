@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.deployments import district
 from domain.errors import InvalidInput
 from domain.templates import TEMPLATES
 from domain.vocabulary import CELL_LEVELS, Name
@@ -23,7 +24,7 @@ CHANNELS: tuple[Channel, ...] = get_args(Channel)
 HouseholdCategory = Literal["ordinary", "minimum_living_allowance", "hardship", "elderly_alone",
                             "disabled", "hospitalised", "unemployed"]
 HOUSEHOLD_CATEGORIES: tuple[HouseholdCategory, ...] = get_args(HouseholdCategory)
-SAMPLES = ("village_township", "urban_community")
+SAMPLES = ("village_township", "urban_community", "district")
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
@@ -198,6 +199,8 @@ def parse(data: dict[str, Any]) -> Deployment:
 
 def load(path_or_sample: str) -> Deployment:
     """Load a deployment from a TOML file, or one of the shipped samples by name."""
+    if path_or_sample == "district":  # built, not written out: see domain/deployments/district.py
+        return parse(district.raw())
     if path_or_sample in SAMPLES:
         text = resources.files("domain.deployments").joinpath(f"{path_or_sample}.toml").read_text("utf-8")
     else:

@@ -170,6 +170,7 @@ ROLES = _names(
 
 # The levels of the grid (网格) that the deployments use, from the top down.
 CELL_LEVELS = _names(
+    district=("区（县）", "district"),
     township=("乡镇", "township"),
     street=("街道", "street office"),
     village=("行政村", "village"),

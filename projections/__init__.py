@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from projections import cases, notice_board, response_times, satisfaction, staff, visit_coverage, visits
+from projections import (
+    cases,
+    notice_board,
+    staff,
+    text_search,
+    visit_coverage,
+    visits,
+)
 from projections.core import View
 
 
 def all_views() -> dict[str, View]:
     """Every view by name, in the order they are processed."""
-    views = [cases.view(), response_times.view(), satisfaction.view(), visit_coverage.view(),
-             notice_board.view(), staff.view(), visits.view()]
+    views = [cases.view(), text_search.view(), visit_coverage.view(), notice_board.view(), staff.view(),
+             visits.view()]
     return {v.name: v for v in views}

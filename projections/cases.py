@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from domain.chain import ChainedAggregate
-from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, Demand
+from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, RATINGS, Demand
 from domain.templates import TEMPLATES
-from projections.core import JSON_TEXT, Handler, Row, UTCDateTime, View, id_text, needs_row
+from projections import rollups
+from projections.core import JSON_TEXT, Handler, Row, UTCDateTime, View, id_text, month_of, needs_row
 
 metadata = MetaData()
 
@@ -24,11 +25,11 @@ cases = Table(
     Column("category", String(50), index=True),
     Column("track", String(20)),
     Column("template", String(50)),
-    Column("status", String(20), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
     Column("outcome", String(20)),
     Column("current_step", String(40), nullable=False),
-    Column("cell_id", String(100), nullable=False, index=True),
-    Column("responsible_cell_id", String(100), nullable=False, index=True),
+    Column("cell_id", String(100), nullable=False),
+    Column("responsible_cell_id", String(100), nullable=False),
     Column("assignee", String(100), index=True),
     Column("raised_at", UTCDateTime, nullable=False, index=True),
     Column("triaged_at", UTCDateTime),
@@ -42,7 +43,10 @@ cases = Table(
     Column("missed", JSON_TEXT, nullable=False),          # ["name@iso due", ...] recorded as missed
     Column("due_at", UTCDateTime, index=True),            # earliest open deadline not yet recorded missed
     Column("missed_deadlines", Integer, nullable=False),
-    Column("overdue", Boolean, nullable=False),
+    # When an open case is or becomes overdue (逾期): its earliest deadline recorded missed, else its earliest
+    # open deadline; none once closed. Overdue as of now is `overdue_from <= now`, and a queue's order
+    # (overdue first, then by due time) is this column's.
+    Column("overdue_from", UTCDateTime, index=True),
     Column("rounds", Integer, nullable=False),
     Column("escalation_level", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
@@ -53,7 +57,21 @@ cases = Table(
     Column("feedback_due", UTCDateTime),
     Column("rating", String(30)),
     Column("visit_id", String(36)),
+    # Feedback (满意度回访): how often asked (each closing asks anew), answered by rating and expired; the
+    # month it was first asked and who asked.
+    Column("feedback_asked", Integer, nullable=False),
+    Column("feedback_answered", Integer, nullable=False),
+    *(Column(rating, Integer, nullable=False) for rating in RATINGS),
+    Column("feedback_expired", Integer, nullable=False),
+    Column("feedback_month", String(7)),
+    Column("asked_by", String(100)),
+    # Deliberation: when the step now awaited began, and each step held: [{round, step, seconds}].
+    Column("step_started_at", UTCDateTime),
+    Column("steps", JSON_TEXT, nullable=False),
     Column("version", Integer, nullable=False),
+    # A list within a scope, newest (or oldest) first, reads these from the first row it shows.
+    Index("ix_view_cases_cell_raised", "cell_id", "raised_at"),
+    Index("ix_view_cases_responsible_raised", "responsible_cell_id", "raised_at"),
 )
 
 
@@ -83,6 +101,12 @@ def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
                             default=None)
     else:
         row["due_at"] = min(deadlines.values(), default=None)
+    return _with_overdue_from(row)
+
+
+def _with_overdue_from(row: Row) -> Row:
+    missed = [datetime.fromisoformat(entry.partition("@")[2]) for entry in row["missed"]]
+    row["overdue_from"] = min([*missed, row["due_at"]] if row["due_at"] else missed, default=None)
     return row
 
 
@@ -102,9 +126,12 @@ def _raised(_: Row | None, e: Demand.Raised) -> Row:
         "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
         "on_time": None, "resolved_by": None, "closed_from": None, "closed_step": None,
         "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
-        "missed_deadlines": 0, "overdue": False, "rounds": 1, "escalation_level": 0, "flags": 0,
+        "overdue_from": e.respond_by,
+        "missed_deadlines": 0, "rounds": 1, "escalation_level": 0, "flags": 0,
         "escalations": [], "flag_details": [], "reopen_count": 0, "feedback_state": None,
         "feedback_due": None, "rating": None, "visit_id": str(e.visit_id) if e.visit_id else None,
+        "feedback_asked": 0, "feedback_answered": 0, **dict.fromkeys(RATINGS, 0), "feedback_expired": 0,
+        "feedback_month": None, "asked_by": None, "step_started_at": None, "steps": [],
         "version": e.originator_version,
     }
     return row
@@ -113,7 +140,8 @@ def _raised(_: Row | None, e: Demand.Raised) -> Row:
 @needs_row
 def _triaged(row: Row, e: Demand.Triaged) -> Row:
     row.update(category=e.category, track=e.track, template=e.template,
-               responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at)
+               responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at,
+               step_started_at=e.occurred_at if e.track == "deliberation" else None)
     if e.track == "direct":
         row["status"] = row["current_step"] = IN_PROGRESS
     else:
@@ -137,6 +165,16 @@ def _escalated(row: Row, e: Demand.Escalated) -> Row:
     return _touch(row, e)
 
 
+def _held(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized) -> Row:
+    """A deliberation step was held: the time since the step began joins `steps`, and the next begins."""
+    if e.step is not None and row["step_started_at"] is not None:
+        seconds = (e.occurred_at - row["step_started_at"]).total_seconds()
+        held = {"round": getattr(e, "round", None), "step": e.step, "seconds": seconds}
+        row["steps"] = [*row["steps"], held]
+        row["step_started_at"] = e.occurred_at
+    return row
+
+
 def _stepped(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized, step: str, *,
              advanced: bool, new_round: bool) -> Row:
     row["current_step"] = step_after(row["template"], step, advanced=advanced)
@@ -150,11 +188,12 @@ def _stepped(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized, s
 @needs_row
 def _discussed(row: Row, e: Demand.Discussed) -> Row:
     returned = e.outcome == "returned"
-    return _stepped(row, e, e.step, advanced=not returned, new_round=returned)
+    return _stepped(_held(row, e), e, e.step, advanced=not returned, new_round=returned)
 
 
 @needs_row
 def _voted(row: Row, e: Demand.Voted) -> Row:
+    row = _held(row, e)
     if e.outcome == "invalid":
         return _with_deadlines(_touch(row, e), e.deadlines)
     adopted = e.outcome == "adopted"
@@ -163,6 +202,7 @@ def _voted(row: Row, e: Demand.Voted) -> Row:
 
 @needs_row
 def _publicized(row: Row, e: Demand.Publicized) -> Row:
+    row = _held(row, e)
     if e.step is None:
         return _with_deadlines(_touch(row, e), e.deadlines)
     return _stepped(row, e, e.step, advanced=True, new_round=False)
@@ -171,7 +211,12 @@ def _publicized(row: Row, e: Demand.Publicized) -> Row:
 def _closed(row: Row, e: Demand.Resolved | Demand.Closed, outcome: str, feedback_due: datetime | None) -> Row:
     row.update(closed_from=row["status"], closed_step=row["current_step"], status=CLOSED, outcome=outcome,
                current_step=CLOSED, closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
-               feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None)
+               feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None,
+               overdue_from=None)
+    if feedback_due is not None:
+        row["feedback_asked"] += 1
+        row["feedback_month"] = row["feedback_month"] or month_of(e.occurred_at)
+        row["asked_by"] = row["asked_by"] or e.actor
     return _touch(row, e)
 
 
@@ -192,12 +237,15 @@ def _closed_otherwise(row: Row, e: Demand.Closed) -> Row:
 @needs_row
 def _feedback(row: Row, e: Demand.FeedbackGiven) -> Row:
     row.update(feedback_state="given", rating=e.rating)
+    row["feedback_answered"] += 1
+    row[e.rating] += 1
     return _touch(row, e)
 
 
 @needs_row
 def _feedback_expired(row: Row, e: Demand.FeedbackExpired) -> Row:
     row["feedback_state"] = "expired"
+    row["feedback_expired"] += 1
     return _touch(row, e)
 
 
@@ -214,8 +262,8 @@ def _deadline_missed(row: Row, e: Demand.DeadlineMissed) -> Row:
     missed = row["missed"] = [*row["missed"], f"{e.deadline}@{e.due_at.isoformat()}"]
     row["due_at"] = min((datetime.fromisoformat(due) for name, due in row["deadlines"].items()
                          if f"{name}@{due}" not in missed), default=None)
-    row["missed_deadlines"], row["overdue"] = len(missed), True
-    return _touch(row, e)
+    row["missed_deadlines"] = len(missed)
+    return _touch(_with_overdue_from(row), e)
 
 
 @needs_row
@@ -244,6 +292,6 @@ def view() -> View:
     # The title, the description and the flags are typed by people; a category is a hint typed into the
     # public form until triage sets one of the deployment's. The resident's phone is masked like a number
     # in text: with a cipher key the view holds its last four digits only.
-    return View("cases", cases, demand_key, handlers,
+    return View("cases", cases, demand_key, handlers, rollups=rollups.ROLLUPS,
                 free_text={"title": (), "description": (), "resident_phone": (), "category": (),
                            "flag_details": ("responsible", "finding")})

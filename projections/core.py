@@ -37,6 +37,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from domain.masking import PHONE_FIELDS, mask_number, mask_text
@@ -76,6 +77,57 @@ def needs_row(handler: Callable[[Row, Event], Row | None]) -> Callable[[Row | No
     return handle
 
 
+Group = tuple[Any, ...]
+Counts = dict[str, int]
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A table of figures summed per group, kept from one view's rows: each row adds its `contributions`
+    (the groups it counts in, with what it adds to each) as it stands, so when a row changes what its old
+    state added is taken away and what its new state adds is put in — written in the transaction that
+    writes the row and moves the view's position, exactly once like the row. A group column has no
+    NULL (`NONE` instead): NULL would never meet itself in the table's key."""
+
+    table: Table
+    groups: tuple[str, ...]
+    counts: tuple[str, ...]
+    contributions: Callable[[Row], Iterable[tuple[Group, Counts]]]
+
+    def add(self, into: dict[Group, Counts], row: Row | None, sign: int) -> None:
+        if row is None:
+            return
+        for group, counts in self.contributions(row):
+            summed = into.setdefault(group, dict.fromkeys(self.counts, 0))
+            for name, n in counts.items():
+                summed[name] += sign * n
+
+    def write(self, conn: Connection, changes: Mapping[Group, Counts]) -> None:
+        """Add `changes` to the table's groups (a group not there yet starts from nothing)."""
+        rows = [{**dict(zip(self.groups, group, strict=True)), **counts}
+                for group, counts in changes.items() if any(counts.values())]
+        if not rows:
+            return
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(self.table)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(self.groups),
+            set_={name: self.table.c[name] + statement.excluded[name] for name in self.counts})
+        conn.execute(statement, rows)
+
+    def refill(self, conn: Connection, source: Table) -> None:
+        """Empty the table and sum every row of `source` (the view's table) into it afresh: after a rebuild
+        swapped in a new view table, or when an upgrade brought a new rollup."""
+        conn.execute(delete(self.table))
+        summed: dict[Group, Counts] = {}
+        for row in conn.execute(select(source)).mappings():
+            self.add(summed, dict(row), 1)
+        self.write(conn, summed)
+
+
+NONE = ""  # a rollup's group column with no value (no category yet, no worker)
+
+
 @dataclass
 class View:
     """One view: a table of rows, each folded from the events of one key."""
@@ -90,6 +142,10 @@ class View:
     # views do not hold in clear what the events hide.
     free_text: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     masks_numbers: bool = False
+    # Indexes a table's own `Index` items cannot declare (a full-text index, triggers that keep it), made
+    # once the table is created or swapped in by a rebuild: called with the connection and the table.
+    make_indexes: Callable[[Connection, Table], None] | None = None
+    rollups: tuple[Rollup, ...] = ()
 
     @property
     def key_column(self) -> Column[Any]:
@@ -190,6 +246,12 @@ class Fold:
     position: int
     changes: dict[str, Row | None] = field(default_factory=dict)
     events: int = 0
+    # Per rollup of the view, what the changed rows added as they stood before their first change here
+    # (taken away when they are recorded; see Rollup).
+    before: list[dict[Group, Counts]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.before = [{} for _ in self.view.rollups]
 
     def keys_to_read(self, numbered: Iterable[tuple[int, Any]]) -> list[str]:
         """The keys of rows the events will change that are neither kept nor already changed."""
@@ -206,6 +268,7 @@ class Fold:
         """The changes are written and the position moved: keep the rows; returns the events recorded."""
         self.cache.keep(self.changes, self.position)
         self.changes.clear()
+        self.before = [{} for _ in self.view.rollups]
         events, self.events = self.events, 0
         return events
 
@@ -214,6 +277,7 @@ class Fold:
         changed them in place)."""
         self.cache.reset(None)
         self.changes.clear()
+        self.before = [{} for _ in self.view.rollups]
         self.events = 0
 
 
@@ -234,7 +298,12 @@ def fold(folds: Sequence[Fold], numbered: Iterable[tuple[int, Any]]) -> None:
             if key is None:
                 continue
             changes = f.changes
-            row = changes[key] if key in changes else f.cache.rows.get(key)
+            if key in changes:
+                row = changes[key]
+            else:
+                row = f.cache.rows.get(key)
+                for rollup, before in zip(f.view.rollups, f.before, strict=True):
+                    rollup.add(before, row, -1)  # what it added until now, before the handler changes it
             changes[key] = handler(row, event)
 
 
@@ -248,6 +317,10 @@ def record(conn: Connection, f: Fold) -> None:
     if locked_position(conn, name) != expected:
         raise PositionMoved(f"view {name} is no longer at position {expected}")
     f.view.write(conn, f.cache.rows, f.changes)
+    for rollup, before in zip(f.view.rollups, f.before, strict=True):
+        for row in f.changes.values():
+            rollup.add(before, row, 1)
+        rollup.write(conn, before)
     move_position(conn, name, expected, f.position)
 
 

@@ -1,59 +1,63 @@
-"""The public `notice_board` view: the notices posted for a case, with no personal data — only
-what was posted and the digest of the case history behind each. A case has a row from its first
-notice on (most cases never post one); its category and grid cell are read from `view_cases`."""
+"""The public `notice_board` view: one row per notice posted (公示), with no personal data — only what
+was posted, how many objections it drew, whether it is still up and the digest of the case history
+behind it. The board's pages read the notices still up, newest first, through an index; the case's
+category and grid cell are read from `view_cases`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from sqlalchemy import Boolean, Column, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from domain.demand import Demand
-from projections.cases import demand_key
-from projections.core import JSON_TEXT, Row, View, id_text, needs_row
+from projections.core import JSON_TEXT, Row, UTCDateTime, View, id_text, needs_row
 
 metadata = MetaData()
 
 notice_board = Table(
     "view_notice_board", metadata,
-    Column("id", String(36), primary_key=True),           # the case
-    Column("notices", JSON_TEXT, nullable=False),
-    Column("active", Boolean, nullable=False, index=True),  # some notice not yet taken down
+    Column("key", String(120), primary_key=True),         # the case and the notice: "{case id}/{notice id}"
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("notice_id", String(80), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("step", String(40)),
+    Column("text", Text, nullable=False),
+    Column("channels", JSON_TEXT, nullable=False),
+    Column("posted_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("ended", Boolean, nullable=False),             # taken down
+    Column("objections", Integer, nullable=False),
+    Column("history_digest", String(64), nullable=False),
+    Column("version", Integer, nullable=False),           # the case's version that posted it
+    # The board (notices up, newest first) and the notices whose period is over, each read by its index.
+    Index("ix_view_notice_board_up", "ended", "posted_at"),
+    Index("ix_view_notice_board_ends", "ended", "ends_at"),
 )
 
 
-def _posted(row: Row | None, e: Demand.Publicized) -> Row:
-    if row is None:
-        row = {"id": id_text(e.originator_id), "notices": [], "active": False}
-    notice = {"notice_id": e.notice_id, "kind": e.kind, "step": e.step, "text": e.text,
-              "channels": e.channels, "posted_at": e.occurred_at.isoformat(),
-              "ends_at": e.ends_at.isoformat(), "ended": False,
-              "objections": 0, "history_digest": e.chain, "version": e.originator_version}
-    row["notices"] = [*row["notices"], notice]
-    row["active"] = True
-    return row
+def notice_key(event: Demand.Publicized | Demand.ObjectionLodged | Demand.NoticeEnded) -> str:
+    return f"{id_text(event.originator_id)}/{event.notice_id}"
 
 
-def _change_notice(row: Row, notice_id: str, changes: Callable[[dict[str, Any]], dict[str, Any]]) -> Row:
-    row["notices"] = [{**n, **changes(n)} if n["notice_id"] == notice_id else n for n in row["notices"]]
-    row["active"] = any(not n["ended"] for n in row["notices"])
-    return row
+def _posted(_: Row | None, e: Demand.Publicized) -> Row:
+    return {"key": notice_key(e), "case_id": id_text(e.originator_id), "notice_id": e.notice_id,
+            "kind": e.kind, "step": e.step, "text": e.text, "channels": e.channels,
+            "posted_at": e.occurred_at, "ends_at": e.ends_at, "ended": False, "objections": 0,
+            "history_digest": e.chain, "version": e.originator_version}
 
 
 @needs_row
 def _objection(row: Row, e: Demand.ObjectionLodged) -> Row:
-    return _change_notice(row, e.notice_id, lambda n: {"objections": n["objections"] + 1})
+    row["objections"] += 1
+    return row
 
 
 @needs_row
 def _ended(row: Row, e: Demand.NoticeEnded) -> Row:
-    return _change_notice(row, e.notice_id, lambda n: {"ended": True})
+    row["ended"] = True
+    return row
 
 
 def view() -> View:
     D = Demand
-    return View("notice_board", notice_board, demand_key, {
-        D.Publicized: _posted, D.ObjectionLodged: _objection,
-        D.NoticeEnded: _ended,
-    }, free_text={"notices": ("text",)})
+    return View("notice_board", notice_board, notice_key, {
+        D.Publicized: _posted, D.ObjectionLodged: _objection, D.NoticeEnded: _ended,
+    }, free_text={"text": ()})

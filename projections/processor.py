@@ -40,12 +40,15 @@ from projections.core import (
     record,
     tracking_metadata,
 )
+from projections.db import analyze
 
 BATCH = 500                # events per transaction when keeping up (the worker)
 CATCH_UP_PAGE = 5_000      # events read and decoded at a time when catching up
 FLUSH_ROWS = 50_000        # changed rows (over the views) kept in memory before they are written
 FLUSH_EVENTS = 200_000     # events folded before the rows and positions are written regardless
 SHADOW = "__rebuild"
+# Views an upgrade retired, by name and table: their tables and positions are dropped at `db init`.
+RETIRED = {"satisfaction": "view_satisfaction", "response_times": "view_response_times"}  # into cases
 
 
 def create_tables(engine: Engine) -> list[str]:
@@ -56,15 +59,34 @@ def create_tables(engine: Engine) -> list[str]:
     replaced = []
     with engine.begin() as conn:
         tracking_metadata.create_all(conn)
+        for retired, table_name in RETIRED.items():
+            conn.execute(text(f"DROP TABLE IF EXISTS {table_name}"))
+            conn.execute(positions.delete().where(positions.c.view == retired))
         stored = inspect(conn)
         for view in all_views().values():
             table = view.table
-            if stored.has_table(table.name) and \
-                    _stored_shape(stored.get_columns(table.name)) != _declared_shape(table, conn.dialect):
+            exists = stored.has_table(table.name)
+            shape = _declared_shape(table, conn.dialect)
+            if exists and _stored_shape(stored.get_columns(table.name)) != shape:
                 table.drop(conn)
                 conn.execute(positions.delete().where(positions.c.view == view.name))
                 replaced.append(view.name)
+                exists = False
             table.metadata.create_all(conn, tables=[table])
+            for index in table.indexes:  # an index an upgrade added to a table that kept its shape
+                index.create(conn, checkfirst=True)
+            if not exists and view.make_indexes is not None:
+                view.make_indexes(conn, table)
+            for rollup in view.rollups:  # summed from the view's rows: afresh when either is new or changed
+                kept = stored.has_table(rollup.table.name) and \
+                    _stored_shape(stored.get_columns(rollup.table.name)) == _declared_shape(rollup.table,
+                                                                                           conn.dialect)
+                if kept and exists:
+                    continue
+                rollup.table.drop(conn, checkfirst=True)
+                rollup.table.create(conn)
+                if exists:
+                    rollup.refill(conn, table)
     return replaced
 
 
@@ -268,11 +290,11 @@ def _read_missing(conn: Connection, folds: list[Fold], numbered: list[tuple[int,
 
 def shadow_of(view: View) -> View:
     """A copy of the view writing to its own table and position, for rebuilding beside the live one.
-    It has no indexes: the live table's are created under their own names at the swap."""
+    It has no indexes: the live table's are created under their own names at the swap; nor rollups."""
     columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
                for c in view.table.columns]
-    return replace(view, name=view.name + SHADOW,
-                   table=Table(view.table.name + SHADOW, MetaData(), *columns))
+    return replace(view, name=view.name + SHADOW, table=Table(view.table.name + SHADOW, MetaData(), *columns),
+                   rollups=())  # summed afresh from the new table at the swap
 
 
 def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callable[[int], None] | None = None,
@@ -298,6 +320,11 @@ def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callab
         conn.execute(text(f"ALTER TABLE {shadow.table.name} RENAME TO {view.table.name}"))
         for index in view.table.indexes:
             index.create(conn)
+        if view.make_indexes is not None:
+            view.make_indexes(conn, view.table)
+        for rollup in view.rollups:
+            rollup.refill(conn, view.table)
+        analyze(conn, [view.table, *(rollup.table for rollup in view.rollups)])
         conn.execute(positions.delete().where(positions.c.view.in_([shadow.name, view.name])))
         conn.execute(positions.insert().values(view=view.name, position=final))
     return processed

@@ -16,6 +16,7 @@ from uvicorn.supervisors import Multiprocess
 
 from api import auth, i18n
 from api.compose import Runtime, initialise
+from api.demo.history import write_history
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
 from api.settings import Settings
 from api.web.app import create_app
@@ -23,6 +24,8 @@ from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError
 from domain.masking import masked
+from projections import all_views
+from projections.db import analyze, make_engine
 from projections.processor import Processor, rebuild
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
@@ -55,11 +58,20 @@ def _initialise(settings: Settings) -> None:
 @main.command()
 @click.option("--force", is_flag=True, help="Load another batch beside a demo already loaded.")
 @click.option("--seed", type=int, default=2026, show_default=True, help="Same seed, same content and counts.")
-def demo(force: bool, seed: int) -> None:
+@click.option("--scale", type=click.IntRange(min=1), default=None,
+              help="Instead: a random lawful history of this many demands over four years, in the deployment "
+                   "configured (MINQING_DEPLOYMENT=district: a district of about 1,000 grid cells), for "
+                   "measuring at size.")
+@click.option("--processes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="With --scale: processes playing the history.")
+def demo(force: bool, seed: int, scale: int | None, processes: int) -> None:
     """Load the demo: 清水镇's three villages and community, six months of demands and visits."""
     settings = Settings()
     if settings.is_sqlite:                  # the embedded database needs no separate `db init`
         _initialise(settings)
+    if scale is not None:
+        _demo_at_scale(settings, scale, seed=seed, processes=processes, force=force)
+        return
     with Runtime.open(settings) as rt:
         if already_loaded(rt.app) and not force:
             raise click.ClickException(
@@ -75,6 +87,33 @@ def demo(force: bool, seed: int) -> None:
                f"in {time.monotonic() - started:.1f} s")
     for line in summary.lines():
         click.echo(line)
+
+
+def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: int, force: bool) -> None:
+    """Write a history of `demands` demands into the store, a chunk at a time (memory stays bounded
+    whatever the size), then bring the views up to date and gather the planner's statistics."""
+    app = settings.open_application()
+    engine = make_engine(settings.database_url)
+    try:
+        if app.recorder.max_notification_id() and not force:
+            raise click.ClickException(f"{settings.database_url} already holds events; run `minqing demo "
+                                       "--scale N --force` to write a history beside them")
+        started = time.monotonic()
+        with click.progressbar(length=demands, label=f"writing {demands:,} demands") as bar:
+            events = write_history(app, settings.deployment, demands=demands, seed=seed, processes=processes,
+                                   progress=bar.update)
+        written = time.monotonic() - started
+        click.echo(f"wrote {events:,} events in {written:,.0f} s")
+        views = list(all_views().values())
+        with click.progressbar(length=events * len(views), label="bringing the views up to date") as bar:
+            Processor(app, engine).catch_up(progress=bar.update)
+        with engine.begin() as conn:
+            analyze(conn, [view.table for view in views])
+        click.echo(f"{demands:,} demands in {settings.database_url} in {time.monotonic() - started:,.0f} s "
+                   f"(views {time.monotonic() - started - written:,.0f} s)")
+    finally:
+        app.close()
+        engine.dispose()
 
 
 @main.command()

@@ -47,6 +47,7 @@ from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
 from domain.masking import masked
 from domain.visit import CONDUCTED, MODES, PURPOSES, SCHEDULED
 from projections import queries
+from projections.paging import MAX_PAGE
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -142,7 +143,7 @@ def _after(done: Recorded) -> str:
 # ---------------------------------------------------------------- households
 @router.get("/households")
 def household_list(request: Request, account: SignedIn, cell: str = "", category: str = "",
-                   overdue: bool = False, offset: Annotated[int, Query(ge=0)] = 0,
+                   overdue: bool = False, cursor: Annotated[str | None, Query(max_length=200)] = None,
                    after: After = None) -> Response:
     """The households of my cells, those whose visit is overdue first; by cell, category, overdue."""
     rt = _runtime(request)
@@ -154,17 +155,17 @@ def household_list(request: Request, account: SignedIn, cell: str = "", category
     with rt.reader.connect() as conn:
         page = queries.households(conn, now=now, cells=narrowed(rt.app, scope, cell or None),
                                   category=category or None, overdue=True if overdue else None,
-                                  limit=PAGE, offset=offset)
-    def page_at(start: int) -> str:
-        chosen = {"cell": cell, "category": category, "overdue": "true" if overdue else ""}
-        return "/households?" + urlencode({**{k: v for k, v in chosen.items() if v}, "offset": start})
+                                  limit=PAGE, cursor=cursor or None)
+    def page_at(start: str | None) -> str:
+        chosen = {"cell": cell, "category": category, "overdue": "true" if overdue else "", "cursor": start}
+        return "/households?" + urlencode({k: v for k, v in chosen.items() if v})
 
     return render(request, "households.html", households=_shown(page.items, account), page=page, now=now,
                   scope=scope, cell=cell, category=category, overdue=overdue,
                   categories=HOUSEHOLD_CATEGORIES,
                   may_register=bool(_cells_for(account, rt.app, "register_household")),
-                  previous_page=page_at(max(0, offset - PAGE)) if offset else None,
-                  next_page=page_at(offset + PAGE) if offset + PAGE < page.total else None)
+                  first_page=page_at(None) if cursor else None,
+                  next_page=page_at(page.next_cursor) if page.next_cursor else None)
 
 
 @router.get("/households/new")
@@ -209,9 +210,9 @@ def _household_page(request: Request, household_id: UUID, account: Account,
     with rt.reader.connect() as conn:
         coverage = queries.household_row(conn, household_id)
         visits = queries.household_visits(conn, cells=scope, household=household_id, sort="-due_at",
-                                          limit=queries.MAX_PAGE).items
+                                          limit=MAX_PAGE).items
         demands = queries.search_cases(conn, cells=scope, visit_ids=[UUID(v["id"]) for v in visits],
-                                       open_only=True, limit=queries.MAX_PAGE).items if visits else []
+                                       open_only=True, limit=MAX_PAGE).items if visits else []
         visitors = _visitors(conn, app.deployment, household.cell_id)
     details = {"address": household.address, "head_name": household.head_name, "phone": household.phone,
                "members": household.members}
@@ -275,9 +276,9 @@ def my_visits(request: Request, account: SignedIn, after: After = None) -> Respo
     scope = readable_cells(account, app.deployment)
     with rt.reader.connect() as conn:
         due = queries.household_visits(conn, cells=scope, visitor=account.username, status=SCHEDULED,
-                                       due_before=next_week, limit=queries.MAX_PAGE).items
+                                       due_before=next_week, limit=MAX_PAGE).items
         homes = queries.households(conn, now=now, ids=[UUID(v["household_id"]) for v in due],
-                                   limit=queries.MAX_PAGE).items if due else []
+                                   limit=MAX_PAGE).items if due else []
     addresses = {h["id"]: h["address"] for h in _shown(homes, account)}
     groups = [(gettext("Overdue"), [v for v in due if v["due_at"] < now]),
               (gettext("Due today"), [v for v in due if now <= v["due_at"] < tomorrow]),
@@ -300,7 +301,7 @@ def _visit_page(request: Request, visit_id: UUID, account: Account, rejection: R
     with rt.reader.connect() as conn:
         home = queries.household_row(conn, UUID(visit["household_id"]))
         demands = queries.search_cases(conn, cells=readable_cells(account, app.deployment),
-                                       visit_ids=[visit_id], limit=queries.MAX_PAGE).items
+                                       visit_ids=[visit_id], limit=MAX_PAGE).items
     raised = {demand["title"]: demand for demand in demands}
     # Each need found, with the demand already raised from it (one titled as the need), if any.
     needs = [{"text": need["text"], "demand": raised.get(need["text"])} for need in visit["needs_found"]]

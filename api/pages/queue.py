@@ -15,9 +15,9 @@ from api.i18n import gettext as _
 from api.names import Names, display_names
 from api.pages.render import render
 from api.pages.session import SignedIn
-from api.rest.common import Offset, narrowed
+from api.rest.common import narrowed
 from api.web.deps import RuntimeDep, masks_personal_data, readable_cells
-from domain.demand import DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED
+from domain.demand import OPEN_STATUSES
 from domain.deployment import TRACKS
 from domain.masking import masked
 from domain.templates import TEMPLATES
@@ -27,7 +27,6 @@ router = APIRouter(include_in_schema=False)
 
 SOON = timedelta(days=2)   # due this soon: shown as a warning, and the 即将到期 tab
 ROWS = 25                  # cases on one page of the queue
-OPEN_STATUSES = (RAISED, IN_PROGRESS, DELIBERATING, IMPLEMENTING)
 Filter = Annotated[str | None, Query(max_length=200)]
 
 
@@ -47,7 +46,7 @@ def step_position(template: str | None, step: str) -> tuple[int, int] | None:
 @router.get("/queue")
 def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine", cell: Filter = None,
           category: Filter = None, status: Filter = None, track: Filter = None, q: Filter = None,
-          phone: Filter = None, offset: Offset = 0) -> Response:
+          phone: Filter = None, cursor: Filter = None) -> Response:
     """The cases in my scope waiting on an action: one tab, filtered and searched, past due first."""
     app, now = rt.app, rt.app.clock()
     scope = readable_cells(account, app.deployment)
@@ -60,8 +59,9 @@ def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine"
         page = queries.search_cases(
             conn, cells=narrowed(app, scope, cell), category=filters["category"], status=filters["status"],
             track=filters["track"], text=filters["q"], phone=filters["phone"], open_only=True, now=now,
-            assignee=account.username if tab == "mine" else None, late=True if tab == "late" else None,
-            due_within=SOON if tab == "soon" else None, sort=queries.URGENCY, limit=ROWS, offset=offset)
+            assignee=account.username if tab == "mine" else None, overdue=True if tab == "late" else None,
+            due_within=SOON if tab == "soon" else None, sort=queries.URGENCY, limit=ROWS,
+            cursor=cursor or None)
     items = page.items if sees_phone else masked(page.items)
     rows = [row_of(item, now) for item in items]
     names = Names(app.deployment, display_names(app, {r["assignee"] for r in rows if r["assignee"]}))
@@ -70,7 +70,6 @@ def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine"
                   category_options=[(key, names.category(key)) for key in app.deployment.categories],
                   status_options=[(key, names.term("status", key)) for key in OPEN_STATUSES],
                   track_options=[(key, names.term("track", key)) for key in TRACKS],
-                  more=page.offset + len(rows) < page.total, next_offset=page.offset + ROWS,
                   query_of=query_of)
 
 
@@ -79,7 +78,7 @@ def row_of(item: dict[str, Any], now: datetime) -> dict[str, Any]:
     due_at = item["due_at"]
     return {**item, "position": step_position(item["template"], item["current_step"]),
             "age": now - item["raised_at"],
-            "soon": not item["late"] and due_at is not None and due_at - now <= SOON}
+            "soon": not item["overdue"] and due_at is not None and due_at - now <= SOON}
 
 
 def query_of(filters: dict[str, Any], **changed: Any) -> str:

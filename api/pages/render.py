@@ -24,7 +24,7 @@ def environment() -> Environment:
                       extensions=["jinja2.ext.i18n"], undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.globals.update(duration=i18n.duration, due=i18n.due, locales=i18n.LOCALES)
+    env.globals.update(duration=i18n.duration, due=i18n.due, number=i18n.number, locales=i18n.LOCALES)
     return env
 
 

@@ -15,11 +15,14 @@ from fastapi.responses import JSONResponse, Response
 from domain import errors, masking
 from domain.application import Minqing, Recorded
 from domain.chain import plain
-from projections.queries import MAX_PAGE, Page
+from projections.paging import MAX_PAGE, Page
 
 # A list's paging and read-your-writes parameters, the same on every list.
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Cursor = Annotated[str | None, Query(max_length=500, description="Where the page starts: the `next_cursor` "
+                                    "of the page before (for deep pages; `offset` reads and drops every row "
+                                    "before it)")]
 After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
 
 
@@ -37,10 +40,11 @@ def require_in_scope(cells: Iterable[str], scope: list[str], kind: str, aggregat
         raise errors.NotFound("no {kind} {id}", kind=kind, id=aggregate_id)
 
 
-def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:
-    """The cells of the caller's scope, only `cell` and those below it when one is asked for."""
+def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str] | None:
+    """The cells of the caller's scope, only `cell` and those below it when one is asked for; None for
+    the whole grid (a query then reads every row instead of testing each against hundreds of cells)."""
     if cell is None:
-        return scope
+        return None if len(scope) == len(app.deployment.cells) else scope
     inside = set(scope)
     return [c for c in app.deployment.subtree(cell) if c in inside]
 
@@ -48,8 +52,9 @@ def narrowed(app: Minqing, scope: list[str], cell: str | None) -> list[str]:
 def listing(page: Page, *, masked: bool = False) -> dict[str, Any]:
     """A page of a list as JSON, its personal data masked for those who may not see it."""
     items = plain(page.items)
-    return {"items": masking.masked(items) if masked else items, "total": page.total, "limit": page.limit,
-            "offset": page.offset}
+    return {"items": masking.masked(items) if masked else items, "total": page.total,
+            "total_capped": page.total_capped, "limit": page.limit, "offset": page.offset,
+            "next_cursor": page.next_cursor}
 
 
 # A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 
 from api.rest.common import (
     After,
+    Cursor,
     Limit,
     Offset,
     csv_response,
@@ -50,7 +51,7 @@ from domain.chain import plain
 from domain.demand import Demand
 from domain.masking import masked
 from projections import queries
-from projections.queries import Page
+from projections.paging import Page
 
 router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
 
@@ -96,27 +97,28 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
                                               "(workers and supervisors only: others see it masked)")] = None,
            status: str | None = None, track: str | None = None, step: str | None = None,
            category: str | None = None, cell: str | None = None, assignee: str | None = None,
-           channel: str | None = None, overdue: bool | None = None,
+           channel: str | None = None,
            open_only: Annotated[bool, Query(alias="open", description="Only cases not closed")] = False,
-           late: Annotated[bool | None, Query(description="Past due now (a deadline missed or passed), "
-                                                          "or not")] = None,
+           overdue: Annotated[bool | None, Query(description="Overdue now: open, with a deadline missed or "
+                                                             "passed (or, false, not)")] = None,
            due_within_days: Annotated[int | None, Query(ge=0, le=366, description="Not past due, with a "
                                                         "deadline within this many days")] = None,
            sort: Annotated[str, Query(description="A column (prefix - for descending), or "
                                                   f"{queries.URGENCY!r}: past due first, then by due time")
                            ] = "-raised_at",
-           limit: Limit = 50, offset: Offset = 0, after: After = None) -> Any:
-    """Search the case list (the `cases` view) within your grid cells."""
+           limit: Limit = 50, offset: Offset = 0, cursor: Cursor = None, after: After = None) -> Any:
+    """Search the case list (the `cases` view) within your grid cells. `total` counts the matches up to
+    1,000 (`total_capped`: more); `next_cursor` reads the next page."""
     if phone and masks_personal_data(actor):
         raise errors.NotAuthorised("only workers and supervisors search by the resident's phone")
-    rt.wait_for_views(after, ["cases"])
+    rt.wait_for_views(after, ["cases", "case_words"] if q else ["cases"])
     cells = narrowed(rt.app, scope, cell)
     within = None if due_within_days is None else timedelta(days=due_within_days)
     with rt.reader.connect() as conn:
         page = queries.search_cases(conn, text=q, phone=phone, status=status, track=track, step=step,
                                     category=category, cells=cells, assignee=assignee, channel=channel,
-                                    overdue=overdue, open_only=open_only, now=rt.app.clock(), late=late,
-                                    due_within=within, sort=sort, limit=limit, offset=offset)
+                                    open_only=open_only, now=rt.app.clock(), overdue=overdue,
+                                    due_within=within, sort=sort, limit=limit, offset=offset, cursor=cursor)
     return listing(page, masked=masks_personal_data(actor))
 
 

@@ -7,14 +7,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from api.rest.common import After, Limit, Offset, listing, narrowed, recorded, require_in_scope
+from api.rest.common import After, Cursor, Limit, Offset, listing, narrowed, recorded, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, Recategorise, RegisterHousehold, ScheduleVisit
 from api.web.deps import App, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain.application import Recorded
 from domain.chain import plain
 from domain.masking import masked
 from projections import queries
-from projections.queries import Page
+from projections.paging import Page
 
 router = APIRouter(prefix="/api/v1", tags=["households and visits"])
 
@@ -30,13 +30,13 @@ async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff, once: 
 @router.get("/households", response_model=Page)
 def list_households(rt: RuntimeDep, scope: Scope, actor: Staff, cell: str | None = None,
                     visitor: str | None = None, overdue: bool | None = None, sort: str = "next_due_at",
-                    limit: Limit = 50, offset: Offset = 0, after: After = None) -> Any:
+                    limit: Limit = 50, offset: Offset = 0, cursor: Cursor = None, after: After = None) -> Any:
     """Households with last visit, next visit due and whether overdue (the visit coverage view)."""
     rt.wait_for_views(after, ["visit_coverage"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         page = queries.households(conn, now=rt.app.clock(), cells=cells, visitor=visitor, overdue=overdue,
-                                  sort=sort, limit=limit, offset=offset)
+                                  sort=sort, limit=limit, offset=offset, cursor=cursor)
     return listing(page, masked=masks_personal_data(actor))
 
 

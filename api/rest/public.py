@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.compose import Runtime
-from api.rest.common import Limit, Offset, listing, recorded
+from api.rest.common import Cursor, Limit, Offset, listing, recorded
 from api.rest.schemas import PublicDemand, PublicFeedback, Receipt
 from api.web.deps import RequestRecord, RuntimeDep
 from domain.application import RESIDENT, Recorded
@@ -18,7 +18,7 @@ from domain.chain import plain
 from domain.demand import Demand
 from domain.errors import NotFound
 from projections import queries
-from projections.queries import Page
+from projections.paging import Page
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
 
@@ -33,11 +33,12 @@ Public = Annotated[Runtime, Depends(limited)]
 
 @router.get("/notices", response_model=Page)
 def notices(rt: Public, cell: str | None = None, limit: Limit = 50,
-            offset: Offset = 0) -> Any:
+            offset: Offset = 0, cursor: Cursor = None) -> Any:
     """The public notice board: notices still up, with the digest of the case history behind each."""
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:
-        page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=limit, offset=offset)
+        page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=limit, offset=offset,
+                                      cursor=cursor)
     return listing(page, masked=True)  # the public sees no one's personal data
 
 

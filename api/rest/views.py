@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.rest.common import After, Limit, Offset, csv_response, listing, narrowed
+from api.rest.common import After, Cursor, Limit, Offset, csv_response, listing, narrowed
 from api.web.deps import RuntimeDep, Scope, Staff, masks_personal_data
 from domain.chain import plain
 from domain.masking import masked
@@ -42,8 +42,10 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
                    category: str | None = None, cell: str | None = None, month: Month = None,
                    steps: bool = False, format: Format = "json", after: After = None) -> Any:
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
-    cell, worker or month; with steps=true, days spent in each deliberation step."""
-    rt.wait_for_views(after, ["cases", "response_times"] if steps else ["cases"])
+    cell, worker or month; with steps=true, days spent in each deliberation step. Counts are exact; medians
+    and 90th percentiles are exact to the minute (each time counted as its whole minutes), read from
+    rollups the views keep per group, so the answer costs the same at any size of the record."""
+    rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
@@ -55,8 +57,9 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
 def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "category",
                  category: str | None = None, cell: str | None = None, month: Month = None,
                  format: Format = "json", after: After = None) -> Any:
-    """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates."""
-    rt.wait_for_views(after, ["satisfaction", "cases"])
+    """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates (exact
+    counts, read from rollups the views keep per group)."""
+    rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month)
@@ -67,7 +70,7 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
 def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None = None,
                cell: str | None = None, assignee: str | None = None, flagged: bool | None = None,
                sort: str = "raised_at",
-               limit: Limit = 100, offset: Offset = 0,
+               limit: Limit = 100, offset: Offset = 0, cursor: Cursor = None,
                format: Format = "json", after: After = None) -> Any:
     """Open cases past any deadline (应予解决而未解决): age, step, who holds it, deadlines missed,
     escalations and accountability flags."""
@@ -75,7 +78,7 @@ def unresolved(rt: RuntimeDep, scope: Scope, actor: Staff, category: str | None 
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
         page = queries.unresolved(conn, now=rt.app.clock(), cells=cells, category=category, assignee=assignee,
-                                  flagged=flagged, sort=sort, limit=limit, offset=offset)
+                                  flagged=flagged, sort=sort, limit=limit, offset=offset, cursor=cursor)
     hide = masks_personal_data(actor)
     if format == "csv":
         return csv_response(masked(page.items) if hide else page.items, "unresolved", UNRESOLVED_COLUMNS)

@@ -28,7 +28,7 @@ from api.eventstore import DatabaseUnavailable
 from api.names import Names
 from domain import errors
 from domain.deployment import Deployment
-from projections.queries import BadQuery
+from projections.paging import BadQuery
 
 PROBLEM = "application/problem+json"
 log = structlog.get_logger("minqing.api")

@@ -131,8 +131,8 @@ def test_a_reviewer_reads_numbers_typed_into_a_title_masked(queue: Api) -> None:
 def test_the_api_searches_with_the_queues_filters(queue: Api) -> None:
     queue.runtime.wait_for_views(queue.head(), ["cases"])
     listed = queue.get("/api/v1/demands", WORKER, open="true", sort="urgency").json()["items"]
-    assert [item["late"] for item in listed] == [True, False, False]
-    late = queue.get("/api/v1/demands", WORKER, late="true").json()["items"]
+    assert [item["overdue"] for item in listed] == [True, False, False]
+    late = queue.get("/api/v1/demands", WORKER, overdue="true").json()["items"]
     assert [item["title"] for item in late] == ["三天前的诉求 Raised three days ago"]
     soon = queue.get("/api/v1/demands", WORKER, due_within_days="2", open="true").json()["items"]
     assert [item["title"] for item in soon] == ["垃圾清运 Rubbish"]

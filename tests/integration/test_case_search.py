@@ -67,16 +67,16 @@ def test_the_queue_lists_open_cases_past_due_first_then_by_due_time(
 
     queue = found(views_engine, open_only=True, now=now, sort=queries.URGENCY)
     assert queue == ["三天前 Raised three days ago", "半天前 Raised half a day ago", "刚才 Just raised"]
-    assert found(views_engine, open_only=True, now=now, late=True) == ["三天前 Raised three days ago"]
-    assert found(views_engine, open_only=True, now=now, late=False, sort="raised_at") == \
+    assert found(views_engine, open_only=True, now=now, overdue=True) == ["三天前 Raised three days ago"]
+    assert found(views_engine, open_only=True, now=now, overdue=False, sort="raised_at") == \
         ["半天前 Raised half a day ago", "刚才 Just raised"]
     assert found(views_engine, open_only=True, now=now, due_within=timedelta(hours=13)) == \
         ["半天前 Raised half a day ago"]
     with views_engine.connect() as conn:
-        lateness = {item["id"]: item["late"] for item in queries.search_cases(conn, now=now).items}
+        lateness = {item["id"]: item["overdue"] for item in queries.search_cases(conn, now=now).items}
     assert lateness == {str(late): True, str(soon): False, str(newest): False, str(closed): False}
 
 
-def test_being_late_or_due_soon_is_asked_as_of_a_time(stored_app: Minqing, views_engine: Engine) -> None:
+def test_being_overdue_or_due_soon_is_asked_as_of_a_time(stored_app: Minqing, views_engine: Engine) -> None:
     with views_engine.connect() as conn, pytest.raises(queries.BadQuery):
         queries.search_cases(conn, sort=queries.URGENCY)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
-from bench.history import History, copy_events, generate
+from api.demo.history import History, copy_events, generate
 from domain.application import Minqing
 from domain.deployment import Deployment
 from projections import all_views

@@ -25,3 +25,13 @@ def fresh_rebuild(app: Minqing, engine: Engine, view: View) -> list[dict[str, An
         conn.execute(positions.delete().where(positions.c.view == shadow.name))
     Processor(app, engine, [shadow], batch_size=5000).catch_up()
     return rows_of(engine, shadow)
+
+
+def rollup_rows(engine: Engine, view: View) -> dict[str, list[tuple[Any, ...]]]:
+    """Each rollup of the view as its table holds it, groups with nothing counted left out."""
+    with engine.connect() as conn:
+        found = {}
+        for rollup in view.rollups:
+            rows = conn.execute(select(rollup.table).order_by(*rollup.table.primary_key.columns)).mappings()
+            found[rollup.table.name] = [tuple(r.values()) for r in rows if any(r[c] for c in rollup.counts)]
+        return found

@@ -1,10 +1,17 @@
 """A random but lawful history: demands on both tracks through every step and outcome, with
-reopenings, expiries, missed deadlines, escalations and flags, plus households and visits.
+reopenings, expiries, missed deadlines, escalations and flags, plus households and visits; titles and
+descriptions in Chinese from the demo's phrase book (api/demo/content.py), with the grid's place names.
 
 Stories are generators that yield the time of their next action; a scheduler interleaves them in
 time order on one clock, so the log looks like a real deployment's. The history is made through
 the Application's use cases on an in-memory store (fast), then copied row by row into a real
 store with `copy_events`.
+
+`write_history` makes a history of any size in bounded memory: it plays it a chunk at a time (the
+demands raised in one stretch of the period, and households registered then), each chunk in a fresh
+in-memory application, optionally in several processes, and writes each chunk's events into the
+target store in order. A chunk's stories play to their end, so its last events occur after the next
+chunk's first ones: the log is in time order within a chunk, not across chunks.
 """
 
 from __future__ import annotations
@@ -12,14 +19,18 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import multiprocessing
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
+from api.demo import content
 from domain.application import SYSTEM, Minqing
-from domain.deployment import Deployment
+from domain.deployment import Deployment, load
 from domain.errors import DomainError
 
 Story = Iterator[datetime]
@@ -41,6 +52,7 @@ class History:
     clock: Clock
     demands: list[UUID] = field(default_factory=list)
     households: list[UUID] = field(default_factory=list)
+    staff_events: int = 0  # the first events of the log: the staff accounts' and their roles
 
 
 def _hours(n: float) -> timedelta:
@@ -52,13 +64,37 @@ def _leaf_cells(deployment: Deployment) -> list[str]:
     return [c for c in deployment.cells if c not in parents]
 
 
+URBAN_LEVELS = ("community", "patch_1", "patch_2", "building")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A leaf cell as its demands name it: the place (东村二组, 5号楼) and the village or community."""
+
+    cell_id: str
+    place: str
+    area: str
+    urban: bool
+
+
+def _places(deployment: Deployment) -> list[Place]:
+    found = []
+    for cell_id in _leaf_cells(deployment):
+        cell = deployment.cells[cell_id]
+        area = cell
+        while area.level not in ("village", "community") and area.parent is not None:
+            area = deployment.cells[area.parent]
+        found.append(Place(cell_id, cell.title.zh, area.title.zh, cell.level in URBAN_LEVELS))
+    return found
+
+
 class Stories:
     """The kinds of story, sharing one application, one clock and one random source."""
 
     def __init__(self, history: History, rng: random.Random) -> None:
         self.h, self.app, self.rng = history, history.app, rng
         deployment = self.app.deployment
-        self.cells = _leaf_cells(deployment)
+        self.places = _places(deployment)
         self.direct = [c.key for c in deployment.categories.values() if c.track == "direct"]
         self.deliberation = {c.key: c.template for c in deployment.categories.values()
                              if c.track == "deliberation"}
@@ -78,6 +114,25 @@ class Stories:
     def after(self, demand_id: UUID, hours: float) -> Story:
         yield from self.watched(demand_id, self.now + _hours(hours))
 
+    # ---------------------------------------------------------------- words
+    def words(self, category: str, place: Place) -> tuple[str, str]:
+        """A title and a description of a demand of `category` at `place`, from the demo's phrase book."""
+        rng = self.rng
+        if category in content.VILLAGE:
+            phrases = content.COMMUNITY if place.urban else content.VILLAGE
+            title, description, _ = rng.choice(phrases[category])
+        elif category in content.VILLAGE_MATTERS:
+            title, description = rng.choice(content.VILLAGE_MATTERS[category])
+        else:
+            title, description = rng.choice(content.COMMUNITY_MATTERS)
+        names = {"place": place.place, "area": place.area, "unit": f"{rng.randint(1, 6)}单元"}
+        return title.format(**names), description.format(**names)
+
+    def resident(self) -> tuple[str, str]:
+        rng = self.rng
+        phone = rng.choice(content.PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
+        return rng.choice(content.SURNAMES) + rng.choice(content.GIVEN_NAMES), phone
+
     # ---------------------------------------------------------------- demands
     def demand(self, start: datetime) -> Story:
         rng, app = self.rng, self.app
@@ -86,15 +141,17 @@ class Stories:
         if deliberate:
             category = rng.choice(sorted(self.deliberation))
             urban = self.deliberation[category] == "six_step_deliberation"
-            cells = [c for c in self.cells if ("community" in c) == urban]
+            places = [p for p in self.places if p.urban == urban]
         else:
             category = rng.choice(self.direct)
-            cells = self.cells
+            places = self.places
         channel = rng.choice(["visit", "phone", "online", "reception_day", "grid_patrol", "message_box",
                               "open311"])
-        demand_id = app.raise_demand(actor=SYSTEM, channel=channel,
-                                     title=f"Demand about {category}", cell_id=rng.choice(cells),
-                                     resident_name="居民", resident_phone="13800000000").id
+        place = rng.choice(places)
+        title, description = self.words(category, place)
+        name, phone = self.resident()
+        demand_id = app.raise_demand(actor=SYSTEM, channel=channel, title=title, description=description,
+                                     cell_id=place.cell_id, resident_name=name, resident_phone=phone).id
         self.h.demands.append(demand_id)
         if rng.random() < 0.03:
             yield from self.after(demand_id, rng.uniform(1, 20))
@@ -111,7 +168,7 @@ class Stories:
                 return
         yield from self.work(demand_id, deliberate)
 
-    def deliberation_steps(self, demand_id: UUID) -> Iterator[datetime]:
+    def deliberation_steps(self, demand_id: UUID) -> Generator[datetime, None, bool]:
         """Every step of the case's template, with returns, invalid and rejected votes; False if it ends
         rejected."""
         rng, app = self.rng, self.app
@@ -140,8 +197,8 @@ class Stories:
                            else rng.randint(members * 3 // 4, members))
                 in_favour = (rng.randint(0, present // 2) if roll > 0.9
                              else rng.randint(present * 3 // 4, present))
-                outcome = app.vote(demand_id, actor=SYSTEM, body=body, members=members, present=present,
-                                   in_favour=in_favour, against=present - in_favour, abstained=0)
+                app.vote(demand_id, actor=SYSTEM, body=body, members=members, present=present,
+                         in_favour=in_favour, against=present - in_favour, abstained=0)
                 if app.demand(demand_id).just_rejected and rng.random() < 0.5:
                     yield from self.after(demand_id, rng.uniform(2, 48))
                     app.publicize(demand_id, actor=SYSTEM, kind="rejection",
@@ -149,11 +206,8 @@ class Stories:
                     yield from self.after(demand_id, rng.uniform(24, 24 * 10))
                     app.close_case(demand_id, actor=SYSTEM, outcome="rejected")
                     return False
-                del outcome
             else:
-                notice_id = app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind,
-                                          text="公示 Notice text")
-                del notice_id
+                app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind, text="公示 Notice text")
                 yield from self.objections(demand_id)
 
     def objections(self, demand_id: UUID) -> Story:
@@ -199,7 +253,8 @@ class Stories:
             if notices and self.now < max(notices):
                 yield from self.watched(demand_id, max(notices) + _hours(1))
             app.resolve(demand_id, actor=SYSTEM, summary="已解决 done")
-            if deliberate and app.demand(demand_id).template.result_notice and rng.random() < 0.9:
+            template = app.demand(demand_id).template
+            if deliberate and template is not None and template.result_notice and rng.random() < 0.9:
                 yield from self.after(demand_id, rng.uniform(1, 48))
                 app.publicize(demand_id, actor=SYSTEM, kind="result", text="实施结果公开 result")
         yield from self.feedback(demand_id, deliberate)
@@ -207,6 +262,7 @@ class Stories:
     def feedback(self, demand_id: UUID, deliberate: bool) -> Story:
         rng, app = self.rng, self.app
         due = app.demand(demand_id).feedback_due
+        assert due is not None  # resolved or closed, feedback is asked
         roll = rng.random()
         if roll < 0.15:
             yield due + _hours(2)
@@ -226,8 +282,10 @@ class Stories:
         yield start
         categories = rng.choice([["ordinary"], ["minimum_living_allowance"], ["hardship"], ["elderly_alone"],
                                  ["elderly_alone", "disabled"], ["unemployed"], ["hospitalised"]])
-        household_id = app.register_household(actor=SYSTEM, cell_id=rng.choice(self.cells),
-                                              address="门牌 address", categories=categories,
+        place = rng.choice(self.places)
+        household_id = app.register_household(actor=SYSTEM, cell_id=place.cell_id,
+                                              address=f"{place.area}{place.place}{rng.randint(1, 80)}号",
+                                              categories=categories,
                                               members=rng.randint(1, 6)).id
         self.h.households.append(household_id)
         cadence = app.household(household_id).cadence_days or 60
@@ -248,8 +306,12 @@ class Stories:
                 continue
             app.conduct_visit(visit_id, actor=SYSTEM, mode=rng.choice(["in_home", "phone", "reception"]))
             if rng.random() < 0.05:
-                app.raise_demand(actor=SYSTEM, channel="visit", title="走访发现 need found on a visit",
-                                 cell_id=app.household(household_id).cell_id, visit_id=visit_id)
+                title, description = self.words(rng.choice(self.direct), place)
+                app.raise_demand(actor=SYSTEM, channel="visit", title=f"走访发现：{title}",
+                                 description=description, cell_id=place.cell_id, visit_id=visit_id)
+
+
+Window = tuple[datetime, datetime]
 
 
 def generate(deployment: Deployment, *, demands: int, households: int = 0, seed: int = 1,
@@ -257,7 +319,16 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
     """Play a random history into a fresh in-memory Application; returns it with the ids made."""
     end = end or datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(days=days)
-    clock = Clock(start - timedelta(days=1))
+    return _play(deployment, demands=demands, households=households, seed=seed, end=end,
+                 raised=(start, start + timedelta(days=days * 0.9)),
+                 registered=(start, start + timedelta(days=30)))
+
+
+def _play(deployment: Deployment, *, demands: int, households: int, seed: int, end: datetime, raised: Window,
+          registered: Window) -> History:
+    """Demands raised within `raised` and households registered within `registered`, their stories played
+    to `end` in a fresh in-memory Application (after its staff accounts)."""
+    clock = Clock(min(raised[0], registered[0]) - timedelta(days=1))
     env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "100000",
            "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}  # the stories never keep a failed command's aggregate
     app = Minqing(deployment, env=env, clock=clock)
@@ -265,7 +336,8 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
         app.open_account(actor=SYSTEM, username=username)
     for username in WORKERS:  # an assignee works over the case: these over the whole grid
         app.grant_role(actor=SYSTEM, username=username, role="worker", cell_id=deployment.root.id)
-    history, rng = History(app, clock), random.Random(seed)
+    history = History(app, clock, staff_events=app.recorder.max_notification_id() or 0)
+    rng = random.Random(seed)
     stories = Stories(history, rng)
     queue: list[tuple[datetime, int, Story]] = []
     counter = itertools.count()
@@ -274,10 +346,13 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
         with contextlib.suppress(StopIteration):  # a story with nothing more to do is done
             heapq.heappush(queue, (next(story), next(counter), story))
 
+    def within(window: Window) -> datetime:
+        return window[0] + (window[1] - window[0]) * rng.random()
+
     for _ in range(demands):
-        push(stories.demand(start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.9))))
+        push(stories.demand(within(raised)))
     for _ in range(households):
-        push(stories.household(start + timedelta(seconds=rng.uniform(0, 86400 * 30)), end))
+        push(stories.household(within(registered), end))
     while queue:
         when, _, story = heapq.heappop(queue)
         if when > end:
@@ -291,6 +366,65 @@ def generate(deployment: Deployment, *, demands: int, households: int = 0, seed:
             raise AssertionError(f"history story broke a rule at {clock.now}: {error}") from error
         heapq.heappush(queue, (max(nxt, clock.now), next(counter), story))
     return history
+
+
+# ---------------------------------------------------------------- any size, in bounded memory
+CHUNK = 2_000  # demands played together in one in-memory application
+Stored = tuple[UUID, int, str, bytes]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk's share of a history, made in a process of its own from these plain values."""
+
+    deployment: str
+    number: int
+    demands: int
+    households: int
+    seed: int
+    end: datetime
+    window: Window
+
+
+def write_history(target: Minqing, deployment: str, *, demands: int, households: int | None = None,
+                  seed: int = 1, years: float = 4.0, end: datetime | None = None, processes: int = 1,
+                  progress: Callable[[int], None] = lambda _: None) -> int:
+    """Play a lawful history of `demands` demands (and `households` households: a tenth of the demands
+    by default) over `years` years to `end` into `target`'s store, a chunk of CHUNK demands at a time in
+    `processes` processes, each chunk's events written in order as it comes; `progress` is told the
+    demands written. Returns the events written."""
+    end = end or datetime.now(UTC).replace(microsecond=0)
+    households = demands // 10 if households is None else households
+    start = end - timedelta(days=365.25 * years)
+    last = end - timedelta(days=30)  # the last month's demands would mostly still be open: none raised then
+    count = max(1, -(-demands // CHUNK))
+    step = (last - start) / count
+    chunks = [Chunk(deployment, k, demands // count + (k < demands % count),
+                    households // count + (k < households % count), seed * 1_000_003 + k, end,
+                    (start + step * k, start + step * (k + 1))) for k in range(count)]
+    written = 0
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        for chunk, events in zip(chunks, pool.imap(_chunk_events, chunks), strict=True):
+            for page in range(0, len(events), 2_000):
+                target.recorder.insert_events([StoredEvent(*event) for event in events[page:page + 2_000]])
+            written += len(events)
+            progress(chunk.demands)
+    return written
+
+
+def _chunk_events(chunk: Chunk) -> list[Stored]:
+    """The stored events of one chunk, in log order (the staff accounts' only in the first chunk)."""
+    deployment = load(chunk.deployment)
+    history = _play(deployment, demands=chunk.demands, households=chunk.households, seed=chunk.seed,
+                    end=chunk.end, raised=chunk.window, registered=chunk.window)
+    recorder = history.app.recorder
+    first = 1 if chunk.number == 0 else history.staff_events + 1
+    events: list[Stored] = []
+    while notifications := recorder.select_notifications(first, 5_000):
+        events += [(UUID(str(n.originator_id)), n.originator_version, n.topic, n.state)
+                   for n in notifications]
+        first = notifications[-1].id + 1
+    return events
 
 
 def copy_events(source: Minqing, target: Minqing, page: int = 2000) -> int:
