@@ -15,9 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from types import TracebackType
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 from sqlalchemy import Engine
+from sqlalchemy.schema import CreateSchema
 
 from api.auth import CachedAccounts
 from api.i18n import gettext
@@ -40,10 +42,15 @@ from projections.processor import create_tables as create_view_tables
 
 def initialise(settings: Settings) -> list[str]:
     """Create the event store's, the views' and the API's tables (idempotent). Returns the views
-    whose table changed in this version: they are emptied, to be built again from the log."""
-    Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
+    whose table changed in this version: they are emptied, to be built again from the log. A PostgreSQL
+    schema named in the URL (`?schema=`) is created when it is not there yet."""
     engine = make_engine(settings.database_url)
+    schema = parse_qs(urlsplit(settings.database_url).query).get("schema", [""])[0]
     try:
+        if schema and engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(CreateSchema(schema, if_not_exists=True))
+        Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
         emptied = create_view_tables(engine)
         with engine.begin() as conn:
             analyze(conn, [view.table for view in all_views().values()])

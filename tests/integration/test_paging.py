@@ -84,6 +84,23 @@ def test_a_list_is_counted_up_to_its_cap(many: list[UUID], views_engine: Engine,
         assert (capped.total, capped.total_capped, len(capped.items)) == (10, True, 5)
 
 
+@pytest.mark.parametrize("sort", ["-raised_at", queries.URGENCY])
+def test_a_broad_scope_lists_what_a_narrow_one_does(many: list[UUID], views_engine: Engine, clock: Clock,
+                                                    monkeypatch: pytest.MonkeyPatch, sort: str) -> None:
+    """A broad scope is read without the cell indexes on SQLite (queries.BROAD_SCOPE): the same list."""
+    def listed() -> tuple[list[str], list[str]]:
+        with views_engine.connect() as conn:
+            cases = queries.search_cases(conn, cells=CELLS[:1], sort=sort, now=clock.now,
+                                         limit=paging.MAX_PAGE)
+            late = queries.unresolved(conn, cells=CELLS[:1], now=clock.now, limit=paging.MAX_PAGE)
+        return [item["id"] for item in cases.items], [item["id"] for item in late.items]
+
+    narrow = listed()
+    monkeypatch.setattr(queries, "BROAD_SCOPE", 0)
+    assert listed() == narrow
+    assert 0 < len(narrow[0]) < len(many)
+
+
 def test_a_cursor_of_another_list_or_beside_an_offset_is_refused(many: list[UUID], views_engine: Engine,
                                                                  clock: Clock) -> None:
     with views_engine.connect() as conn:
