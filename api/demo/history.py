@@ -153,6 +153,12 @@ class Stories:
         demand_id = app.raise_demand(actor=SYSTEM, channel=channel, title=title, description=description,
                                      cell_id=place.cell_id, resident_name=name, resident_phone=phone).id
         self.h.demands.append(demand_id)
+        yield from self.handled(demand_id, category, deliberate)
+
+    def handled(self, demand_id: UUID, category: str, deliberate: bool) -> Story:
+        """A raised demand from then on: withdrawn, or triaged, assigned, deliberated when it is a major
+        one, and worked on."""
+        rng, app = self.rng, self.app
         if rng.random() < 0.03:
             yield from self.after(demand_id, rng.uniform(1, 20))
             app.close_case(demand_id, actor=SYSTEM, outcome="withdrawn", explanation="resident withdrew")
@@ -306,9 +312,11 @@ class Stories:
                 continue
             app.conduct_visit(visit_id, actor=SYSTEM, mode=rng.choice(["in_home", "phone", "reception"]))
             if rng.random() < 0.05:
-                title, description = self.words(rng.choice(self.direct), place)
-                app.raise_demand(actor=SYSTEM, channel="visit", title=f"走访发现：{title}",
-                                 description=description, cell_id=place.cell_id, visit_id=visit_id)
+                category = rng.choice(self.direct)
+                title, description = self.words(category, place)
+                found = app.raise_demand(actor=SYSTEM, channel="visit", title=f"走访发现：{title}",
+                                         description=description, cell_id=place.cell_id, visit_id=visit_id).id
+                yield from self.handled(found, category, deliberate=False)  # the next visit waits for it
 
 
 Window = tuple[datetime, datetime]
