@@ -53,7 +53,7 @@ def initialise(settings: Settings) -> list[str]:
         Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
         emptied = create_view_tables(engine)
         with engine.begin() as conn:
-            analyze(conn, [view.table for view in all_views().values()])
+            analyze(conn, [table.name for view in all_views().values() for table in view.tables])
         idempotency_metadata.create_all(engine)
         rate_limit_metadata.create_all(engine)
         sessions_metadata.create_all(engine)

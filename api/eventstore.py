@@ -18,7 +18,9 @@ from typing import Any
 
 import psycopg
 from eventsourcing import persistence
-from eventsourcing.postgres import PostgresDatastore, PostgresFactory
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
 from psycopg import Connection
 from psycopg.rows import DictRow
@@ -100,3 +102,11 @@ class Factory(PostgresFactory):
             statement_timeout=float(self.env.get(STATEMENT_TIMEOUT) or 0),
         )
         built.close()
+
+
+def events_table(app: Application[Any]) -> list[str]:
+    """The table the application's events are stored in (none in memory): for `projections.db.analyze`."""
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteApplicationRecorder | PostgresApplicationRecorder):
+        return [recorder.events_table_name]
+    return []

@@ -148,6 +148,11 @@ class View:
     rollups: tuple[Rollup, ...] = ()
 
     @property
+    def tables(self) -> list[Table]:
+        """The view's table and its rollups' tables."""
+        return [self.table, *(rollup.table for rollup in self.rollups)]
+
+    @property
     def key_column(self) -> Column[Any]:
         return next(iter(self.table.primary_key.columns))
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 
 def make_engine(database_url: str, *, writer: bool = True, wait_seconds: float = 1.0,
@@ -53,11 +53,11 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def analyze(conn: Connection, tables: Iterable[Table]) -> None:
+def analyze(conn: Connection, tables: Iterable[str]) -> None:
     """Gather the planner's statistics on `tables` (after `db init`, a rebuild or a large load): without
     them SQLite cannot tell a township's cases from a village's, and sorts every row of a list to show 50.
     SQLite samples each index (`analysis_limit`) rather than reading it whole, as its manual advises."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
     for table in tables:
-        conn.exec_driver_sql(f"ANALYZE {table.name}")
+        conn.exec_driver_sql(f"ANALYZE {table}")

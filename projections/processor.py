@@ -324,7 +324,7 @@ def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callab
             view.make_indexes(conn, view.table)
         for rollup in view.rollups:
             rollup.refill(conn, view.table)
-        analyze(conn, [view.table, *(rollup.table for rollup in view.rollups)])
+        analyze(conn, [table.name for table in view.tables])
         conn.execute(positions.delete().where(positions.c.view.in_([shadow.name, view.name])))
         conn.execute(positions.insert().values(view=view.name, position=final))
     return processed
