@@ -80,7 +80,8 @@ def create_tables(engine: Engine) -> list[str]:
             for rollup in view.rollups:  # summed from the view's rows: afresh when either is new or changed
                 kept = stored.has_table(rollup.table.name) and \
                     _stored_shape(stored.get_columns(rollup.table.name)) == _declared_shape(rollup.table,
-                                                                                           conn.dialect)
+                                                                                           conn.dialect) \
+                    and not _rowid_table(conn, rollup.table.name)
                 if kept and exists:
                     continue
                 rollup.table.drop(conn, checkfirst=True)
@@ -88,6 +89,15 @@ def create_tables(engine: Engine) -> list[str]:
                 if exists:
                     rollup.refill(conn, table)
     return replaced
+
+
+def _rowid_table(conn: Connection, name: str) -> bool:
+    """A SQLite table with rowids: rollups made before they were kept in their key's order (WITHOUT ROWID)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    made = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                        {"name": name}).scalar_one()
+    return "WITHOUT ROWID" not in str(made).upper()
 
 
 def _stored_shape(described: Iterable[ReflectedColumn]) -> dict[str, type]:

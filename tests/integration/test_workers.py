@@ -19,7 +19,7 @@ from domain.deployment import Deployment
 from projections import all_views
 from projections.cases import cases
 from projections.core import View
-from projections.processor import Processor, rebuild
+from projections.processor import Processor, create_tables, rebuild
 from tests.conftest import Clock
 from tests.support.views import fresh_rebuild, rollup_rows, rows_of
 from workers import deadlines
@@ -124,6 +124,29 @@ def test_status_and_rebuild_commands_report_lag_and_throughput(
     after = runner.invoke(main, ["projections", "status"]).output
     assert next(line for line in after.splitlines() if line.startswith("cases")).split()[1:4] == \
         [str(total), str(total), "0"]
+
+
+def test_db_init_keeps_rollups_in_their_key_order_on_sqlite(open_app: Callable[[], Minqing],
+                                                              deployment: Deployment,
+                                                              views_engine: Engine) -> None:
+    """A rollup made before rollups were WITHOUT ROWID on SQLite is made again and summed afresh."""
+    app = open_app()
+    copy_events(generate(deployment, demands=30, seed=8).app, app)
+    Processor(app, views_engine).catch_up()
+    view = all_views()["cases"]
+    summed = rollup_rows(views_engine, view)
+    feedback = next(r.table for r in view.rollups if r.table.name == "rollup_feedback")
+    if views_engine.dialect.name == "sqlite":
+        with views_engine.begin() as conn:  # as an earlier version made it: a table with rowids
+            conn.execute(text(f"ALTER TABLE {feedback.name} RENAME TO old_feedback"))
+            conn.execute(text(f"CREATE TABLE {feedback.name} AS SELECT * FROM old_feedback"))
+            conn.execute(text("DROP TABLE old_feedback"))
+    assert create_tables(views_engine) == []
+    assert rollup_rows(views_engine, view) == summed
+    if views_engine.dialect.name == "sqlite":
+        with views_engine.connect() as conn:
+            made = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": feedback.name})
+            assert "WITHOUT ROWID" in made.scalar_one().upper()
 
 
 def test_only_one_worker_holds_a_view_at_a_time(views_engine: Engine) -> None:
