@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.schema import CreateSchema
 
 from api.auth import CachedAccounts
+from api.eventstore import events_table
 from api.i18n import gettext
 from api.settings import Settings
 from api.web.backoff import SignInBackoff
@@ -61,6 +62,14 @@ def initialise(settings: Settings) -> list[str]:
     finally:
         engine.dispose()
     return emptied
+
+
+def analyze_store(app: Minqing, engine: Engine) -> None:
+    """Gather the planner's statistics on the event store's table and every view's and rollup's, after a
+    large load: PostgreSQL's autovacuum had not yet analysed 16.6M fresh events and read one case's events
+    by a parallel scan (45 ms instead of 0.05)."""
+    with engine.begin() as conn:
+        analyze(conn, [*events_table(app), *(t.name for view in all_views().values() for t in view.tables)])
 
 
 @dataclass

@@ -39,8 +39,7 @@ import orjson
 from sqlalchemy import Engine, func, select
 
 from api import auth
-from api.compose import initialise
-from api.eventstore import events_table
+from api.compose import analyze_store, initialise
 from api.settings import Settings
 from bench.http_commands import ROOT, percentiles, server
 from bench.support import POSTGRES_URL, load_average, log
@@ -49,7 +48,7 @@ from domain.errors import UnknownActor
 from projections import all_views
 from projections.cases import cases
 from projections.core import positions
-from projections.db import analyze, make_engine
+from projections.db import make_engine
 from projections.processor import Processor
 
 LIST_TARGET_MS, CASE_TARGET_MS, RSS_TARGET_MB = 100.0, 50.0, 300.0
@@ -101,8 +100,7 @@ def views_current(app: Minqing, engine: Engine, rebuild: bool) -> dict[str, floa
             conn.execute(positions.delete().where(positions.c.view.in_([v.name for v in views])))
     started = time.perf_counter()
     events = Processor(app, engine).catch_up(progress=None)
-    with engine.begin() as conn:
-        analyze(conn, [*events_table(app), *(t.name for view in views for t in view.tables)])
+    analyze_store(app, engine)
     seconds = time.perf_counter() - started
     return {"events": events, "seconds": seconds, "rate": events / seconds if seconds else 0.0}
 
