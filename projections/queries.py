@@ -2,20 +2,19 @@
 
 Lists take filters, a sort key (prefix "-" for descending) and limit with an offset or a cursor, and
 return a `Page` (see `projections.paging`: counted up to a cap, deep pages read by keyset).
-Summaries group per-case rows by one dimension and compute their figures in Python with the
-definitions in `projections.stats`, the same on SQLite and PostgreSQL.
+Summaries read the rollups the cases view keeps (`projections.rollups`): counts summed per group, medians
+and 90th percentiles found in the database from per-minute counts, the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Table, Text, and_, case, cast, func, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Table, Text, and_, case, cast, func, or_, select
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -28,7 +27,6 @@ from projections.core import Rollup
 from projections.notice_board import notice_board
 from projections.paging import BadQuery, Page, SortKey, read_page
 from projections.staff import staff
-from projections.stats import Histogram, median_of, p90_of, share
 from projections.visit_coverage import visit_coverage
 from projections.visits import visits
 
@@ -190,16 +188,47 @@ def _summed(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict
     return dict(sorted(found.items(), key=lambda kv: str(kv[0])))
 
 
-def _histograms(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict[str | None, Histogram]:
-    """The rollup's per-minute counts within `scope` added up per group of `column`: [(minutes, how many)],
-    ascending."""
+class Ranked(TypedDict):
+    """A group's times as a summary reports them: how many, their median and 90th percentile (by nearest
+    rank: the smallest time with at least 90 % at or below it), in minutes."""
+
+    count: int
+    median: float | None
+    p90: float | None
+
+
+def _ranked(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict[str | None, Ranked]:
+    """The rollup's per-minute counts within `scope`, per group of `column`: the median and 90th
+    percentile, found in the database by a running sum over each group's minutes in order — the time at
+    a rank is the least minute whose running sum reaches it — so one row per group comes back, however
+    many minutes the groups hold."""
     t = rollup.table.c
-    query = (select(t[column], t.minutes, func.sum(t.n)).where(*_rollup_scope(rollup.table, **scope))
-             .group_by(t[column], t.minutes).order_by(t[column], t.minutes))
-    found: dict[str | None, Histogram] = defaultdict(list)
-    for group, minutes, n in conn.execute(query):
-        found[group or None].append((minutes, int(n)))
+    minutes = (select(t[column].label("grp"), t.minutes, func.sum(t.n).label("n"))
+               .where(*_rollup_scope(rollup.table, **scope)).group_by(t[column], t.minutes).subquery())
+    m = minutes.c
+    upto = func.sum(m.n).over(partition_by=m.grp, order_by=m.minutes)
+    total = func.sum(m.n).over(partition_by=m.grp)
+    running = select(m.grp, m.minutes, cast(upto, BigInteger).label("upto"),  # numeric on PostgreSQL
+                     cast(total, BigInteger).label("total")).subquery()
+    r = running.c
+
+    def at(rank: ColumnElement[int]) -> ColumnElement[int]:
+        return func.min(case((r.upto >= rank, r.minutes)))
+
+    query = select(r.grp, func.max(r.total), at((r.total + 1) // 2), at(r.total // 2 + 1),
+                   at((9 * r.total + 9) // 10)).group_by(r.grp)  # ranks count from 1
+    found: dict[str | None, Ranked] = {}
+    for group, count, low, high, p90 in conn.execute(query):
+        found[group or None] = {"count": int(count), "median": low if count % 2 else (low + high) / 2,
+                                "p90": p90}
     return found
+
+
+NOTHING: Ranked = {"count": 0, "median": None, "p90": None}
+
+
+def share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def _in_units(value: float | None, minutes: int) -> float | None:
@@ -214,8 +243,8 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
     resolved); the worker is the assignee, else whoever first resolved the case."""
     column = _grouping(by)
     scope = {"category": category, "cells": cells, "month": month}
-    first = _histograms(conn, rollups.first_response, column, scope)
-    resolution = _histograms(conn, rollups.resolution, column, scope)
+    first = _ranked(conn, rollups.first_response, column, scope)
+    resolution = _ranked(conn, rollups.resolution, column, scope)
     summary = []
     for group, counts in _summed(conn, rollups.case_times, column, scope).items():
         if not counts["cases"]:
@@ -223,10 +252,10 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
         summary.append({
             by: group, "count": counts["cases"], "responded": counts["responded"],
             "resolved": counts["resolved"],
-            "first_response_hours_median": _in_units(median_of(first[group]), 60),
-            "first_response_hours_p90": _in_units(p90_of(first[group]), 60),
-            "resolution_hours_median": _in_units(median_of(resolution[group]), 60),
-            "resolution_hours_p90": _in_units(p90_of(resolution[group]), 60),
+            "first_response_hours_median": _in_units(first.get(group, NOTHING)["median"], 60),
+            "first_response_hours_p90": _in_units(first.get(group, NOTHING)["p90"], 60),
+            "resolution_hours_median": _in_units(resolution.get(group, NOTHING)["median"], 60),
+            "resolution_hours_p90": _in_units(resolution.get(group, NOTHING)["p90"], 60),
             "on_time_share": share(counts["on_time"], counts["resolved"]),
         })
     return summary
@@ -237,9 +266,9 @@ def step_time_summary(conn: Connection, *, category: str | None = None,
     """Per deliberation step: how many times it was held and the median and p90 days spent in it, exact
     to the minute."""
     scope = {"category": category, "cells": cells}
-    return [{"step": step, "count": sum(n for _, n in held), "days_median": _in_units(median_of(held), 1440),
-             "days_p90": _in_units(p90_of(held), 1440)}
-            for step, held in sorted(_histograms(conn, rollups.step_times, "step", scope).items(),
+    return [{"step": step, "count": held["count"], "days_median": _in_units(held["median"], 1440),
+             "days_p90": _in_units(held["p90"], 1440)}
+            for step, held in sorted(_ranked(conn, rollups.step_times, "step", scope).items(),
                                      key=lambda kv: str(kv[0]))]
 
 
