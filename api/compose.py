@@ -77,8 +77,8 @@ class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
     one to read), the staff accounts (checked against the store on every request), the idempotency
     store, the public rate limiter, the limits on residents' objections, the pages' sessions and the
-    sign-in back-off (all four kept in the database), the threads that run commands and, in embedded mode, the workers' threads (stopped by
-    `stop`, joined on close)."""
+    sign-in back-off (all four kept in the database), the threads that run commands and, in embedded
+    mode, the workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
