@@ -30,7 +30,7 @@ from api.web.backoff import metadata as backoff_metadata
 from api.web.errors import Problem
 from api.web.idempotency import IdempotencyStore
 from api.web.idempotency import metadata as idempotency_metadata
-from api.web.ratelimit import RateLimiter
+from api.web.ratelimit import ObjectionLimits, RateLimiter
 from api.web.ratelimit import metadata as rate_limit_metadata
 from api.web.sessions import Sessions
 from api.web.sessions import metadata as sessions_metadata
@@ -76,9 +76,9 @@ def analyze_store(app: Minqing, engine: Engine) -> None:
 class Runtime:
     """What one process holds: the Application, database engines (one to write views and API tables,
     one to read), the staff accounts (checked against the store on every request), the idempotency
-    store, the public rate limiter, the pages' sessions and the sign-in back-off (all three kept in the
-    database), the threads that run commands and, in embedded mode, the workers' threads (stopped by
-    `stop`, joined on close)."""
+    store, the public rate limiter, the limits on residents' objections, the pages' sessions and the
+    sign-in back-off (all four kept in the database), the threads that run commands and, in embedded
+    mode, the workers' threads (stopped by `stop`, joined on close)."""
 
     settings: Settings
     app: Minqing
@@ -87,6 +87,7 @@ class Runtime:
     accounts: CachedAccounts
     idempotency: IdempotencyStore
     limiter: RateLimiter
+    objection_limits: ObjectionLimits
     sessions: Sessions
     sign_ins: SignInBackoff
     commands: ThreadPoolExecutor
@@ -109,6 +110,9 @@ class Runtime:
         return cls(settings, app, writer, reader, accounts,
                    IdempotencyStore(writer, settings.idempotency_lease),
                    RateLimiter(writer, reader, settings.public_requests_per_minute),
+                   ObjectionLimits.open(writer, reader,
+                                        per_phone_a_day=settings.objections_per_phone_per_day,
+                                        per_address_an_hour=settings.objections_per_address_per_hour),
                    Sessions(writer, reader, idle=settings.session_idle, lifetime=settings.session_lifetime),
                    SignInBackoff(writer, reader),
                    ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))

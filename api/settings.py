@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     connect_timeout_seconds: int = 1
     statement_timeout_seconds: float = 15.0
     public_requests_per_minute: int = 30    # per client, on the public routes, all API processes together
+    objections_per_phone_per_day: int = 5   # residents' objections to notices, per contact phone
+    objections_per_address_per_hour: int = 20  # and per client address (a village office may share one)
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses, as uvicorn takes them);
     # none by default, so a client cannot pick the address its rate limit counts under.
     trusted_proxies: str = ""

@@ -132,6 +132,12 @@ class StoredAccounts:
         pass
 
 
+def new_receipt() -> str:
+    """A receipt code (受理回执码): 10 characters of 32 that are not mistaken for each other, about 50 bits
+    of chance, so that one cannot be guessed."""
+    return "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -327,7 +333,7 @@ class Minqing(Application[UUID]):
         visit = None
         if visit_id is not None:
             visit = self._referenced(HouseholdVisit, visit_id, "visit_id", actor, "raise", _home_cell)
-        receipt = "".join(secrets.choice(RECEIPT_ALPHABET) for _ in range(10))
+        receipt = new_receipt()
         demand = Demand.raise_(
             channel=channel, title=title, description=description, cell_id=cell_id,
             category_hint=category, location=location, resident_name=resident_name,
@@ -421,11 +427,25 @@ class Minqing(Application[UUID]):
         return self._save(demand)
 
     def lodge_objection(self, demand_id: UUID, *, actor: str, notice_id: str, text: str,
-                        expected_version: int | None = None, occurred_at: datetime | None = None) -> Recorded:
-        """Lodge an objection (异议) to a notice while it is up; anyone may, residents included."""
+                        phone: str | None = None, expected_version: int | None = None,
+                        occurred_at: datetime | None = None) -> Recorded:
+        """Lodge an objection (异议) to a notice while it is up; anyone may, residents included. A resident
+        without an account leaves a contact phone. Every objection gets a receipt code, by which whoever
+        objected reads the answer (`objection_lodged` gives it)."""
         demand, when = self._case(demand_id, actor, "object", expected_version, occurred_at)
-        demand.lodge_objection(notice_id=notice_id, text=text, actor=actor, occurred_at=when)
+        if actor == RESIDENT and not (phone or "").strip():
+            raise errors.InvalidInput("a resident's objection needs a contact phone", fields=("phone",))
+        demand.lodge_objection(notice_id=notice_id, text=text, phone=phone, receipt=new_receipt(),
+                               actor=actor, occurred_at=when)
         return self._save(demand)
+
+    def objection_lodged(self, recorded: Recorded) -> Demand.ObjectionLodged:
+        """The objection a `lodge_objection` recorded (its receipt code, to hand to whoever objected)."""
+        event = next(iter(self.events.get(recorded.id, gt=recorded.version - 1, lte=recorded.version)), None)
+        if not isinstance(event, Demand.ObjectionLodged):
+            raise errors.NotFound("no objection recorded at version {version} of case {case}",
+                                  version=recorded.version, case=recorded.id)
+        return event
 
     def answer_objection(self, demand_id: UUID, *, actor: str, objection_id: str, answer: str,
                          expected_version: int | None = None,

@@ -11,7 +11,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Self, cast
+from typing import Any, ClassVar, Self, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate, DomainEvent, TAggregate
@@ -49,9 +49,17 @@ def digest(previous: str, topic: str, originator_id: UUID, version: int, timesta
     return hashlib.sha256((previous + body).encode()).hexdigest()
 
 
+def chained(event_class: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event's values that its chain covers: all but the envelope, and of the fields
+    its class added in a later version (`added_fields`), those that hold a value. An event stored
+    before a field was added is upcast with the field empty: it then hashes as it was recorded."""
+    added: frozenset[str] = getattr(event_class, "added_fields", frozenset())
+    return {k: v for k, v in values.items() if k not in ENVELOPE and not (k in added and v is None)}
+
+
 def payload_of(event: DomainEvent) -> dict[str, Any]:
     """The part of a stored event that the chain covers, besides its envelope."""
-    return {k: v for k, v in vars(event).items() if k not in ENVELOPE}
+    return chained(type(event), vars(event))
 
 
 def chain_of(previous: str, event: DomainEvent) -> str:
@@ -71,6 +79,9 @@ class ChainedAggregate(Aggregate):
         chain: str
         actor: str
         occurred_at: datetime
+        # Fields added to the event class after its first version (each with an upcaster that leaves
+        # them None in events stored before): hashed only when set (`chained`).
+        added_fields: ClassVar[frozenset[str]] = frozenset()
 
         def mutate(self, aggregate: TAggregate | None) -> TAggregate | None:
             mutated = super().mutate(aggregate)
@@ -91,14 +102,14 @@ class ChainedAggregate(Aggregate):
                 **kwargs: Any) -> Self:
         originator_id = id if id is not None else cls.create_id()
         timestamp = event_class.create_timestamp()
-        payload = {k: v for k, v in kwargs.items() if k not in ENVELOPE}
+        payload = chained(event_class, kwargs)
         chain = digest(GENESIS, get_topic(event_class), originator_id, cls.INITIAL_VERSION,
                        timestamp, payload)
         return super()._create(event_class, id=originator_id, timestamp=timestamp, chain=chain, **kwargs)
 
     def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
         timestamp = event_class.create_timestamp()
-        payload = {k: v for k, v in kwargs.items() if k not in ENVELOPE}
+        payload = chained(event_class, kwargs)
         chain = digest(self.chain_head, get_topic(event_class), self.id, self.version + 1,
                        timestamp, payload)
         super().trigger_event(event_class, timestamp=timestamp, chain=chain, **kwargs)

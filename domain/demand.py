@@ -286,6 +286,18 @@ class Demand(ChainedAggregate):
         notice_id: str
         objection_id: str
         text: str
+        # Version 2: a resident objecting without an account leaves a contact phone (personal data, like
+        # the resident's phone of a demand) and is given a receipt code to read the answer by.
+        phone: str | None
+        receipt: str | None
+        class_version = 2
+        added_fields = frozenset({"phone", "receipt"})
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """An objection recorded before had neither a contact phone nor a receipt."""
+            state["phone"] = None
+            state["receipt"] = None
 
         def apply(self, d: Demand) -> None:
             d.objections[self.objection_id] = {"notice_id": self.notice_id, "lodged_at": self.occurred_at,
@@ -754,13 +766,16 @@ class Demand(ChainedAggregate):
                            deadlines=dict(deadlines), actor=actor, occurred_at=occurred_at)
         return notice_id
 
-    def lodge_objection(self, *, notice_id: str, text: str, actor: str, occurred_at: datetime) -> str:
+    def lodge_objection(self, *, notice_id: str, text: str, phone: str | None, receipt: str | None,
+                        actor: str, occurred_at: datetime) -> str:
+        """Lodge an objection to a notice still up; `phone` is how to reach whoever objected, `receipt`
+        the code by which they read the answer. Returns the objection's id."""
         self._check_object(occurred_at, notice_id)
         if not text.strip():
             raise errors.InvalidInput("an objection needs its text")
         objection_id = f"objection-{len(self.objections) + 1}"
         self.trigger_event(self.ObjectionLodged, notice_id=notice_id, objection_id=objection_id,
-                           text=text, actor=actor, occurred_at=occurred_at)
+                           text=text, phone=phone, receipt=receipt, actor=actor, occurred_at=occurred_at)
         return objection_id
 
     def answer_objection(self, *, objection_id: str, answer: str, actor: str,

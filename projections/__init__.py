@@ -5,6 +5,7 @@ from __future__ import annotations
 from projections import (
     cases,
     notice_board,
+    objections,
     staff,
     text_search,
     visit_coverage,
@@ -16,5 +17,5 @@ from projections.core import View
 def all_views() -> dict[str, View]:
     """Every view by name, in the order they are processed."""
     views = [cases.view(), text_search.view(), visit_coverage.view(), notice_board.view(), staff.view(),
-             visits.view()]
+             visits.view(), objections.view()]
     return {v.name: v for v in views}

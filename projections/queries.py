@@ -27,6 +27,7 @@ from projections import rollups, text_search
 from projections.cases import cases
 from projections.core import Rollup
 from projections.notice_board import notice_board
+from projections.objections import objections
 from projections.paging import BadQuery, Page, SortKey, read_page
 from projections.staff import staff
 from projections.stats import Histogram, median_of, p90_of, share
@@ -83,14 +84,15 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
                  track: str | None = None, step: str | None = None, category: str | None = None,
                  cells: Sequence[str] | None = None, assignee: str | None = None, channel: str | None = None,
                  raised_from: datetime | None = None, raised_to: datetime | None = None,
-                 receipt: str | None = None, phone: str | None = None,
+                 receipt: str | None = None, phone: str | None = None, rating: str | None = None,
                  visit_ids: Sequence[UUID] | None = None, open_only: bool = False,
                  now: datetime | None = None, overdue: bool | None = None,
                  due_within: timedelta | None = None, sort: str = "-raised_at", limit: int = 50,
                  offset: int = 0, cursor: str | None = None) -> Page:
     """Search the case list; `cells` is a grid subtree (a case matches by its cell or its responsible
     cell). `text` is found in the title, the description or the receipt code; `phone` in the
-    resident's phone (only for those who see personal data: the caller decides). `visit_ids`: only the
+    resident's phone (only for those who see personal data: the caller decides). `rating`: the rating
+    of the feedback given since the case last closed (reopening clears it). `visit_ids`: only the
     cases raised from those visits. `open_only`: not closed. Given `now`: `overdue` (open and past due,
     see `overdue_at`, or not), `due_within` (open, not overdue and an open deadline within that time), the
     sort `URGENCY`, and each item's `overdue`."""
@@ -100,7 +102,7 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
         where.append(c.visit_id.in_([str(visit) for visit in visit_ids]))
     for column, value in ((c.status, status), (c.track, track), (c.current_step, step),
                           (c.category, category), (c.assignee, assignee), (c.channel, channel),
-                          (c.receipt, receipt)):
+                          (c.receipt, receipt), (c.rating, rating)):
         if value is not None:
             where.append(column == value)
     if text:
@@ -369,17 +371,51 @@ def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
 
 
 # ---------------------------------------------------------------- notices
+def _notice_rows() -> Any:
+    """The notice board's rows with the category and cell of the case behind each."""
+    n = notice_board.c
+    return (select(n.case_id, n.notice_id, n.kind, n.step, n.text, n.channels, n.posted_at, n.ends_at,
+                   n.ended, n.objections, n.history_digest, n.version, cases.c.category, cases.c.cell_id)
+            .join(cases, cases.c.id == n.case_id))
+
+
 def active_notices(conn: Connection, *, now: datetime, cells: Sequence[str] | None = None,
                    limit: int = 50, offset: int = 0, cursor: str | None = None) -> Page:
     """Public notices still up, newest first: no names or phone numbers, only what was posted."""
     n = notice_board.c
-    query = (select(n.case_id, n.notice_id, n.kind, n.step, n.text, n.channels, n.posted_at, n.ends_at,
-                    n.ended, n.objections, n.history_digest, n.version, cases.c.category, cases.c.cell_id)
-             .join(cases, cases.c.id == n.case_id)
-             .where(n.ended.is_(False), *_in_cells([cases.c.cell_id], cells)))
+    query = _notice_rows().where(n.ended.is_(False), *_in_cells([cases.c.cell_id], cells))
     page = read_page(conn, query, [SortKey(n.posted_at, descending=True)], n.key, limit=limit, offset=offset,
                      cursor=cursor)
     return replace(page, items=[{**item, "period_over": item["ends_at"] <= now} for item in page.items])
+
+
+def ended_notices(conn: Connection, *, cells: Sequence[str] | None = None, limit: int = 50, offset: int = 0,
+                  cursor: str | None = None) -> Page:
+    """Public notices taken down once their period was over, the latest to end first."""
+    n = notice_board.c
+    query = _notice_rows().where(n.ended.is_(True), *_in_cells([cases.c.cell_id], cells))
+    page = read_page(conn, query, [SortKey(n.ends_at, descending=True)], n.key, limit=limit, offset=offset,
+                     cursor=cursor)
+    return replace(page, items=[{**item, "period_over": True} for item in page.items])
+
+
+def notice(conn: Connection, case_id: UUID, notice_id: str, *, now: datetime) -> dict[str, Any] | None:
+    """One notice of the board (up or ended), or None."""
+    n = notice_board.c
+    found = conn.execute(_notice_rows().where(n.key == f"{case_id}/{notice_id}")).mappings().first()
+    return None if found is None else {**found, "period_over": found["ends_at"] <= now}
+
+
+def objection_by_receipt(conn: Connection, receipt: str) -> dict[str, Any] | None:
+    """An objection found by its receipt code, with the notice it was lodged to and that notice's cell; no
+    phone and no name."""
+    o, n = objections.c, notice_board.c
+    query = (select(o.receipt, o.text, o.lodged_at, o.answer, o.answered_at, n.kind.label("notice_kind"),
+                    n.text.label("notice_text"), n.ends_at.label("notice_ends_at"), cases.c.cell_id)
+             .join(notice_board, n.key == o.notice_key).join(cases, cases.c.id == o.case_id)
+             .where(o.receipt == receipt))
+    found = conn.execute(query).mappings().first()
+    return None if found is None else {**found, "answered": found["answer"] is not None}
 
 
 def notices_to_take_down(conn: Connection, *, now: datetime) -> list[tuple[str, str]]:

@@ -269,6 +269,9 @@ ESCALATING = ("escalated_open", "overdue_escalated", "overdue_flagged")
 class _Loader:
     def __init__(self, app: Minqing, seed: int, progress: Callable[[int], None]) -> None:
         self.app, self.rng, self.progress = app, random.Random(seed), progress
+        # Objectors' contact phones come from a sequence of their own, so that the demo's other content
+        # stays what it was before objections carried a phone.
+        self.objector_rng = random.Random(seed + 1)
         self.now = app.clock()
         self.end: date = (self.now.astimezone(BEIJING) - timedelta(days=1)).date()
         self.summary = DemoSummary(seed=seed)
@@ -332,8 +335,9 @@ class _Loader:
     def name(self) -> str:
         return self.rng.choice(words.SURNAMES) + self.rng.choice(words.GIVEN_NAMES)
 
-    def phone(self) -> str:
-        return self.rng.choice(words.PHONE_PREFIXES) + f"{self.rng.randrange(10**8):08d}"
+    def phone(self, rng: random.Random | None = None) -> str:
+        rng = rng or self.rng
+        return rng.choice(words.PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
 
     def area_of(self, cell_id: str) -> Area:
         return next(a for a in AREAS if self.app.deployment.within(cell_id, a.cell_id))
@@ -1079,7 +1083,8 @@ class _Case:
     def object(self, at: datetime, *, text: str | None = None) -> None:
         notice_id = list(self.app.demand(self.demand_id).notices)[-1]
         self.app.lodge_objection(self.demand_id, actor=RESIDENT, notice_id=notice_id,
-                                 text=text or self.rng.choice(words.OBJECTIONS), occurred_at=at)
+                                 text=text or self.rng.choice(words.OBJECTIONS),
+                                 phone=self.loader.phone(self.loader.objector_rng), occurred_at=at)
 
     def answer(self, at: datetime, *, text: str | None = None) -> None:
         objection_id = list(self.app.demand(self.demand_id).objections)[-1]

@@ -1,4 +1,5 @@
-"""The web pages (server-rendered, Chinese first): staff pages behind sign-in, and the language switch.
+"""The web pages (server-rendered, Chinese first): staff pages behind sign-in, the residents' pages (no
+sign-in: `public`), and the language switch.
 
 Every page module adds its routes to `router`; `install` adds the router, the static files and the
 page-only error answers to the app. A page that fails otherwise (not found, outside the actor's scope,
@@ -15,13 +16,14 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases, households, queue, raise_demand, session, signin
+from api.pages import cases, households, public, queue, raise_demand, session, signin
 from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
 
 STATIC = Path(__file__).parent / "static"
 LANGUAGE_COOKIE_DAYS = 365
+PUBLIC_PATHS = ("/notices", "/report", "/track")  # the residents' pages: their errors lead back to them
 
 router = APIRouter(include_in_schema=False)
 
@@ -44,7 +46,8 @@ async def choose_language(locale: str, next: Annotated[str, Query()] = "/") -> R
 
 def error_page(request: Request, status: int, title: str, detail: str) -> Response:
     """A page that failed, in the page's language: what happened, what to do, and the way back."""
-    return render(request, "error.html", status=status, title=title, detail=detail, status_code=status)
+    return render(request, "error.html", status=status, title=title, detail=detail, status_code=status,
+                  public=request.url.path.startswith(PUBLIC_PATHS))
 
 
 def install(app: FastAPI) -> None:
@@ -54,6 +57,7 @@ def install(app: FastAPI) -> None:
     app.include_router(raise_demand.router)  # before the case page, whose /cases/{id} would take /cases/new
     app.include_router(cases.router)
     app.include_router(households.router)
+    app.include_router(public.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

@@ -427,6 +427,7 @@ def _notices(entries: Sequence[HistoryEntry]) -> list[NoticeShown]:
                                                   entry.occurred_at, d["ends_at"])
         elif entry.type == "ObjectionLodged" and d["notice_id"] in notices:
             objections[d["objection_id"]] = {"text": d["text"], "by": entry.actor, "at": entry.occurred_at,
+                                             "phone": d.get("phone"), "receipt": d.get("receipt"),
                                              "answer": None}
             notices[d["notice_id"]].objections.append(objections[d["objection_id"]])
         elif entry.type == "ObjectionAnswered" and d["objection_id"] in objections:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from api import i18n
 from api.compose import Runtime
-from api.web.errors import described, status_of
+from api.web.errors import Problem, described, status_of
 from domain import errors
 from domain.application import Recorded
 from domain.deployment import Deployment
@@ -127,13 +127,15 @@ def local_path(path: str, otherwise: str = "/") -> str:
 
 def rejection_of(error: Exception, values: Mapping[str, str | list[str]],
                  deployment: Deployment) -> Rejection:
-    """What a person reads when the domain, or the form's model, refuses a form: in the page's language,
-    a domain error worded as the API words it (`described`)."""
+    """What a person reads when the domain, the form's model or a limit (a `Problem`) refuses a form: in the
+    page's language, a domain error worded as the API words it (`described`)."""
     if isinstance(error, ValidationError):
         # A list's item is marked on the list's field ("needs_found", not "needs_found.2").
         fields = {str(e["loc"][0]) if e["loc"] else "": i18n.gettext("This value is not valid")
                   for e in error.errors()}
         return Rejection(i18n.gettext("Some values are not valid: see the marked fields"), fields, values)
+    if isinstance(error, Problem):  # too many requests: said above the form, which keeps what was typed
+        return Rejection(error.detail, {}, values, status=error.status)
     assert isinstance(error, errors.DomainError)
     if isinstance(error, errors.StaleVersion):
         message = i18n.gettext("Someone changed this since you opened the page: reload it and try again")
@@ -152,7 +154,7 @@ async def submit(request: Request, model: type[M], command: Callable[[M], Record
     try:
         form = model.model_validate(values, strict=False)  # numbers arrive as text
         recorded = await runtime.command(lambda: command(form), None, None)
-    except (ValidationError, errors.DomainError) as error:
+    except (ValidationError, errors.DomainError, Problem) as error:
         return await again(rejection_of(error, values, runtime.app.deployment))
     return see_other(done(recorded))
 

@@ -1,4 +1,5 @@
-"""My queue (我的待办): the open cases in my cells that wait on an action, past due first.
+"""My queue (我的待办): the open cases in my cells that wait on an action, past due first; for a supervisor,
+also the closed cases whose resident answered dissatisfied (不满意), to reopen.
 
 Read from the `cases` view through `queries.search_cases`, the query the API's case search uses.
 """
@@ -17,6 +18,7 @@ from api.pages.render import render
 from api.pages.session import SignedIn
 from api.rest.common import narrowed
 from api.web.deps import RuntimeDep, masks_personal_data, readable_cells
+from domain.application import scopes_for
 from domain.demand import OPEN_STATUSES
 from domain.deployment import TRACKS
 from domain.masking import masked
@@ -30,10 +32,12 @@ ROWS = 25                  # cases on one page of the queue
 Filter = Annotated[str | None, Query(max_length=200)]
 
 
-def tabs() -> list[tuple[str, str]]:
-    """The queue's tabs, by key, in the page's language."""
-    return [("mine", _("Assigned to me")), ("cells", _("My cells")), ("soon", _("Due soon")),
-            ("late", _("Overdue"))]
+def tabs(supervises: bool = False) -> list[tuple[str, str]]:
+    """The queue's tabs, by key, in the page's language; a supervisor's also lists the cases closed since
+    which the resident said they were dissatisfied, for the supervisor to reopen or leave closed."""
+    found = [("mine", _("Assigned to me")), ("cells", _("My cells")), ("soon", _("Due soon")),
+             ("late", _("Overdue"))]
+    return [*found, ("dissatisfied", _("Dissatisfied residents"))] if supervises else found
 
 
 def step_position(template: str | None, step: str) -> tuple[int, int] | None:
@@ -50,7 +54,9 @@ def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine"
     """The cases in my scope waiting on an action: one tab, filtered and searched, past due first."""
     app, now = rt.app, rt.app.clock()
     scope = readable_cells(account, app.deployment)
-    tab = tab if tab in dict(tabs()) else "mine"
+    shown = tabs(supervises=bool(scopes_for(account, "reopen")))
+    tab = tab if tab in dict(shown) else "mine"
+    dissatisfied = tab == "dissatisfied"  # closed cases, the latest rated first
     cell = cell if cell in scope else None
     sees_phone = not masks_personal_data(account)
     filters = {"tab": tab, "cell": cell, "category": category or None, "status": status or None,
@@ -58,14 +64,15 @@ def queue(request: Request, account: SignedIn, rt: RuntimeDep, tab: str = "mine"
     with rt.reader.connect() as conn:
         page = queries.search_cases(
             conn, cells=narrowed(app, scope, cell), category=filters["category"], status=filters["status"],
-            track=filters["track"], text=filters["q"], phone=filters["phone"], open_only=True, now=now,
-            assignee=account.username if tab == "mine" else None, overdue=True if tab == "late" else None,
-            due_within=SOON if tab == "soon" else None, sort=queries.URGENCY, limit=ROWS,
-            cursor=cursor or None)
+            track=filters["track"], text=filters["q"], phone=filters["phone"], open_only=not dissatisfied,
+            now=now, assignee=account.username if tab == "mine" else None,
+            overdue=True if tab == "late" else None, due_within=SOON if tab == "soon" else None,
+            rating="dissatisfied" if dissatisfied else None,
+            sort="-updated_at" if dissatisfied else queries.URGENCY, limit=ROWS, cursor=cursor or None)
     items = page.items if sees_phone else masked(page.items)
     rows = [row_of(item, now) for item in items]
     names = Names(app.deployment, display_names(app, {r["assignee"] for r in rows if r["assignee"]}))
-    return render(request, "queue.html", names=names, rows=rows, page=page, filters=filters, tabs=tabs(),
+    return render(request, "queue.html", names=names, rows=rows, page=page, filters=filters, tabs=shown,
                   sees_phone=sees_phone, now=now, cells=Names(app.deployment).cell_options(scope),
                   category_options=[(key, names.category(key)) for key in app.deployment.categories],
                   status_options=[(key, names.term("status", key)) for key in OPEN_STATUSES],

@@ -138,9 +138,28 @@ class Publicize(Command):
     period_days: Annotated[Whole, Field(ge=1, le=365)] | None = None
 
 
+def _dialled(value: str) -> str:
+    # one number however it was typed (138 1234-5678): the per-phone limit on objections counts it once
+    return value.replace(" ", "").replace("-", "")
+
+
+# A contact phone: digits, perhaps a leading + and spaces or hyphens between them, kept as digits alone.
+ContactPhone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 \-]{4,28}$"),
+                         AfterValidator(_dialled)]
+ObjectionText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+
+
 class Objection(Command):
     notice_id: Name
-    text: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
+    text: ObjectionText
+    phone: ContactPhone | None = None
+
+
+class PublicObjection(Body):
+    """A resident's objection to a notice still up, and a phone to reach them by (kept as personal data)."""
+
+    text: ObjectionText
+    phone: ContactPhone
 
 
 class AnswerObjection(Command):
@@ -218,3 +237,26 @@ class PublicFeedback(Body):
 class Receipt(BaseModel):
     receipt: str
     position: int
+
+
+class ObjectionReceipt(BaseModel):
+    """The receipt code of an objection, by which whoever lodged it reads the answer."""
+
+    receipt: str
+    position: int
+
+
+class PublicObjectionAnswer(BaseModel):
+    """An objection as the one who lodged it reads it by its receipt: the notice, what was said, the answer.
+    No name and no phone number; numbers written into the texts are masked."""
+
+    receipt: str
+    cell_id: str
+    notice_kind: str
+    notice_text: str
+    notice_ends_at: datetime
+    text: str
+    lodged_at: datetime
+    answered: bool
+    answer: str | None
+    answered_at: datetime | None

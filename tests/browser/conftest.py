@@ -60,7 +60,10 @@ class LiveServer:
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("browser")
-    env = {**os.environ, "MINQING_DATABASE_URL": f"sqlite:///{folder / 'minqing.db'}"}
+    # One client runs every test: the public routes' limit per client (tested in tests/e2e) is raised so
+    # that the residents' pages of many tests in one minute are not refused.
+    env = {**os.environ, "MINQING_DATABASE_URL": f"sqlite:///{folder / 'minqing.db'}",
+           "MINQING_PUBLIC_REQUESTS_PER_MINUTE": "10000"}
     minqing(env, "demo")
     with serving(env, folder) as base:
         yield LiveServer(base, env)

@@ -21,6 +21,7 @@ from tests.e2e.support import (
     OUTSIDER,
     RESIDENT_PHONE,
     REVIEWER,
+    SUPERVISOR,
     WORKER,
     Api,
     ago,
@@ -88,6 +89,23 @@ def test_the_tabs_narrow_the_queue(queue: Api) -> None:
     assert titles(page(queue, COLLEAGUE)) == ["垃圾清运 Rubbish"]  # 待我处理 is the first tab
     assert titles(page(queue, WORKER, tab="late")) == ["三天前的诉求 Raised three days ago"]
     assert titles(page(queue, WORKER, tab="soon")) == ["垃圾清运 Rubbish"]
+
+
+def test_a_supervisor_finds_the_cases_residents_were_dissatisfied_with_until_one_is_reopened(
+        queue: Api) -> None:
+    app = queue.app
+    rated = {}
+    for title, rating in (("不满意 Dissatisfied", "dissatisfied"), ("满意 Satisfied", "satisfied")):
+        case = raised(app, title=title)
+        app.triage(case, actor=WORKER, category="repairs")
+        app.resolve(case, actor=WORKER, summary="已修好")
+        app.give_feedback(case, actor="resident", rating=rating)
+        rated[rating] = case
+    assert titles(page(queue, SUPERVISOR, tab="dissatisfied")) == ["不满意 Dissatisfied"]
+    assert "居民不满意" not in page(queue, WORKER).text   # the tab is a supervisor's
+    assert titles(page(queue, WORKER, tab="dissatisfied")) == ["修建便桥 A footbridge"]  # 待我处理 instead
+    app.reopen(rated["dissatisfied"], actor=SUPERVISOR, reason="回访复查")
+    assert titles(page(queue, SUPERVISOR, tab="dissatisfied")) == []
 
 
 def test_a_row_shows_names_due_time_and_warnings(queue: Api) -> None:

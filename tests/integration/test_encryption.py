@@ -63,6 +63,7 @@ def viewed(database_url: str, deployment: Deployment, keyed: bool) -> Iterator[t
     case = s.awaiting_resolution_notice(app)
     app.publicize(case, actor=s.WORKER, kind="resolution", text=TYPED)
     app.lodge_objection(case, actor=s.WORKER, notice_id="resolution-1-1", text=TYPED)
+    app.lodge_objection(case, actor="resident", notice_id="resolution-1-1", text=TYPED, phone=MOBILE)
     app.flag(s.overdue(app), actor=s.SUPERVISOR, responsible=TYPED, finding=TYPED)
     app.add_note(case, actor=s.WORKER, text=TYPED)
     s.raised(app, title=TYPED, description=TYPED, location=TYPED)

@@ -182,7 +182,7 @@ def test_a_resident_withdraws_a_demand(app: Minqing, raised_repair: UUID) -> Non
 
 
 def test_a_resident_lodges_an_objection_to_a_notice(app: Minqing, resolution_notice_up: UUID) -> None:
-    app.lodge_objection(resolution_notice_up, actor=RESIDENT,
+    app.lodge_objection(resolution_notice_up, actor=RESIDENT, phone="13900001111",
                         notice_id=cases.notice_of(app, resolution_notice_up, "resolution"), text="异议")
     assert app.history(resolution_notice_up)[-1].actor == RESIDENT
 

@@ -28,7 +28,8 @@ def a_full_life(app: Minqing, clock: Clock) -> UUID:
     cases.endorse(app, clock, demand_id, cases.VILLAGE_DISCUSSIONS)
     cases.representatives_vote(app, clock, demand_id, present=25, in_favour=20)
     notice_id = cases.resolution_notice(app, clock, demand_id)
-    app.lodge_objection(demand_id, actor="resident", notice_id=notice_id, text="排水沟要加宽")
+    app.lodge_objection(demand_id, actor="resident", phone="13900001111", notice_id=notice_id,
+                        text="排水沟要加宽")
     app.answer_objection(demand_id, actor="chen.supervisor", objection_id="objection-1", answer="已加宽")
     app.record_progress(demand_id, actor="wang.worker", summary="drain dug", percent=50)
     clock.advance(days=8)

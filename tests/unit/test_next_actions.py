@@ -31,7 +31,8 @@ def test_resolving_is_not_offered_while_the_resolution_notice_runs(
 def test_resolving_is_not_offered_while_an_objection_to_the_resolution_is_unanswered(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor=RESIDENT, notice_id=notice_id, text="路线不对")
+    app.lodge_objection(resolution_notice_up, actor=RESIDENT, phone="13900001111",
+                        notice_id=notice_id, text="路线不对")
     clock.advance(days=8)
     assert "resolve" not in app.allowed_actions(app.demand(resolution_notice_up), "wang.worker")
     assert offered(app, resolution_notice_up, "chen.supervisor")["answer_objection"] == {
@@ -54,7 +55,8 @@ def test_an_objection_is_offered_while_a_notice_is_up_and_not_after(
     clock.advance(days=7, seconds=1)
     assert "object" not in app.allowed_actions(app.demand(resolution_notice_up), RESIDENT)
     with pytest.raises(errors.NoticePeriodOver):
-        app.lodge_objection(resolution_notice_up, actor=RESIDENT, notice_id=notice_id, text="太晚了")
+        app.lodge_objection(resolution_notice_up, actor=RESIDENT, phone="13900001111",
+                            notice_id=notice_id, text="太晚了")
 
 
 def test_the_result_notice_of_a_resolved_case_may_be_objected_to(
@@ -102,7 +104,8 @@ def test_a_step_after_the_draft_notice_waits_for_its_period(
 def test_objections_to_a_closed_case_are_still_answered(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor=RESIDENT, notice_id=notice_id, text="路线不对")
+    app.lodge_objection(resolution_notice_up, actor=RESIDENT, phone="13900001111",
+                        notice_id=notice_id, text="路线不对")
     app.close_case(resolution_notice_up, actor=RESIDENT, outcome="withdrawn")
     assert "answer_objection" in app.allowed_actions(app.demand(resolution_notice_up), "chen.supervisor")
 

@@ -56,7 +56,8 @@ def run(app: Minqing, demand_id: UUID, actor: str, action: str, choice: Mapping[
         "vote": lambda: app.vote(demand_id, actor=actor, body=choice["body"], members=members,
                                  present=present, in_favour=in_favour, against=against, abstained=0),
         "publicize": lambda: app.publicize(demand_id, actor=actor, kind=choice["kind"], text="公示"),
-        "object": lambda: app.lodge_objection(demand_id, actor=actor, notice_id=choice["notice_id"],
+        "object": lambda: app.lodge_objection(demand_id, actor=actor, phone="13900001111",
+                                              notice_id=choice["notice_id"],
                                               text="位置不合理"),
         "answer_objection": lambda: app.answer_objection(
             demand_id, actor=actor, objection_id=choice["objection_id"], answer="已答复"),

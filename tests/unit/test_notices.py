@@ -87,7 +87,8 @@ def test_an_objection_is_lodged_while_the_notice_is_up(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
     lodged = clock.advance(days=3)
-    app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
+    app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                        notice_id=notice_id, text="路线占了我家地")
     assert list(app.demand(resolution_notice_up).objections.values()) == [
         {"notice_id": notice_id, "lodged_at": lodged, "answered": False}]
 
@@ -97,7 +98,8 @@ def test_an_objection_is_refused_after_the_notice_period(
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
     clock.advance(days=7, minutes=1)
     with pytest.raises(errors.NoticePeriodOver):
-        app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="too late")
+        app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                            notice_id=notice_id, text="too late")
 
 
 def test_an_objection_is_refused_once_the_notice_is_taken_down(
@@ -105,19 +107,22 @@ def test_an_objection_is_refused_once_the_notice_is_taken_down(
     notice_id = cases.notice_of(app, resolution_notice_over, "resolution")
     app.end_notice(resolution_notice_over, notice_id=notice_id)
     with pytest.raises(errors.NoticePeriodOver):
-        app.lodge_objection(resolution_notice_over, actor="resident", notice_id=notice_id, text="too late",
+        app.lodge_objection(resolution_notice_over, actor="resident", phone="13900001111",
+                            notice_id=notice_id, text="too late",
                             occurred_at=clock.now - timedelta(days=1))
 
 
 def test_an_objection_names_a_notice_of_the_case(app: Minqing, resolution_notice_up: UUID) -> None:
     with pytest.raises(errors.NotFound):
-        app.lodge_objection(resolution_notice_up, actor="resident", notice_id="resolution-9-9", text="?")
+        app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                            notice_id="resolution-9-9", text="?")
 
 
 def test_an_unanswered_objection_keeps_the_case_from_being_resolved(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
+    app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                        notice_id=notice_id, text="路线占了我家地")
     clock.advance(days=8)
     with pytest.raises(errors.ObjectionsUnanswered):
         app.resolve(resolution_notice_up, actor="wang.worker", summary="road hardened")
@@ -126,7 +131,8 @@ def test_an_unanswered_objection_keeps_the_case_from_being_resolved(
 def test_an_answered_objection_lets_the_case_be_resolved(
         app: Minqing, clock: Clock, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
+    app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                        notice_id=notice_id, text="路线占了我家地")
     objection_id = next(iter(app.demand(resolution_notice_up).objections))
     app.answer_objection(resolution_notice_up, actor="chen.supervisor", objection_id=objection_id,
                          answer="路线已调整")
@@ -137,7 +143,8 @@ def test_an_answered_objection_lets_the_case_be_resolved(
 
 def test_only_a_supervisor_answers_an_objection(app: Minqing, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
+    app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                        notice_id=notice_id, text="路线占了我家地")
     objection_id = next(iter(app.demand(resolution_notice_up).objections))
     with pytest.raises(errors.NotAuthorised):
         app.answer_objection(resolution_notice_up, actor="wang.worker", objection_id=objection_id,
@@ -146,7 +153,8 @@ def test_only_a_supervisor_answers_an_objection(app: Minqing, resolution_notice_
 
 def test_an_objection_is_answered_once(app: Minqing, resolution_notice_up: UUID) -> None:
     notice_id = cases.notice_of(app, resolution_notice_up, "resolution")
-    app.lodge_objection(resolution_notice_up, actor="resident", notice_id=notice_id, text="路线占了我家地")
+    app.lodge_objection(resolution_notice_up, actor="resident", phone="13900001111",
+                        notice_id=notice_id, text="路线占了我家地")
     objection_id = next(iter(app.demand(resolution_notice_up).objections))
     app.answer_objection(resolution_notice_up, actor="chen.supervisor", objection_id=objection_id,
                          answer="ok")
@@ -199,7 +207,7 @@ def test_the_experts_review_the_draft_once_its_notice_period_is_over(
 
 def test_an_unanswered_comment_on_the_draft_holds_up_expert_review(
         app: Minqing, clock: Clock, draft_notice_up: UUID) -> None:
-    app.lodge_objection(draft_notice_up, actor="resident",
+    app.lodge_objection(draft_notice_up, actor="resident", phone="13900001111",
                         notice_id=cases.notice_of(app, draft_notice_up, "draft"), text="电动车也要有车位")
     clock.advance(days=7)
     with pytest.raises(errors.ObjectionsUnanswered):
