@@ -41,10 +41,11 @@ def test_a_view_as_xlsx_is_headed_in_chinese_by_default_and_in_english_when_aske
     chinese = sheet_rows(api.get("/api/v1/views/satisfaction", s.SUPERVISOR, format="xlsx", by="category"))
     english = sheet_rows(api.get("/api/v1/views/satisfaction", s.SUPERVISOR, format="xlsx", by="category",
                                  headers={"Accept-Language": "en-GB,en;q=0.9"}))
-    assert chinese[0] == ["类别", "征求评价", "已评价", "满意", "基本满意", "不满意", "逾期未评价", "重新办理", "满意率",
-                          "参评率"]
+    assert chinese[0] == ["类别", "征求评价", "已评价", "满意", "基本满意", "不满意", "逾期未评价",
+                          "重新办理", "满意率", "参评率"]
     assert english[0] == ["Category", "Feedback asked", "Answered", "satisfied", "basically satisfied",
-                          "dissatisfied", "No answer in time", "Reopened", "Satisfaction rate", "Response rate"]
+                          "dissatisfied", "No answer in time", "Reopened", "Satisfaction rate",
+                          "Response rate"]
     assert chinese[1] == ["设施报修", 1, 1, 0, 1, 0, 0, 0, 1, 1]
     assert english[1][0] == "Repairs (roads, drains, manhole covers, lights)"
 
