@@ -170,10 +170,11 @@ def trace_rows(found: dict[str, Any], names: Names) -> list[dict[str, Any]]:
                      "from": missed["due_at"], "to": missed["recorded_at"], "hours": missed["late_hours"],
                      "detail": None})
     for escalated in found["escalations"]:
-        by = None if escalated["automatic"] else names.staff(escalated["by"])
+        # an automatic escalation's reason is the watcher's own note; the deadline missed is a row of its own
+        detail = None if escalated["automatic"] else JOINED.join(
+            filter(None, [names.staff(escalated["by"]), escalated["reason"]]))
         rows.append({"kind": _("Escalation"), "holder": escalation(names, escalated),
-                     "from": escalated["at"], "to": None, "hours": None,
-                     "detail": JOINED.join(filter(None, [by, escalated["reason"]]))})
+                     "from": escalated["at"], "to": None, "hours": None, "detail": detail})
     for flag in found["accountability_flags"]:
         rows.append({"kind": _("Accountability flag"), "holder": flag["responsible"], "from": flag["at"],
                      "to": None, "hours": None, "detail": flag["finding"]})

@@ -10,7 +10,7 @@ tables are on the page without JavaScript; every table is also a CSV or XLSX exp
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -76,6 +76,13 @@ class Panel:
     # links of a column's values: column key → (row → where it leads, and its text if not the value's)
     links: dict[str, Callable[[dict[str, Any]], tuple[str, str | None]]] = field(default_factory=dict)
     next_cursor: str | None = None
+    shown: tuple[str, ...] = ()     # the columns the page shows, when not all (the export has them all)
+
+    @property
+    def page_table(self) -> Table:
+        if not self.shown:
+            return self.table
+        return replace(self.table, columns=tuple(c for c in self.table.columns if c.key in self.shown))
 
     def chart_data(self, chart: Chart, names: Names) -> dict[str, Any]:
         """What the chart draws: the first column's values as shown, and each series' numbers (a share
@@ -164,7 +171,9 @@ def _unresolved(conn: Connection, app: Minqing, cells: list[str] | None, f: Filt
     return [Panel("cases", _("Oldest first"), tables.unresolved(), rows, (Chart(("age_days",), across=True),),
                   links={"title": lambda row: (f"/cases/{row['id']}", None),
                          "id": lambda row: (f"/cases/{row['id']}/trace", _("Accountability trace"))},
-                  next_cursor=page.next_cursor if page else None)]
+                  next_cursor=page.next_cursor if page else None,
+                  shown=("title", "category", "step", "responsible_cell_id", "assignee", "age_days",
+                         "deadlines_missed", "escalation_level", "id"))]
 
 
 def _visits(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters, whole: bool) -> list[Panel]:
@@ -184,7 +193,9 @@ def _visits(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters,
     return [coverage("cell", _("By cell")), coverage("category", _("By household category")),
             Panel("households", _("Households, overdue first"), tables.households(), households,
                   links={"address": lambda row: (f"/households/{row['id']}", None)},
-                  next_cursor=page.next_cursor if page else None)]
+                  next_cursor=page.next_cursor if page else None,
+                  shown=("address", "cell_id", "categories", "last_visit_at", "last_visitor", "next_due_at",
+                         "overdue"))]
 
 
 def dashboards() -> dict[str, Dashboard]:
