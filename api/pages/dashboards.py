@@ -77,6 +77,7 @@ class Panel:
     links: dict[str, Callable[[dict[str, Any]], tuple[str, str | None]]] = field(default_factory=dict)
     next_cursor: str | None = None
     shown: tuple[str, ...] = ()     # the columns the page shows, when not all (the export has them all)
+    cards: bool = False             # a list of cases or households: a block a row on a phone
 
     @property
     def page_table(self) -> Table:
@@ -171,7 +172,7 @@ def _unresolved(conn: Connection, app: Minqing, cells: list[str] | None, f: Filt
     return [Panel("cases", _("Oldest first"), tables.unresolved(), rows, (Chart(("age_days",), across=True),),
                   links={"title": lambda row: (f"/cases/{row['id']}", None),
                          "id": lambda row: (f"/cases/{row['id']}/trace", _("Accountability trace"))},
-                  next_cursor=page.next_cursor if page else None,
+                  next_cursor=page.next_cursor if page else None, cards=True,
                   shown=("title", "category", "step", "responsible_cell_id", "assignee", "age_days",
                          "deadlines_missed", "escalation_level", "id"))]
 
@@ -193,7 +194,7 @@ def _visits(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters,
     return [coverage("cell", _("By cell")), coverage("category", _("By household category")),
             Panel("households", _("Households, overdue first"), tables.households(), households,
                   links={"address": lambda row: (f"/households/{row['id']}", None)},
-                  next_cursor=page.next_cursor if page else None,
+                  next_cursor=page.next_cursor if page else None, cards=True,
                   shown=("address", "cell_id", "categories", "last_visit_at", "last_visitor", "next_due_at",
                          "overdue"))]
 
