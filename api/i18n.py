@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale, negotiate_locale, support
 from babel.dates import format_datetime
 from babel.lists import format_list
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "zh_CN"
@@ -96,6 +96,16 @@ def when(moment: datetime | None, zone: str, *, date_only: bool = False) -> str:
 def number(value: int) -> str:
     """A count written the locale's way (1,000)."""
     return format_decimal(value, locale=babel_locale())
+
+
+def percent(share: float) -> str:
+    """A share as a percentage to a tenth of a percent: 83.3%."""
+    return format_percent(share, "#,##0.0%", locale=babel_locale())
+
+
+def figure(value: float) -> str:
+    """A measured amount (hours, days) to one decimal place, written the locale's way: 1,234.5."""
+    return format_decimal(value, "#,##0.0", locale=babel_locale())
 
 
 def listed(items: Iterable[str], *, alternatives: bool = False) -> str:

@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "close_not_resolvable": SUPERVISE, "feedback": WORK, "reopen": SUPERVISE, "flag": SUPERVISE,
     "register_household": WORK, "recategorise_household": WORK, "schedule_visit": WORK,
     "conduct_visit": WORK, "miss_visit": WORK, "manage_accounts": ("admin",),
+    "read_dashboards": ("supervisor", "reviewer"),   # the figures of the views, on the pages
 }
 RESIDENT_MAY = ("raise", "object", "feedback", "close")
 

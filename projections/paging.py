@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,7 @@ from projections.core import UTCDateTime
 
 MAX_PAGE = 500      # items in one page of a list, at most
 TOTAL_CAP = 1_000   # matches counted, at most: a list with more says "1,000+"
+EXPORT_CAP = 50_000  # rows of a list one export holds, at most: more is refused, to be narrowed by filters
 
 
 class BadQuery(errors.DomainError):
@@ -135,3 +136,18 @@ def _decoded(keys: Sequence[SortKey], cursor: str) -> list[Any]:
         return [key.decoded(value) for key, value in zip(keys, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise BadQuery("this cursor does not belong to this list: ask for the first page again") from None
+
+
+def every_item(read: Callable[[str | None], Page], *, cap: int = EXPORT_CAP) -> list[dict[str, Any]]:
+    """Every item of a list, its pages read one after another by keyset: `read(cursor)` answers the page
+    after `cursor` (the first page for None). More than `cap` items are refused rather than cut short."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = read(cursor)
+        items += page.items
+        if len(items) > cap:
+            raise BadQuery("more than {cap} rows to export: narrow the filters", cap=cap)
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor

@@ -160,15 +160,26 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 # ---------------------------------------------------------------- summaries
 # Read from the rollups the cases view keeps (projections.rollups): counts exact, times exact to the minute.
+def _checked_month(month: str) -> str:
+    if not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
+        raise BadQuery("a month is YYYY-MM, not {month}", month=month)
+    return month
+
+
 def _rollup_scope(table: Table, *, category: str | None, cells: Sequence[str] | None,
-                  month: str | None = None) -> list[ColumnElement[bool]]:
+                  month: str | None = None, month_from: str | None = None,
+                  month_to: str | None = None) -> list[ColumnElement[bool]]:
+    """The rows of a rollup within a category, cells and a month or a range of months (both ends
+    included; YYYY-MM text compares in calendar order)."""
     where = _in_cells([table.c.cell_id], cells)
     if category is not None:
         where.append(table.c.category == category)
     if month is not None:
-        if not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
-            raise BadQuery("a month is YYYY-MM, not {month}", month=month)
-        where.append(table.c.month == month)
+        where.append(table.c.month == _checked_month(month))
+    if month_from is not None:
+        where.append(table.c.month >= _checked_month(month_from))
+    if month_to is not None:
+        where.append(table.c.month <= _checked_month(month_to))
     return where
 
 
@@ -179,7 +190,7 @@ def _grouping(by: str) -> str:
     return "cell_id" if by == "cell" else by
 
 
-Scope = dict[str, Any]  # the filters of a summary: category, cells, month
+Scope = dict[str, Any]  # the filters of a summary: category, cells, month or month_from and month_to
 
 
 def _summed(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict[str | None, dict[str, int]]:
@@ -227,13 +238,15 @@ def _in_units(value: float | None, minutes: int) -> float | None:
 
 
 def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                          cells: Sequence[str] | None = None,
-                          month: str | None = None) -> list[dict[str, Any]]:
+                          cells: Sequence[str] | None = None, month: str | None = None,
+                          month_from: str | None = None, month_to: str | None = None) -> list[dict[str, Any]]:
     """Per group (month: the month raised): cases, median and 90th percentile of hours to first
     response (triage) and to resolution, exact to the minute, and the share resolved on time (of those
-    resolved); the worker is the assignee, else whoever first resolved the case."""
+    resolved); the worker is the assignee, else whoever first resolved the case. `month`, or
+    `month_from` to `month_to` (both included): only the cases raised then."""
     column = _grouping(by)
-    scope = {"category": category, "cells": cells, "month": month}
+    scope = {"category": category, "cells": cells, "month": month, "month_from": month_from,
+             "month_to": month_to}
     first = _ranked(conn, rollups.first_response, column, scope)
     resolution = _ranked(conn, rollups.resolution, column, scope)
     summary = []
@@ -268,12 +281,14 @@ RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissa
 
 
 def satisfaction_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                         cells: Sequence[str] | None = None,
-                         month: str | None = None) -> list[dict[str, Any]]:
+                         cells: Sequence[str] | None = None, month: str | None = None,
+                         month_from: str | None = None, month_to: str | None = None) -> list[dict[str, Any]]:
     """Per group (month: the month feedback was first asked): feedback asked, answered, each rating,
     expired, reopens; satisfaction rate = (satisfied + basically satisfied) / answered; response
-    rate = answered / asked. The worker is the assignee, else whoever first asked for feedback."""
-    scope = {"category": category, "cells": cells, "month": month}
+    rate = answered / asked. The worker is the assignee, else whoever first asked for feedback.
+    `month`, or `month_from` to `month_to` (both included): only the feedback first asked then."""
+    scope = {"category": category, "cells": cells, "month": month, "month_from": month_from,
+             "month_to": month_to}
     summary = []
     for group, totals in _summed(conn, rollups.feedback, _grouping(by), scope).items():
         if totals["asked"] == 0 and totals["reopens"] == 0:
@@ -302,11 +317,7 @@ def households(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
     if visitor is not None:
         where.append(v.last_visitor == visitor)
     if category is not None:
-        if category not in HOUSEHOLD_CATEGORIES:
-            raise BadQuery("household category is one of {choices}, not {category}",
-                           choices=", ".join(HOUSEHOLD_CATEGORIES), category=category)
-        # The categories are a JSON list of keys, the same text on both stores: '["hardship", ...]'.
-        where.append(cast(v.categories, Text).contains(f'"{category}"'))
+        where.append(_of_household_category(category))
     if overdue is True:
         where.append(v.next_due_at <= now)
     elif overdue is False:
@@ -348,21 +359,44 @@ def household_row(conn: Connection, household: UUID) -> dict[str, Any] | None:
     return None if found is None else dict(found)
 
 
+def _of_household_category(category: str) -> ColumnElement[bool]:
+    if category not in HOUSEHOLD_CATEGORIES:
+        raise BadQuery("household category is one of {choices}, not {category}",
+                       choices=", ".join(HOUSEHOLD_CATEGORIES), category=category)
+    # The categories are a JSON list of keys, the same text on both stores: '["hardship", ...]'.
+    return cast(visit_coverage.c.categories, Text).contains(f'"{category}"')
+
+
+VISIT_GROUPINGS = ("cell", "visitor", "category")
+
+
 def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
-                           cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Per cell or per last visitor: households (户), those with a cadence, overdue, visits (户次); counted
-    by the database, one row per group read."""
-    if by not in ("cell", "visitor"):
-        raise BadQuery("visit coverage is grouped by cell or visitor")
+                           cells: Sequence[str] | None = None,
+                           category: str | None = None) -> list[dict[str, Any]]:
+    """Per cell, per last visitor or per household category: households (户), those with a cadence,
+    overdue, visits (户次); counted by the database. `category`: only households of that category. By
+    category, a household of two categories counts in both (one count read per category)."""
+    if by not in VISIT_GROUPINGS:
+        raise BadQuery("visit coverage is grouped by one of {choices}, not {by}",
+                       choices=", ".join(VISIT_GROUPINGS), by=by)
     v = visit_coverage.c
-    group = v.cell_id if by == "cell" else v.last_visitor
-    query = (select(group.label("group"), func.count().label("households"),
-                    func.count(v.next_due_at).label("with_cadence"),
-                    func.sum(case((v.next_due_at <= now, 1), else_=0)).label("overdue"),
-                    func.sum(v.conducted).label("conducted"), func.sum(v.missed).label("missed"))
-             .where(v.registered_at.is_not(None), *_in_cells([v.cell_id], cells)).group_by(group))
+    where = [v.registered_at.is_not(None), *_in_cells([v.cell_id], cells)]
+    if category is not None:
+        where.append(_of_household_category(category))
+    figures = (func.count().label("households"), func.count(v.next_due_at).label("with_cadence"),
+               func.sum(case((v.next_due_at <= now, 1), else_=0)).label("overdue"),
+               func.sum(v.conducted).label("conducted"), func.sum(v.missed).label("missed"))
+    rows: list[dict[str, Any]]
+    if by == "category":
+        found = [{"group": key, **conn.execute(select(*figures).where(*where, _of_household_category(key)))
+                  .mappings().one()} for key in HOUSEHOLD_CATEGORIES if category in (None, key)]
+        rows = [r for r in found if r["households"]]
+    else:
+        group = v.cell_id if by == "cell" else v.last_visitor
+        query = select(group.label("group"), *figures).where(*where).group_by(group)
+        rows = sorted((dict(r) for r in conn.execute(query).mappings()), key=lambda r: str(r["group"]))
     summary = []
-    for r in sorted(conn.execute(query).mappings(), key=lambda r: str(r["group"])):
+    for r in rows:
         summary.append({by: r["group"], "households": r["households"], "with_cadence": r["with_cadence"],
                         "overdue": int(r["overdue"]),
                         "covered_share": share(r["with_cadence"] - int(r["overdue"]), r["with_cadence"]),

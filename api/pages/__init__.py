@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases, households, public, queue, raise_demand, session, signin
+from api.pages import cases, dashboards, households, public, queue, raise_demand, session, signin, trace
 from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
@@ -58,6 +58,8 @@ def install(app: FastAPI) -> None:
     app.include_router(cases.router)
     app.include_router(households.router)
     app.include_router(public.router)
+    app.include_router(dashboards.router)
+    app.include_router(trace.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(SignInRequired)

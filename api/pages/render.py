@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from api import i18n
 from api.names import Names
 from api.pages import forms
+from domain.application import scopes_for
 
 
 @cache
@@ -33,8 +34,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     beside its field, and what was typed)."""
     runtime = request.app.state.runtime
     zone = runtime.app.deployment.timezone
+    account = getattr(request.state, "account", None)
     page = environment().get_template(template).render(
-        request=request, locale=i18n.current.get(), account=getattr(request.state, "account", None),
+        request=request, locale=i18n.current.get(), account=account,
+        sees_dashboards=account is not None and bool(scopes_for(account, "read_dashboards")),
         csrf_token=forms.csrf_token(request), deployment=runtime.app.deployment,
         names=context.pop("names", None) or Names(runtime.app.deployment),
         when=lambda moment, date_only=False: i18n.when(moment, zone, date_only=date_only),

@@ -1,11 +1,8 @@
-"""Shared route helpers: what a command answers, scope checks, CSV output."""
+"""Shared route helpers: what a command answers, scope checks, a list's pages."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -55,32 +52,3 @@ def listing(page: Page, *, masked: bool = False) -> dict[str, Any]:
     return {"items": masking.masked(items) if masked else items, "total": page.total,
             "total_capped": page.total_capped, "limit": page.limit, "offset": page.offset,
             "next_cursor": page.next_cursor}
-
-
-# A cell a spreadsheet would run as a formula starts with one of these (OWASP, "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: Any) -> Any:
-    """One value as a CSV cell: datetimes as ISO text, lists and dicts as text, and text that a
-    spreadsheet would run as a formula (a title `=HYPERLINK(…)` typed into the public form) kept as
-    text by a leading apostrophe. Numbers stay numbers, negative ones included."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, list | dict):
-        value = str(plain(value))
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def csv_response(rows: list[dict[str, Any]], filename: str, columns: Iterable[str] = ()) -> Response:
-    """Rows as CSV; `columns` head the file even when there are no rows (more found in rows follow)."""
-    out = io.StringIO()
-    header = list(dict.fromkeys([*columns, *(k for row in rows for k in row)]))
-    writer = csv.DictWriter(out, fieldnames=header, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})

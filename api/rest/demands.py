@@ -12,12 +12,13 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
+from api import tables
+from api.exports import exported, names_for
 from api.rest.common import (
     After,
     Cursor,
     Limit,
     Offset,
-    csv_response,
     listing,
     narrowed,
     recorded,
@@ -51,9 +52,12 @@ from domain.chain import plain
 from domain.demand import Demand
 from domain.masking import masked
 from projections import queries
-from projections.paging import Page
+from projections.paging import MAX_PAGE, Page, every_item
 
 router = APIRouter(prefix="/api/v1/demands", tags=["demands"])
+Format = Annotated[str, Query(pattern="^(json|csv|xlsx)$",
+                              description="json, or csv (UTF-8 with a byte-order mark) or xlsx for a "
+                                          "spreadsheet, headed in the caller's language")]
 
 
 def state_of(demand: Demand, account: Account, app: Minqing) -> dict[str, Any]:
@@ -106,20 +110,31 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
            sort: Annotated[str, Query(description="A column (prefix - for descending), or "
                                                   f"{queries.URGENCY!r}: past due first, then by due time")
                            ] = "-raised_at",
-           limit: Limit = 50, offset: Offset = 0, cursor: Cursor = None, after: After = None) -> Any:
+           limit: Limit = 50, offset: Offset = 0, cursor: Cursor = None, format: Format = "json",
+           after: After = None) -> Any:
     """Search the case list (the `cases` view) within your grid cells. `total` counts the matches up to
-    1,000 (`total_capped`: more); `next_cursor` reads the next page."""
+    1,000 (`total_capped`: more); `next_cursor` reads the next page. As a spreadsheet, every match (`limit`,
+    `offset` and `cursor` are for JSON pages), up to 50,000 cases: more is refused, to be narrowed."""
     if phone and masks_personal_data(actor):
         raise errors.NotAuthorised("only workers and supervisors search by the resident's phone")
     rt.wait_for_views(after, ["cases", "case_words"] if q else ["cases"])
     cells = narrowed(rt.app, scope, cell)
     within = None if due_within_days is None else timedelta(days=due_within_days)
-    with rt.reader.connect() as conn:
-        page = queries.search_cases(conn, text=q, phone=phone, status=status, track=track, step=step,
+    hide = masks_personal_data(actor)
+
+    def read(conn: Any, *, limit: int, offset: int = 0, cursor: str | None) -> Page:
+        return queries.search_cases(conn, text=q, phone=phone, status=status, track=track, step=step,
                                     category=category, cells=cells, assignee=assignee, channel=channel,
                                     open_only=open_only, now=rt.app.clock(), overdue=overdue,
                                     due_within=within, sort=sort, limit=limit, offset=offset, cursor=cursor)
-    return listing(page, masked=masks_personal_data(actor))
+
+    with rt.reader.connect() as conn:
+        if format != "json":
+            items = every_item(lambda at: read(conn, limit=MAX_PAGE, cursor=at))
+            rows, table = masked(items) if hide else items, tables.cases()
+            return exported(table, rows, format, names_for(rt.app, table, rows))
+        page = read(conn, limit=limit, offset=offset, cursor=cursor)
+    return listing(page, masked=hide)
 
 
 @router.get("/{demand_id}")
@@ -168,22 +183,14 @@ def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> An
 
 
 @router.get("/{demand_id}/trace")
-def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope,
-          format: Annotated[str, Query(pattern="^(json|csv)$")] = "json") -> Any:
+def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope, format: Format = "json") -> Any:
     """The accountability trace: who held the case, for how long, at which step; deadlines passed,
-    escalations and flags."""
+    escalations and flags. As a spreadsheet, one table of all of them in time order."""
     readable(app, demand_id, scope)
     found = trace_of(app.history(demand_id), app.clock())
-    if format == "csv":
-        rows = [{"kind": p["kind"], "holder": p["holder"], "from": p["from"], "to": p["to"],
-                 "hours": p["hours"]} for p in found["periods"]]
-        rows += [{"kind": "deadline_missed", "holder": m["deadline"], "from": m["due_at"],
-                  "to": m["recorded_at"], "hours": m["late_hours"]} for m in found["deadlines_missed"]]
-        rows += [{"kind": "escalation", "holder": f"{x['from']} -> {x['to']}", "from": x["at"], "to": None,
-                  "hours": None} for x in found["escalations"]]
-        rows += [{"kind": "accountability_flag", "holder": f["responsible"], "from": f["at"], "to": None,
-                  "hours": None} for f in found["accountability_flags"]]
-        return csv_response(rows, f"trace-{demand_id}")
+    if format != "json":
+        names = tables.trace_names(app, found)
+        return exported(tables.trace(demand_id), tables.trace_rows(found, names), format, names)
     return plain({"id": demand_id} | found)
 
 

@@ -25,6 +25,7 @@ from starlette.routing import Match
 
 from api import i18n
 from api.eventstore import DatabaseUnavailable
+from api.exports import XLSX
 from api.names import Names
 from domain import errors
 from domain.deployment import Deployment
@@ -302,5 +303,7 @@ def document_problems(schema: dict[str, Any]) -> None:
                 responses[str(status)] = {"description": PROBLEMS[status], "content": problem_content}
             if "format" in names:
                 ok = next(r for code, r in responses.items() if code.startswith("2"))
-                ok.setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+                content = ok.setdefault("content", {})
+                content["text/csv"] = {"schema": {"type": "string"}}
+                content[XLSX] = {"schema": {"type": "string", "contentMediaType": XLSX}}
             operation["responses"] = dict(sorted(responses.items()))

@@ -92,11 +92,12 @@ def test_the_trace_as_csv_has_a_row_per_period_missed_deadline_escalation_and_fl
     response = api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER, format="csv")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["kind", "holder", "from", "to", "hours"]
-    assert [r["kind"] for r in rows] == ["responsible_cell", "step", "responsible_cell",
-                                         "step", "assignee", "deadline_missed", "escalation",
-                                         "accountability_flag"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert list(rows[0]) == ["事项", "责任人或内容", "起", "止", "小时", "说明"]
+    kinds = ["责任网格", "所处步骤", "责任网格", "所处步骤", "承办人", "超期", "上报", "问责标记"]
+    assert sorted(r["事项"] for r in rows) == sorted(kinds)
+    first = [(r["事项"], r["责任人或内容"]) for r in rows[:2]]
+    assert first == [("责任网格", "东村一组"), ("所处步骤", "已登记")]
 
 
 def test_an_admin_verifies_every_chain_in_the_store(api: Api) -> None:

@@ -272,7 +272,7 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     assert repairs["satisfaction_rate"] == 0
     assert (satisfaction["public_works"]["asked"], satisfaction["public_works"]["answered"]) == (1, 0)
     csv_type, csv_text = chen.get(f"/api/v1/views/satisfaction?after={last}&format=csv", raw=True)
-    assert csv_type.startswith("text/csv") and "repairs" in csv_text
+    assert csv_type.startswith("text/csv") and csv_text.startswith("\ufeff类别,") and "设施报修" in csv_text
 
     # unresolved: the untriaged drain, once the watcher has recorded its missed first response
     deadline = time.monotonic() + 20
@@ -316,11 +316,10 @@ def test_three_stories_over_real_http(server: tuple[str, dict[str, str], Process
     assert [f["responsible"] for f in drain_trace["accountability_flags"]] == ["Xicun group 1 grid worker"]
     csv_type, csv_text = chen.get(f"/api/v1/demands/{drain}/trace?format=csv", raw=True)
     assert csv_type.startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(csv_text)))
-    kinds = {r["kind"] for r in rows}
-    assert {"responsible_cell", "step", "deadline_missed", "escalation", "accountability_flag"} <= kinds
-    assert {r["holder"] for r in rows if r["kind"] == "responsible_cell"} == \
-        {"qingshui.xicun.g1", "qingshui.xicun"}
+    rows = list(csv.DictReader(io.StringIO(csv_text.removeprefix("\ufeff"))))
+    kinds = {r["事项"] for r in rows}
+    assert {"责任网格", "所处步骤", "超期", "上报", "问责标记"} <= kinds
+    assert {r["责任人或内容"] for r in rows if r["事项"] == "责任网格"} == {"西村一组", "西村"}
 
     # each history is intact and in order
     history = chen.get(f"/api/v1/demands/{road}/history")

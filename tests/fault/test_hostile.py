@@ -400,8 +400,8 @@ def test_html_strings_come_back_as_json_text_and_csv_text_never_as_markup(hostil
                              limit=500)
     assert export.headers["content-type"].startswith("text/csv")
     assert export.headers["content-disposition"].startswith("attachment")
-    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(export.text))}
-    assert rows[done["id"]]["title"] == probe
+    rows = {row["案件编号"]: row for row in csv.DictReader(io.StringIO(export.content.decode("utf-8-sig")))}
+    assert rows[done["id"]]["标题"] == probe
 
 
 # ---------------------------------------------------------------- what only a real server receives

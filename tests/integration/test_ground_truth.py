@@ -150,6 +150,23 @@ def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
     assert proposal["count"] == len(held) and close(proposal["days_median"], statistics.median(held))
 
 
+def test_a_range_of_months_counts_the_cases_of_those_months_both_ends_included(
+        views: Engine, truth: list[dict[str, Any]]) -> None:
+    months = sorted({case["month"] for case in truth})
+    first, last = months[1], months[3]
+    raised = [c for c in truth if first <= c["month"] <= last]
+    rated = [c for c in truth
+             if c["sat_month"] and first <= c["sat_month"] <= last and c["category"] == "repairs"]
+    with views.connect() as conn:
+        by_month = queries.response_time_summary(conn, by="month", month_from=first, month_to=last)
+        by_category = queries.satisfaction_summary(conn, by="category", month_from=first, month_to=last)
+    [repairs] = [row for row in by_category if row["category"] == "repairs"]
+    assert [row["month"] for row in by_month] == months[1:4]
+    assert sum(row["count"] for row in by_month) == len(raised)
+    assert (repairs["asked"], repairs["answered"]) == (sum(c["asked"] for c in rated),
+                                                       sum(c["answered"] for c in rated))
+
+
 def test_time_in_each_deliberation_step_matches_a_recomputation(
         views: Engine, truth: list[dict[str, Any]]) -> None:
     per_step: dict[str, list[float]] = defaultdict(list)
