@@ -225,7 +225,8 @@ def _serving_hostile(database_url: str) -> Iterator[Hostile]:
             case = s.raised(api.app)
             visit = s.scheduled_visit(api.app)
             ids = {"demand_id": str(case), "household_id": str(api.app.visit(visit).household_id),
-                   "visit_id": str(visit), "receipt": api.app.demand(case).receipt}
+                   "visit_id": str(visit), "receipt": api.app.demand(case).receipt,
+                   "case_id": str(case), "notice_id": "n1"}  # the notice need not exist
             yield Hostile(api, database_url, operations_of(client.app.openapi()), ids)
 
 
