@@ -89,13 +89,19 @@ def resolved(api: Api, title: str) -> UUID:
     return case
 
 
-def objection_lodged(api: Api, title: str) -> UUID:
-    """A 四议两公开 case whose resolution notice is up, with an objection (objection-1) not yet answered."""
+def notice_up(api: Api, title: str) -> UUID:
+    """A 四议两公开 case of 东村一组 whose resolution notice (resolution-1-1) was posted just now."""
     case = triaged(api, title, category="public_works")
     for step in ("branch_proposal", "two_committees", "members_assembly"):
         api.command(case, "discuss", step=step)
     api.command(case, "vote", **ADOPTING_VOTE)
     api.command(case, "publicize", kind="resolution", text=f"经村民代表会议表决通过：{title}。公示期7天。")
+    return case
+
+
+def objection_lodged(api: Api, title: str) -> UUID:
+    """A 四议两公开 case whose resolution notice is up, with an objection (objection-1) not yet answered."""
+    case = notice_up(api, title)
     api.command(case, "object", notice_id="resolution-1-1", text="路灯位置离我家太近，晚上晃眼。")
     return case
 

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.cases import ADOPTING_VOTE, PASSWORD, SUPERVISOR, WORKER, Api, tagged, triaged
+from tests.browser.cases import PASSWORD, SUPERVISOR, WORKER, Api, notice_up, tagged
 from tests.browser.conftest import LiveServer
 from tests.browser.support import (
     assert_accessible,
@@ -38,16 +38,6 @@ def checked(page: Page, name: str) -> None:
     assert_accessible(page)
     assert_no_horizontal_scroll(page)
     assert_chinese_drawn(page, "h1")
-
-
-def notice_up(api: Api, title: str) -> UUID:
-    """A 四议两公开 case of 东村一组 whose resolution notice (resolution-1-1) was posted just now."""
-    case = triaged(api, title, category="public_works")
-    for step in ("branch_proposal", "two_committees", "members_assembly"):
-        api.command(case, "discuss", step=step)
-    api.command(case, "vote", **ADOPTING_VOTE)
-    api.command(case, "publicize", kind="resolution", text=f"经村民代表会议表决通过：{title}。公示期7天。")
-    return case
 
 
 def on_the_board(page: Page, case: UUID, seconds: float = 10) -> None:
