@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -25,6 +26,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///minqing.db"
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
+    key_dir: Path = Path("minqing-keys")    # the key files, outside the database (api/keys.py)
     lock_timeout_seconds: int = 5
     # How long a request waits for PostgreSQL before it is told 503 with Retry-After: for a connection
     # (whole seconds: the event store library takes no less) and for one statement to finish.

@@ -8,6 +8,7 @@ PostgreSQL that cannot be reached fails the run instead of skipping.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from api.settings import Settings
 from domain.application import SYSTEM, Minqing
 from domain.deployment import Deployment, load
 
+# Every test, and every process a test starts, keeps its key files in a folder of this run's, never in the
+# checkout (api/keys.py); a test that needs its own keys sets MINQING_KEY_DIR or Settings.key_dir itself.
+os.environ.setdefault("MINQING_KEY_DIR", tempfile.mkdtemp(prefix="minqing-keys-"))
 POSTGRES_URL = os.environ.get("MINQING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
