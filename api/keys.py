@@ -1,5 +1,6 @@
-"""The keys Minqing keeps outside its database, in one folder (`MINQING_KEY_DIR`, `./minqing-keys` by default):
-`signing.key` signs the Merkle tree heads that seal the log, `cipher.key` encrypts personal data at rest.
+"""The keys Minqing keeps outside its database, in one folder (`MINQING_KEY_DIR`, `./minqing-keys` by
+default): `signing.key` signs the Merkle tree heads that seal the log, `cipher.key` encrypts personal data
+at rest.
 
 A key in the environment (`MINQING_SIGNING_KEY`, `MINQING_CIPHER_KEY`) takes precedence over its file.
 `minqing db init` creates each missing file: the folder with mode 0700, each file with mode 0600, written
