@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
@@ -75,11 +75,15 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Recorded:
     """What a command recorded: the aggregate, its new version and its position in the event log (pass
-    it as ?after= to read your write)."""
+    it as ?after= to read your write); and, to tell what came of it without reading it again, the
+    aggregate as the command left it (`state`, at `version`) and the last event it recorded there
+    (`event`, the one at `version`)."""
 
     id: UUID
     version: int
     position: int
+    state: ChainedAggregate = field(compare=False, repr=False)
+    event: ChainedAggregate.Event = field(compare=False, repr=False)
 
 
 CONFLICT_ATTEMPTS = 3
@@ -197,10 +201,10 @@ class Minqing(Application[UUID]):
         (`once`). Should that record have been saved meanwhile, by another run of the same request, this
         saves nothing and returns what the other run recorded: a conflict, but not one to retry."""
         first = aggregates[0]
+        last = first.pending_events[-1]  # the event at the version this saves: what came of the command
+        assert isinstance(last, ChainedAggregate.Event)  # every aggregate of Minqing is chained
         request = _handling.get()
         if request is not None:
-            last = first.pending_events[-1]
-            assert isinstance(last, ChainedAggregate.Event)  # every aggregate of Minqing is chained
             aggregates = (*aggregates, HandledRequest.record(
                 request, aggregate_id=first.id, version=first.version, actor=last.actor,
                 occurred_at=self.clock()))
@@ -212,7 +216,7 @@ class Minqing(Application[UUID]):
                 return earlier
             raise errors.ConcurrentUpdate("{kind} {id} was changed by someone else; reload it and try again",
                                           kind=type(first).__name__, id=first.id) from None
-        return Recorded(first.id, first.version, max(r.notification.id for r in recordings))
+        return Recorded(first.id, first.version, max(r.notification.id for r in recordings), first, last)
 
     def once(self, request: UUID, command: Callable[[], Recorded]) -> Recorded:
         """Run `command` for a request that may be sent again, recording it at most once: `request` is
@@ -231,13 +235,18 @@ class Minqing(Application[UUID]):
             _handling.reset(token)
 
     def handled(self, request: UUID) -> Recorded | None:
-        """What the command of a request recorded (`once`), or None if nothing was. The position is the
-        head of the log now: at or after the command's events, so reading `?after=` it shows them."""
-        event = next(self.events.get(request, limit=1), None)
-        if event is None:
+        """What the command of a request recorded (`once`), or None if nothing was: the aggregate as that
+        command left it, and its last event there. The position is the head of the log now: at or after
+        the command's events, so reading `?after=` it shows them."""
+        record = next(self.events.get(request, limit=1), None)
+        if record is None:
             return None
-        assert isinstance(event, HandledRequest.Handled)  # an id made from a key: only a record has it
-        return Recorded(event.aggregate_id, event.version, self.recorder.max_notification_id() or 0)
+        assert isinstance(record, HandledRequest.Handled)  # an id made from a key: only a record has it
+        state = self.repository.get(record.aggregate_id, version=record.version, projector_func=replay)
+        last = next(iter(self.events.get(record.aggregate_id, gt=record.version - 1, lte=record.version)))
+        assert isinstance(state, ChainedAggregate) and isinstance(last, ChainedAggregate.Event)
+        return Recorded(record.aggregate_id, record.version, self.recorder.max_notification_id() or 0, state,
+                        last)
 
     def account(self, username: str) -> Account:
         """The account of a member of staff, as stored now."""

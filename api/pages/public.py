@@ -145,7 +145,8 @@ async def raise_demand(request: Request, rt: RuntimeDep) -> Response:
     def raise_it(form: PublicDemand) -> Recorded:
         rt.limiter.check(address)
         recorded = rt.app.raise_demand(actor=RESIDENT, channel="online", **form.model_dump())
-        receipts.append(rt.app.demand(recorded.id).receipt)
+        assert isinstance(recorded.state, Demand)  # raising a demand answers with the case raised
+        receipts.append(recorded.state.receipt)
         return recorded
 
     async def again(rejection: Rejection) -> Response:

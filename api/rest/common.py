@@ -1,4 +1,4 @@
-"""Shared route helpers: what a command answers, scope checks, a list's pages."""
+"""Shared route helpers: scope checks, a list's pages (what a command answers: `api.rest.written`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Query
-from fastapi.responses import JSONResponse, Response
 
 from domain import errors, masking
-from domain.application import Minqing, Recorded
+from domain.application import Minqing
 from domain.chain import plain
 from projections.paging import MAX_PAGE, Page
 
@@ -21,15 +20,6 @@ Cursor = Annotated[str | None, Query(max_length=500, description="Where the page
                                     "of the page before (for deep pages; `offset` reads and drops every row "
                                     "before it)")]
 After = Annotated[int | None, Query(ge=0, description="Wait until the views have processed this position")]
-
-
-def recorded(done: Recorded, *, created: str | None = None) -> Response:
-    """What a command answers: the aggregate, its new version and the log position (201 and its
-    Location when it created the aggregate). Built here, so FastAPI does not validate it again."""
-    body = {"id": str(done.id), "version": done.version, "position": done.position}
-    if created is None:
-        return JSONResponse(body)
-    return JSONResponse(body, status_code=201, headers={"Location": created})
 
 
 def require_in_scope(cells: Iterable[str], scope: list[str], kind: str, aggregate_id: UUID) -> None:

@@ -21,7 +21,6 @@ from api.rest.common import (
     Offset,
     listing,
     narrowed,
-    recorded,
     require_in_scope,
 )
 from api.rest.schemas import (
@@ -42,6 +41,24 @@ from api.rest.schemas import (
     Resolve,
     Triage,
     Vote,
+)
+from api.rest.written import (
+    CaseAssigned,
+    CaseClosed,
+    CaseEscalated,
+    CaseFlagged,
+    CaseReopened,
+    CaseTriaged,
+    CaseWritten,
+    DemandRaised,
+    FeedbackWindow,
+    MeetingHeld,
+    NoticePosted,
+    ObjectionAnswered,
+    ObjectionLodged,
+    ProgressRecorded,
+    VoteRecorded,
+    answer,
 )
 from api.web.deps import App, IfMatch, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
 from domain import errors
@@ -85,12 +102,14 @@ def readable(app: Minqing, demand_id: UUID, scope: list[str]) -> Demand:
     return demand
 
 
-@router.post("", status_code=201, response_model=Recorded)
+@router.post("", status_code=201, response_model=DemandRaised)
 async def raise_demand(body: RaiseDemand, rt: RuntimeDep, actor: Staff, once: RequestRecord) -> Response:
-    """Record a resident's demand raised through a channel (optionally from a household visit)."""
+    """Record a resident's demand raised through a channel (optionally from a household visit); the answer
+    gives its receipt code (受理回执码), for the resident to follow it by."""
     done = await rt.command(lambda: rt.app.raise_demand(actor=actor.username, **body.model_dump()), None,
                             once)
-    return recorded(done, created=f"/api/v1/demands/{done.id}")
+    return answer(DemandRaised.of(done), hide=masks_personal_data(actor),
+                  created=f"/api/v1/demands/{done.id}")
 
 
 @router.get("", response_model=Page)
@@ -197,39 +216,46 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope, format: Format 
 @dataclass(frozen=True)
 class CaseCommand:
     """A command on a case, stated once: its path, the name and summary of its route in the OpenAPI
-    document, the body it takes and the use case it runs (a Minqing method)."""
+    document, the body it takes, the use case it runs (a Minqing method) and what it answers."""
 
     path: str
     name: str
     summary: str
     body: type[Command]
     use_case: Callable[..., Recorded]
+    answer: type[CaseWritten]
 
 
 COMMANDS = {command.path: command for command in (
     CaseCommand("triage", "triage", "Triage: category, track, responsible cell, deadlines", Triage,
-                Minqing.triage),
+                Minqing.triage, CaseTriaged),
     CaseCommand("assign", "assign", "Assign the case to a person (reassigning is a supervisor's)", Assign,
-                Minqing.assign),
-    CaseCommand("escalate", "escalate", "Escalate (上报) to any higher cell", Escalate, Minqing.escalate),
-    CaseCommand("discuss", "discuss", "Record a deliberation meeting", Discuss, Minqing.discuss),
-    CaseCommand("vote", "vote", "Record a vote; the outcome follows the statute", Vote, Minqing.vote),
-    CaseCommand("publicize", "publicize", "Post a public notice (公开)", Publicize, Minqing.publicize),
+                Minqing.assign, CaseAssigned),
+    CaseCommand("escalate", "escalate", "Escalate (上报) to any higher cell", Escalate, Minqing.escalate,
+                CaseEscalated),
+    CaseCommand("discuss", "discuss", "Record a deliberation meeting", Discuss, Minqing.discuss,
+                MeetingHeld),
+    CaseCommand("vote", "vote", "Record a vote; the outcome follows the statute", Vote, Minqing.vote,
+                VoteRecorded),
+    CaseCommand("publicize", "publicize", "Post a public notice (公开)", Publicize, Minqing.publicize,
+                NoticePosted),
     CaseCommand("object", "lodge_objection", "Lodge an objection to a notice while it is up", Objection,
-                Minqing.lodge_objection),
+                Minqing.lodge_objection, ObjectionLodged),
     CaseCommand("answer-objection", "answer_objection", "Answer an objection (supervisor)", AnswerObjection,
-                Minqing.answer_objection),
-    CaseCommand("progress", "progress", "Record implementation progress", Progress, Minqing.record_progress),
+                Minqing.answer_objection, ObjectionAnswered),
+    CaseCommand("progress", "progress", "Record implementation progress", Progress, Minqing.record_progress,
+                ProgressRecorded),
     CaseCommand("resolve", "resolve", "Mark resolved; the resident is asked for feedback", Resolve,
-                Minqing.resolve),
+                Minqing.resolve, CaseClosed),
     CaseCommand("close", "close", "Close as not resolvable, withdrawn, rejected or merged", Close,
-                Minqing.close_case),
+                Minqing.close_case, CaseClosed),
     CaseCommand("feedback", "feedback", "Record the resident's feedback taken by a worker", Feedback,
-                Minqing.give_feedback),
-    CaseCommand("reopen", "reopen", "Reopen a resolved case (supervisor)", Reopen, Minqing.reopen),
+                Minqing.give_feedback, FeedbackWindow),
+    CaseCommand("reopen", "reopen", "Reopen a resolved case (supervisor)", Reopen, Minqing.reopen,
+                CaseReopened),
     CaseCommand("flag", "flag", "Flag an unresolved case for accountability (supervisor)", Flag,
-                Minqing.flag),
-    CaseCommand("note", "note", "Add a working note", Note, Minqing.add_note),
+                Minqing.flag, CaseFlagged),
+    CaseCommand("note", "note", "Add a working note", Note, Minqing.add_note, CaseWritten),
 )}
 
 
@@ -240,10 +266,10 @@ def _route(command: CaseCommand) -> None:
         done = await rt.command(lambda: command.use_case(rt.app, demand_id, actor=actor.username,
                                                          expected_version=version, **body.model_dump()),
                                 version, once)
-        return recorded(done)
+        return answer(command.answer.of(done), hide=masks_personal_data(actor))
 
     endpoint.__annotations__ = endpoint.__annotations__ | {"body": command.body}  # the schema FastAPI reads
-    router.post(f"/{{demand_id}}/{command.path}", response_model=Recorded, summary=command.summary,
+    router.post(f"/{{demand_id}}/{command.path}", response_model=command.answer, summary=command.summary,
                 name=command.name)(endpoint)
 
 

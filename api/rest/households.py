@@ -7,10 +7,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from api.rest.common import After, Cursor, Limit, Offset, listing, narrowed, recorded, require_in_scope
+from api.rest.common import After, Cursor, Limit, Offset, listing, narrowed, require_in_scope
 from api.rest.schemas import ConductVisit, MissVisit, Recategorise, RegisterHousehold, ScheduleVisit
+from api.rest.written import HouseholdWritten, VisitWritten, answer
 from api.web.deps import App, RequestRecord, RuntimeDep, Scope, Staff, masks_personal_data
-from domain.application import Recorded
 from domain.chain import plain
 from domain.masking import masked
 from projections import queries
@@ -19,12 +19,13 @@ from projections.paging import Page
 router = APIRouter(prefix="/api/v1", tags=["households and visits"])
 
 
-@router.post("/households", status_code=201, response_model=Recorded)
+@router.post("/households", status_code=201, response_model=HouseholdWritten)
 async def register(body: RegisterHousehold, rt: RuntimeDep, actor: Staff, once: RequestRecord) -> Response:
     """Register a household in a grid cell; its categories set how often it is visited."""
     done = await rt.command(
         lambda: rt.app.register_household(actor=actor.username, **body.model_dump()), None, once)
-    return recorded(done, created=f"/api/v1/households/{done.id}")
+    return answer(HouseholdWritten.of(done), hide=masks_personal_data(actor),
+                  created=f"/api/v1/households/{done.id}")
 
 
 @router.get("/households", response_model=Page)
@@ -54,23 +55,24 @@ def get_household(household_id: UUID, app: App, actor: Staff, scope: Scope) -> A
     return masked(state) if hide else state
 
 
-@router.post("/households/{household_id}/categories", response_model=Recorded)
+@router.post("/households/{household_id}/categories", response_model=HouseholdWritten)
 async def recategorise(household_id: UUID, body: Recategorise, rt: RuntimeDep, actor: Staff,
                        once: RequestRecord) -> Response:
     """Change a household's categories (and so how often it is visited)."""
-    return recorded(await rt.command(
+    done = await rt.command(
         lambda: rt.app.recategorise_household(household_id, actor=actor.username,
                                               categories=list(body.categories), occurred_at=body.occurred_at),
-        None, once))
+        None, once)
+    return answer(HouseholdWritten.of(done), hide=masks_personal_data(actor))
 
 
-@router.post("/households/{household_id}/visits", status_code=201, response_model=Recorded)
+@router.post("/households/{household_id}/visits", status_code=201, response_model=VisitWritten)
 async def schedule(household_id: UUID, body: ScheduleVisit, rt: RuntimeDep, actor: Staff,
                    once: RequestRecord) -> Response:
     """Schedule a visit to a household."""
     done = await rt.command(
         lambda: rt.app.schedule_visit(household_id, actor=actor.username, **body.model_dump()), None, once)
-    return recorded(done, created=f"/api/v1/visits/{done.id}")
+    return answer(VisitWritten.of(done), hide=masks_personal_data(actor), created=f"/api/v1/visits/{done.id}")
 
 
 @router.get("/visits/{visit_id}")
@@ -83,19 +85,21 @@ def get_visit(visit_id: UUID, app: App, actor: Staff, scope: Scope) -> Any:
                   "due_at": visit.due_at, "status": visit.status, "demand_ids": visit.demand_ids})
 
 
-@router.post("/visits/{visit_id}/conduct", response_model=Recorded)
+@router.post("/visits/{visit_id}/conduct", response_model=VisitWritten)
 async def conduct(visit_id: UUID, body: ConductVisit, rt: RuntimeDep, actor: Staff,
                   once: RequestRecord) -> Response:
     """Record that the visit took place, and the needs found."""
-    return recorded(await rt.command(
-        lambda: rt.app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None, once))
+    done = await rt.command(
+        lambda: rt.app.conduct_visit(visit_id, actor=actor.username, **body.model_dump()), None, once)
+    return answer(VisitWritten.of(done), hide=masks_personal_data(actor))
 
 
-@router.post("/visits/{visit_id}/miss", response_model=Recorded)
+@router.post("/visits/{visit_id}/miss", response_model=VisitWritten)
 async def miss(visit_id: UUID, body: MissVisit, rt: RuntimeDep, actor: Staff,
                once: RequestRecord) -> Response:
     """Record that the visit did not take place."""
-    return recorded(await rt.command(
-        lambda: rt.app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None, once))
+    done = await rt.command(
+        lambda: rt.app.miss_visit(visit_id, actor=actor.username, **body.model_dump()), None, once)
+    return answer(VisitWritten.of(done), hide=masks_personal_data(actor))
 
 

@@ -11,15 +11,9 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.compose import Runtime
-from api.rest.common import Cursor, Limit, Offset, listing, recorded
-from api.rest.schemas import (
-    ObjectionReceipt,
-    PublicDemand,
-    PublicFeedback,
-    PublicObjection,
-    PublicObjectionAnswer,
-    Receipt,
-)
+from api.rest.common import Cursor, Limit, Offset, listing
+from api.rest.schemas import PublicDemand, PublicFeedback, PublicObjection, PublicObjectionAnswer
+from api.rest.written import FeedbackWindow, ObjectionReceipt, Receipt, answer
 from api.web.deps import RequestRecord, RuntimeDep
 from domain.application import RESIDENT, Recorded
 from domain.chain import plain
@@ -57,13 +51,12 @@ def notices(rt: Public, cell: str | None = None, ended: bool = False, limit: Lim
 
 
 @router.post("/public/demands", status_code=201, response_model=Receipt)
-async def raise_public(body: PublicDemand, rt: Public, response: Response, once: RequestRecord) -> Receipt:
+async def raise_public(body: PublicDemand, rt: Public, once: RequestRecord) -> Response:
     """Raise a demand online; keep the receipt code to follow it and to give feedback."""
     done = await rt.command(
         lambda: rt.app.raise_demand(actor=RESIDENT, channel="online", **body.model_dump()), None, once)
-    receipt = (await run_in_threadpool(rt.app.demand, done.id)).receipt
-    response.headers["Location"] = f"/api/v1/public/demands/{receipt}"
-    return Receipt(receipt=receipt, position=done.position)
+    receipt = Receipt.of(done)
+    return answer(receipt, hide=True, created=f"/api/v1/public/demands/{receipt.receipt}")
 
 
 def demand_by_receipt(rt: Runtime, receipt: str) -> Demand:
@@ -93,13 +86,14 @@ def follow(receipt: Annotated[str, Path(max_length=20)], rt: Public) -> Any:
                                for step in timeline]})
 
 
-@router.post("/public/demands/{receipt}/feedback", response_model=Recorded)
+@router.post("/public/demands/{receipt}/feedback", response_model=FeedbackWindow)
 async def public_feedback(receipt: Annotated[str, Path(max_length=20)], body: PublicFeedback,
                           rt: Public, once: RequestRecord) -> Response:
     """Say whether the demand was met: satisfied, basically satisfied or dissatisfied."""
     demand = await run_in_threadpool(demand_by_receipt, rt, receipt)
-    return recorded(await rt.command(
-        lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None, once))
+    done = await rt.command(
+        lambda: rt.app.give_feedback(demand.id, actor=RESIDENT, **body.model_dump()), None, once)
+    return answer(FeedbackWindow.of(done), hide=True)
 
 
 def client_address(request: Request) -> str:
@@ -117,17 +111,15 @@ def lodge_public_objection(rt: Runtime, case: UUID, notice_id: str, body: Public
 @router.post("/public/notices/{case_id}/{notice_id}/objections", status_code=201,
              response_model=ObjectionReceipt)
 async def object_to_notice(case_id: UUID, notice_id: Annotated[str, Path(max_length=80)],
-                           body: PublicObjection, request: Request, rt: Public, response: Response,
-                           once: RequestRecord) -> ObjectionReceipt:
+                           body: PublicObjection, request: Request, rt: Public,
+                           once: RequestRecord) -> Response:
     """Object to a notice while it is up, leaving a contact phone (kept as personal data: never shown
     publicly); keep the receipt code to read the answer. At most so many objections a day from one phone
     and an hour from one address (429)."""
     address = client_address(request)
     done = await rt.command(lambda: lodge_public_objection(rt, case_id, notice_id, body, address), None, once)
-    lodged = await run_in_threadpool(rt.app.objection_lodged, done)
-    assert lodged.receipt is not None  # every objection lodged now has one
-    response.headers["Location"] = f"/api/v1/public/objections/{lodged.receipt}"
-    return ObjectionReceipt(receipt=lodged.receipt, position=done.position)
+    lodged = ObjectionReceipt.of(done)
+    return answer(lodged, hide=True, created=f"/api/v1/public/objections/{lodged.receipt}")
 
 
 def objection_by_receipt(rt: Runtime, receipt: str) -> dict[str, Any]:

@@ -234,18 +234,6 @@ class PublicFeedback(Body):
     comment: Text = ""
 
 
-class Receipt(BaseModel):
-    receipt: str
-    position: int
-
-
-class ObjectionReceipt(BaseModel):
-    """The receipt code of an objection, by which whoever lodged it reads the answer."""
-
-    receipt: str
-    position: int
-
-
 class PublicObjectionAnswer(BaseModel):
     """An objection as the one who lodged it reads it by its receipt: the notice, what was said, the answer.
     No name and no phone number; numbers written into the texts are masked."""

@@ -17,6 +17,8 @@ import httpx2
 import orjson
 from sqlalchemy import insert
 
+from api.rest.written import VoteRecorded
+from api.rest.written import answer as answer_of
 from api.web.idempotency import digest, requests
 from domain.request import request_record_id
 from tests.e2e import support as s
@@ -139,3 +141,19 @@ def test_the_record_of_a_keyed_command_is_in_no_case_history_and_the_log_still_v
     record = request_record_id(staff_scope(api), "note-1")
     assert api.get(f"/api/v1/demands/{record}/history").status_code == 404
     assert api.app.verify().intact
+
+
+def test_a_retry_of_a_dead_vote_answers_what_that_vote_left_though_the_case_moved_on(api: Api) -> None:
+    case = s.awaiting_vote(api.app)
+    path = f"/api/v1/demands/{case}/vote"
+    body = orjson.dumps(s.ADOPTING_VOTE | {"in_favour": 10, "against": 12})
+    dead = api.app.once(request_record_id(staff_scope(api), KEY),
+                        lambda: api.app.vote(case, actor=s.WORKER, **orjson.loads(body)))
+    api.app.add_note(case, actor=s.WORKER, text="表决未通过，下一轮重新提议")  # the case moved on meanwhile
+    abandon_claim(api, path, body, claimed_ago=timedelta(seconds=LEASE_SECONDS + 5))
+    retried = send(api, path, body)
+    assert retried.status_code == 200, retried.text
+    answer = retried.json()
+    assert (answer["version"], answer["vote"]["outcome"]) == (dead.version, "rejected")
+    assert answer | {"position": dead.position} == orjson.loads(answer_of(VoteRecorded.of(dead)).body)
+    assert api.event_types(case).count("Voted") == 1

@@ -29,7 +29,8 @@ def test_a_resident_raising_a_demand_online_gets_a_receipt_and_no_personal_data_
     response = api.post("/api/v1/public/demands", PUBLIC_DEMAND, s.NO_TOKEN)
     assert response.status_code == 201
     receipt = response.json()["receipt"]
-    assert set(response.json()) == {"receipt", "position"}
+    # where it stands, and no case id
+    assert set(response.json()) == {"receipt", "position", "status", "current_step", "raised_at"}
     assert len(receipt) == 10
     assert response.headers["location"] == f"/api/v1/public/demands/{receipt}"
     assert shows_no_personal_data(response)

@@ -117,3 +117,18 @@ def test_a_requests_record_is_in_no_case_history_no_view_and_verifies(stored_app
     verification = stored_app.verify()
     assert verification.intact
     assert verification.aggregates == len(STAFF) + 2  # the accounts, the case and the request's record
+
+
+def test_what_a_request_recorded_is_the_case_as_its_command_left_it_and_the_event_it_recorded(
+        stored_app: Minqing) -> None:
+    case = raised(stored_app)
+    stored_app.triage(case, actor=WORKER, category="repairs")
+    done = stored_app.once(REQUEST, lambda: stored_app.resolve(case, actor=WORKER, summary="灯已修好"))
+    stored_app.give_feedback(case, actor=WORKER, rating="satisfied")  # the case moves on afterwards
+    found = stored_app.handled(REQUEST)
+    assert found is not None
+    assert isinstance(found.state, Demand) and isinstance(done.state, Demand)
+    assert (found.state.version, found.state.outcome, found.state.feedback_state) == (3, "resolved", "asked")
+    assert found.state.feedback_due == done.state.feedback_due
+    assert isinstance(found.event, Demand.Resolved)
+    assert found.event.chain == done.event.chain
