@@ -303,7 +303,7 @@ class CaseReopened(CaseMoved):
         return {"reopen_count": demand.reopen_count}
 
 
-class Flag(BaseModel):
+class FlagRecorded(BaseModel):
     responsible: str
     finding: str
 
@@ -311,7 +311,7 @@ class Flag(BaseModel):
 class CaseFlagged(CaseWritten):
     """An accountability flag (问责) recorded."""
 
-    flag: Flag
+    flag: FlagRecorded
 
     @classmethod
     def produced(cls, demand: Demand, event: ChainedAggregate.Event) -> dict[str, Any]:

@@ -11,8 +11,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx2
+import orjson
 import pytest
 
+from api.rest.written import CaseFlagged
+from api.rest.written import answer as answer_of
 from domain.application import Minqing
 from tests.e2e import support as s
 from tests.e2e.support import Api
@@ -196,6 +199,18 @@ def test_a_merged_case_answers_the_case_it_was_merged_into(module_api: Api) -> N
     assert (answer["outcome"], answer["merged_into"]) == ("merged", str(survivor))
     assert answer["feedback_due"] is None
     shown_alike(answer, state(module_api, case))
+
+
+def test_a_write_answers_personal_data_only_as_its_caller_may_read_it(module_api: Api) -> None:
+    finding = f"未回访居民 {s.RESIDENT_PHONE} Resident not called back"
+    flag = {"responsible": "东村网格员", "finding": finding}
+    supervised = answered(module_api.command(s.overdue(module_api.app), "flag", flag, s.SUPERVISOR))
+    assert supervised["flag"]["finding"] == finding  # a supervisor reads phone numbers
+    case = s.overdue(module_api.app)
+    done = module_api.app.flag(case, actor=s.SUPERVISOR, **flag)
+    as_masked = orjson.loads(answer_of(CaseFlagged.of(done), hide=True).body)
+    assert as_masked["flag"] == state(module_api, case, s.REVIEWER)["flags"][-1]  # as a reviewer reads it
+    assert s.RESIDENT_PHONE not in str(as_masked)
 
 
 def test_a_retried_vote_answers_the_same_outcome_again(module_api: Api) -> None:
