@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from domain.application import Recorded
 from domain.chain import ChainedAggregate, plain
@@ -29,8 +29,6 @@ from domain.visit import HouseholdVisit
 class Written(BaseModel):
     """What a write recorded: the aggregate, its new version and the position of the write in the event
     log (pass it as `?after=` to a list to read your write)."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     id: UUID
     version: int
@@ -138,8 +136,9 @@ class CaseAssigned(CaseWritten):
 
 
 class Escalation(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+    """An escalation as the case's `escalations` list it."""
 
+    # "from" is a keyword in Python: the field is spelled otherwise, and written as "from"
     from_cell: str = Field(alias="from", description="The cell that held the case")
     to: str = Field(description="The cell it was escalated to")
     automatic: bool = Field(description="Escalated by the deadline watcher, not by a person")
