@@ -2,7 +2,8 @@
 
 Every method loads what it needs, checks who may act, calls the aggregate, saves, and returns
 a `Recorded` (aggregate id, new version, position in the application log) so callers can wait
-for views to catch up.
+for views to catch up, with the aggregate as the command left it and the event it recorded, so they can
+tell what came of it without reading it again.
 """
 
 from __future__ import annotations
