@@ -7,7 +7,17 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from domain.chain import ChainedAggregate
-from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, RATINGS, Demand
+from domain.demand import (
+    CLOSED,
+    DELIBERATING,
+    IMPLEMENTATION,
+    IMPLEMENTING,
+    IN_PROGRESS,
+    RAISED,
+    RATINGS,
+    Demand,
+    step_after,
+)
 from domain.templates import TEMPLATES
 from projections import rollups
 from projections.core import JSON_TEXT, Handler, Row, UTCDateTime, View, id_text, month_of, needs_row
@@ -80,16 +90,6 @@ def demand_key(event: ChainedAggregate.Event) -> str | None:
 
 
 _STEPS = {name: [step.key for step in template.steps] for name, template in TEMPLATES.items()}
-
-
-def step_after(template: str | None, step: str, *, advanced: bool) -> str:
-    """The step a deliberation waits for after `step` was held (advanced) or sent back."""
-    assert template is not None
-    keys = _STEPS[template]
-    if not advanced:
-        return keys[0]
-    index = keys.index(step) + 1
-    return keys[index] if index < len(keys) else "implementation"
 
 
 def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
@@ -178,7 +178,7 @@ def _held(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized) -> R
 def _stepped(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized, step: str, *,
              advanced: bool, new_round: bool) -> Row:
     row["current_step"] = step_after(row["template"], step, advanced=advanced)
-    if row["current_step"] == "implementation":
+    if row["current_step"] == IMPLEMENTATION:
         row["status"] = IMPLEMENTING
     if new_round:
         row["rounds"] += 1

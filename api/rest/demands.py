@@ -188,10 +188,10 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope, format: Format 
     escalations and flags. As a spreadsheet, one table of all of them in time order."""
     readable(app, demand_id, scope)
     found = trace_of(app.history(demand_id), app.clock())
+    names = tables.trace_names(app, found)
     if format != "json":
-        names = tables.trace_names(app, found)
         return exported(tables.trace(demand_id), tables.trace_rows(found, names), format, names)
-    return plain({"id": demand_id} | found)
+    return plain({"id": demand_id} | tables.named_trace(found, names))
 
 
 @dataclass(frozen=True)
