@@ -53,6 +53,7 @@ def response_times(by: str) -> Table:
         Column("resolution_hours_median", _("Resolution, median (hours)"), HOURS),
         Column("resolution_hours_p90", _("Resolution, 90th percentile (hours)"), HOURS),
         Column("on_time_share", _("Resolved on time"), SHARE),
+        Column("first_response_on_time_share", _("First response on time"), SHARE),
     ))
 
 
@@ -62,6 +63,7 @@ def step_times() -> Table:
         Column("count", _("Times held"), COUNT),
         Column("days_median", _("Days in the step, median"), DAYS),
         Column("days_p90", _("Days in the step, 90th percentile"), DAYS),
+        Column("on_time_share", _("Held on time"), SHARE),
     ))
 
 
