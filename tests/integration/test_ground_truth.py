@@ -9,7 +9,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -243,6 +243,13 @@ def test_the_random_history_covers_every_track_outcome_rating_and_reopening(
     assert sum(c["reopens"] for c in truth) > 0 and sum(c["expired"] for c in truth) > 0
     assert all(sum(c["ratings"][r] for c in truth) > 0
                for r in ("satisfied", "basically_satisfied", "dissatisfied"))
+    # what the figures must get right: votes without a quorum, demands raised on the first of a month before
+    # 08:00 Beijing time (the month before in UTC), first responses and steps late and on time
+    histories = [history.app.history(d) for d in history.demands]
+    assert any(e.type == "Voted" and e.data["outcome"] == "invalid" for h in histories for e in h)
+    assert any(h[0].occurred_at.astimezone(UTC).strftime("%Y-%m") != c["month"]
+               for h, c in zip(histories, truth, strict=True))
+    assert {c["first_on_time"] for c in truth} >= {True, False}
 
 
 def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: History) -> None:
