@@ -143,10 +143,11 @@ def trace(case: UUID) -> Table:
 
 
 def trace_names(app: Minqing, found: dict[str, Any]) -> Names:
-    """The names a trace's rows need: the deployment's, and those of the staff who held the case or
-    escalated it."""
+    """The names a trace's rows need: the deployment's, and those of the staff who held the case,
+    escalated it or flagged it."""
     staff = {p["holder"] for p in found["periods"] if p["kind"] == "assignee"}
     staff |= {escalated["by"] for escalated in found["escalations"]}
+    staff |= {flag["by"] for flag in found["accountability_flags"]}
     return Names(app.deployment, display_names(app, staff))
 
 

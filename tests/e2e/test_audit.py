@@ -88,6 +88,8 @@ def test_the_trace_says_who_held_the_case_what_was_missed_and_who_flagged_it(api
     assert [m["deadline"] for m in trace["deadlines_missed"]] == ["first_response"]
     assert [(x["from"], x["to"], x["automatic"]) for x in trace["escalations"]] == [
         (s.CELL, "qingshui.dongcun", True)]
+    assert [(x["from_name"], x["to_name"], x["by_name"]) for x in trace["escalations"]] == [
+        ("东村一组", "东村", "系统")]
     flags = trace["accountability_flags"]
     assert [(f["by"], f["responsible"]) for f in flags] == [(s.SUPERVISOR, "东村村委会")]
 
