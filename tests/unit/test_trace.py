@@ -19,6 +19,7 @@ from domain.demand import Demand
 from domain.deployment import load
 from tests.conftest import START, Clock, add_staff
 from tests.support.lawful import WORKER, next_command, unlawful_steps
+from tests.unit import cases
 
 KINDS = ("responsible_cell", "step", "assignee")
 Span = tuple[str, datetime, datetime | None]   # holder, from, to (None: held still)
@@ -113,3 +114,28 @@ def test_the_trace_of_a_random_lawful_history_adds_up(picks: list[int], cell: st
     if demand.is_open:  # held still: one holder of each kind the case has, its period running
         assert sorted(p["kind"] for p in found["periods"] if p["to"] is None) == sorted(
             kind for kind in KINDS if expected[kind])
+
+
+def test_a_resolved_case_is_held_by_nobody_and_its_implementation_is_a_step_of_its_own(
+        app: Minqing, clock: Clock, representatives_vote_pending: UUID) -> None:
+    case = representatives_vote_pending
+    app.assign(case, actor="chen.supervisor", assignee=WORKER)
+    cases.representatives_vote(app, clock, case, present=12)             # no quorum: the vote step stays
+    cases.representatives_vote(app, clock, case)
+    notice = cases.resolution_notice(app, clock, case)
+    clock.advance(days=8)
+    app.end_notice(case, notice_id=notice)
+    app.record_progress(case, actor=WORKER, summary="路基完成", percent=50)
+    clock.advance(days=3)
+    app.resolve(case, actor=WORKER, summary="道路已硬化")
+    resolved_at = clock.now
+    found = trace(app.history(case), clock.advance(days=70))
+    steps = [p["holder"] for p in found["periods"] if p["kind"] == "step"]
+    assert steps == ["raised", "branch_proposal", "two_committees", "members_assembly", "resolution_vote",
+                     "resolution_notice", "implementation"]
+    last = {p["kind"]: p["to"] for p in found["periods"]}   # each kind's latest period
+    assert last == {"responsible_cell": resolved_at, "step": resolved_at, "assignee": resolved_at}
+    vote = next(p for p in found["periods"] if p["holder"] == "resolution_vote")
+    assert vote["duration"] == {"days": 2, "hours": 0}                   # both votes: one step
+    implementation = next(p for p in found["periods"] if p["holder"] == "implementation")
+    assert implementation["duration"] == {"days": 11, "hours": 0}
