@@ -51,8 +51,9 @@ def initialise(settings: Settings) -> list[str]:
         if schema and engine.dialect.name == "postgresql":
             with engine.begin() as conn:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
-        Minqing(settings.load_deployment(), env=settings.event_store_env(create_tables=True)).close()
-        emptied = create_view_tables(engine)
+        deployment = settings.load_deployment()
+        Minqing(deployment, env=settings.event_store_env(create_tables=True)).close()
+        emptied = create_view_tables(engine, deployment.timezone)
         with engine.begin() as conn:
             analyze(conn, [table.name for view in all_views().values() for table in view.tables])
         idempotency_metadata.create_all(engine)

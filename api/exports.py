@@ -14,7 +14,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.responses import Response
@@ -79,6 +79,8 @@ NAMED: dict[str, Callable[[Names, Any], str]] = {
     "missed_deadline": missed_deadline,
     "escalation": escalation,
     "accountability_flag": accountability_flag,
+    # a time held, as the trace gives it in whole days and hours
+    "duration": lambda names, held: i18n.duration(timedelta(days=held["days"], hours=held["hours"])),
 }
 
 

@@ -6,6 +6,7 @@ request, so that the headings are in the reader's language; the rows are those t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -52,6 +53,7 @@ def response_times(by: str) -> Table:
         Column("resolution_hours_median", _("Resolution, median (hours)"), HOURS),
         Column("resolution_hours_p90", _("Resolution, 90th percentile (hours)"), HOURS),
         Column("on_time_share", _("Resolved on time"), SHARE),
+        Column("first_response_on_time_share", _("First response on time"), SHARE),
     ))
 
 
@@ -61,6 +63,7 @@ def step_times() -> Table:
         Column("count", _("Times held"), COUNT),
         Column("days_median", _("Days in the step, median"), DAYS),
         Column("days_p90", _("Days in the step, 90th percentile"), DAYS),
+        Column("on_time_share", _("Held on time"), SHARE),
     ))
 
 
@@ -133,38 +136,50 @@ def trace(case: UUID) -> Table:
         Column("holder", _("Who or what")),
         Column("from", _("From"), TIME),
         Column("to", _("Until"), TIME),
+        Column("duration", _("Time held"), "duration"),
         Column("hours", _("Hours"), HOURS),
         Column("detail", _("Details")),
     ))
 
 
 def trace_names(app: Minqing, found: dict[str, Any]) -> Names:
-    """The names a trace's rows need: the deployment's, and those of the staff who held the case or
-    escalated it."""
+    """The names a trace's rows need: the deployment's, and those of the staff who held the case,
+    escalated it or flagged it."""
     staff = {p["holder"] for p in found["periods"] if p["kind"] == "assignee"}
     staff |= {escalated["by"] for escalated in found["escalations"]}
+    staff |= {flag["by"] for flag in found["accountability_flags"]}
     return Names(app.deployment, display_names(app, staff))
 
 
-def _held_step(names: Names, state: str) -> str:
-    """The step part of a trace: raised, triaged, a step held, closed, reopened (domain.audit.trace)."""
-    if state.endswith(" held"):
-        return _("{step} held").format(step=names.step_anywhere(state.removesuffix(" held")))
-    return {"triaged": _("triaged"), "reopened": _("reopened")}.get(state) or step_name(names, state)
+def named_trace(found: dict[str, Any], names: Names) -> dict[str, Any]:
+    """The trace (domain.audit.trace) with the names of its holders, cells and staff beside their keys:
+    `holder_name` of each period (a person's display name, a cell's name, a step's name), the cells and
+    the escalating person of each escalation, who flagged."""
+    def step(key: str) -> str:
+        return step_name(names, key)
+
+    holder: dict[str, Callable[[str], str]] = {"assignee": names.staff, "responsible_cell": names.cell,
+                                               "step": step}
+    return {
+        **found,
+        "periods": [{**p, "holder_name": holder[p["kind"]](p["holder"])} for p in found["periods"]],
+        "escalations": [{**x, "from_name": names.cell(x["from"]), "to_name": names.cell(x["to"]),
+                         "by_name": names.staff(x["by"])} for x in found["escalations"]],
+        "accountability_flags": [{**flag, "by_name": names.staff(flag["by"])}
+                                 for flag in found["accountability_flags"]],
+    }
 
 
 def trace_rows(found: dict[str, Any], names: Names) -> list[dict[str, Any]]:
     """The accountability trace (domain.audit.trace) as one table, in time order: who held the case,
     which cell was responsible and which step it was at, for how long; each deadline missed,
     escalation and flag."""
-    holders = {"assignee": (_("Held by"), names.staff),
-               "responsible_cell": (_("Responsible cell"), names.cell),
-               "step": (_("At the step"), lambda state: _held_step(names, state))}
+    kinds = {"assignee": _("Held by"), "responsible_cell": _("Responsible cell"), "step": _("At the step")}
     rows = []
-    for period in found["periods"]:
-        kind, holder = holders[period["kind"]]
-        rows.append({"kind": kind, "holder": holder(period["holder"]), "from": period["from"],
-                     "to": period["to"], "hours": period["hours"], "detail": None})
+    for period in named_trace(found, names)["periods"]:
+        rows.append({"kind": kinds[period["kind"]], "holder": period["holder_name"], "from": period["from"],
+                     "to": period["to"], "duration": period["duration"], "hours": period["hours"],
+                     "detail": None})
     for missed in found["deadlines_missed"]:
         rows.append({"kind": _("Deadline missed"), "holder": names.term("deadline", missed["deadline"]),
                      "from": missed["due_at"], "to": missed["recorded_at"], "hours": missed["late_hours"],

@@ -15,8 +15,10 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of
-from domain.demand import CLOSED, RAISED
+from domain.demand import IN_PROGRESS, RAISED, step_after
+from domain.templates import TEMPLATES
 from domain.visit import HouseholdVisit
+from domain.votes import INVALID, REJECTED
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -187,31 +189,46 @@ def visits_within(app: Minqing, cells: Collection[str]) -> list[UUID | str]:
 
 @dataclass(frozen=True)
 class Period:
-    """Who or which cell held a case, or which step it waited at, from when to when."""
+    """Who or which cell held a case, or which step it was at, from when to when: within the case's open
+    life (a period ends when the case closes; the same holders start anew when it is reopened)."""
 
     kind: str            # "assignee" | "responsible_cell" | "step"
-    holder: str
+    holder: str          # a user name, a cell id, or the case's step as the case names it (`current_step`)
     start: datetime
-    end: datetime | None
+    end: datetime | None  # None: held still
 
     def hours(self, now: datetime) -> float:
         return round(((self.end or now) - self.start).total_seconds() / 3600, 2)
 
+    def duration(self, now: datetime) -> dict[str, int]:
+        """The time held as whole days and hours (to the nearest hour)."""
+        days, hours = divmod(round(((self.end or now) - self.start).total_seconds() / 3600), 24)
+        return {"days": days, "hours": hours}
+
 
 def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
-    """The accountability trace (问责追溯) of a case from its history: who held it and for how long,
-    at which step, which deadlines passed, escalations and flags."""
+    """The accountability trace (问责追溯) of a case from its history: who held it, which cell was
+    responsible and at which step it was, for how long, within its open life (closing ends every period,
+    reopening starts the same holders anew); which deadlines passed, escalations and flags. A step is
+    named as the case names it (raised, in_progress, a template step, implementation); a vote without a
+    quorum leaves the case at its step."""
     periods: list[Period] = []
     open_: dict[str, tuple[str, datetime]] = {}
+    holders: dict[str, str] = {}    # who holds each kind now, kept through a closure
+    closed = False
+    template: str | None = None
 
-    def hold(kind: str, holder: str | None, at: datetime) -> None:
-        if kind in open_ and open_[kind][0] == holder:
-            return  # still the same holder: one unbroken period
+    def end(kind: str, at: datetime) -> None:
         if kind in open_:
-            previous, since = open_.pop(kind)
-            periods.append(Period(kind, previous, since, at))
-        if holder is not None:
-            open_[kind] = (holder, at)
+            holder, since = open_.pop(kind)
+            periods.append(Period(kind, holder, since, at))
+
+    def hold(kind: str, holder: str, at: datetime) -> None:
+        holders[kind] = holder
+        if closed or (kind in open_ and open_[kind][0] == holder):
+            return  # closed, or still the same holder: one unbroken period
+        end(kind, at)
+        open_[kind] = (holder, at)
 
     missed, escalations, flags = [], [], []
     for e in entries:
@@ -220,20 +237,26 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
             hold("responsible_cell", d["cell_id"], at)
             hold("step", RAISED, at)
         elif e.type == "Triaged":
+            template = d["template"]
             hold("responsible_cell", d["responsible_cell_id"], at)
-            hold("step", "triaged", at)
+            hold("step", IN_PROGRESS if template is None else TEMPLATES[template].steps[0].key, at)
         elif e.type == "Assigned":
             hold("assignee", d["assignee"], at)
         elif e.type == "Escalated":
             hold("responsible_cell", d["to_cell_id"], at)
             escalations.append({"at": at, "from": d["from_cell_id"], "to": d["to_cell_id"], "by": e.actor,
                                 "automatic": d["automatic"], "reason": d["reason"]})
-        elif e.type in ("Discussed", "Voted", "Publicized") and d.get("step"):
-            hold("step", f"{d['step']} held", at)
+        elif e.type in ("Discussed", "Voted", "Publicized") and d.get("step") and d.get("outcome") != INVALID:
+            advanced = d.get("outcome") not in ("returned", REJECTED)
+            hold("step", step_after(template, d["step"], advanced=advanced), at)
         elif e.type in ("Resolved", "Closed"):
-            hold("step", CLOSED, at)
+            for kind in list(open_):
+                end(kind, at)
+            closed = True
         elif e.type == "Reopened":
-            hold("step", "reopened", at)
+            closed = False
+            for kind, holder in holders.items():
+                open_[kind] = (holder, at)
         elif e.type == "DeadlineMissed":
             missed.append({"deadline": d["deadline"], "due_at": d["due_at"], "recorded_at": at,
                            "late_hours": round((at - d["due_at"]).total_seconds() / 3600, 2)})
@@ -243,7 +266,7 @@ def trace(entries: list[HistoryEntry], now: datetime) -> dict[str, Any]:
         periods.append(Period(kind, holder, since, None))
     periods.sort(key=lambda p: (p.start, p.kind))
     return {
-        "periods": [{"kind": p.kind, "holder": p.holder, "from": p.start, "to": p.end, "hours": p.hours(now)}
-                    for p in periods],
+        "periods": [{"kind": p.kind, "holder": p.holder, "from": p.start, "to": p.end, "hours": p.hours(now),
+                     "duration": p.duration(now)} for p in periods],
         "deadlines_missed": missed, "escalations": escalations, "accountability_flags": flags,
     }

@@ -25,6 +25,7 @@ DELIBERATING = "deliberating"      # deliberation track, going through the templ
 IMPLEMENTING = "implementing"      # deliberation adopted and made public, being carried out
 CLOSED = "closed"
 OPEN_STATUSES = (RAISED, IN_PROGRESS, DELIBERATING, IMPLEMENTING)
+IMPLEMENTATION = "implementation"  # the step an implementing case is at: its template's steps are done
 
 ClosedAs = Literal["not_resolvable", "withdrawn", "rejected", "merged"]  # what closing a case may say
 CLOSED_AS: tuple[ClosedAs, ...] = get_args(ClosedAs)
@@ -98,6 +99,17 @@ def _accepted(name: str, check: Callable[..., object],
         return None
     return NextAction(name, {name_: tuple(dict.fromkeys(values[i] for values in passing))
                              for i, name_ in enumerate(candidates)})
+
+
+def step_after(template: str | None, step: str, *, advanced: bool) -> str:
+    """The step a deliberation of `template` waits for after `step` was held (`advanced`) or sent back to
+    a new round (a returned discussion, a rejected vote), as `Demand.current_step` names it."""
+    assert template is not None
+    keys = [s.key for s in TEMPLATES[template].steps]
+    if not advanced:
+        return keys[0]
+    index = keys.index(step) + 1
+    return keys[index] if index < len(keys) else IMPLEMENTATION
 
 
 class Demand(ChainedAggregate):
@@ -404,7 +416,7 @@ class Demand(ChainedAggregate):
         if step is not None:
             return step.key
         if self.status == IMPLEMENTING:
-            return "implementation"
+            return IMPLEMENTATION
         return self.status
 
     @property

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import partial
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table, Text
 
 from domain.chain import ChainedAggregate
-from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, IN_PROGRESS, RAISED, RATINGS, Demand
+from domain.demand import (
+    CLOSED,
+    DELIBERATING,
+    IMPLEMENTATION,
+    IMPLEMENTING,
+    IN_PROGRESS,
+    RAISED,
+    RATINGS,
+    Demand,
+    step_after,
+)
+from domain.deployment import DEFAULT_TIMEZONE
 from domain.templates import TEMPLATES
+from domain.votes import ADOPTED, INVALID
 from projections import rollups
 from projections.core import JSON_TEXT, Handler, Row, UTCDateTime, View, id_text, month_of, needs_row
 
@@ -32,7 +46,9 @@ cases = Table(
     Column("responsible_cell_id", String(100), nullable=False),
     Column("assignee", String(100), index=True),
     Column("raised_at", UTCDateTime, nullable=False, index=True),
+    Column("raised_month", String(7), nullable=False),    # YYYY-MM in the deployment's time zone
     Column("triaged_at", UTCDateTime),
+    Column("responded_on_time", Boolean),                 # triaged by the first response deadline then due
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
     Column("on_time", Boolean),                           # resolved with no deadline missed or passed
@@ -65,7 +81,9 @@ cases = Table(
     Column("feedback_expired", Integer, nullable=False),
     Column("feedback_month", String(7)),
     Column("asked_by", String(100)),
-    # Deliberation: when the step now awaited began, and each step held: [{round, step, seconds}].
+    # Deliberation: when the step now awaited began (an inquorate vote does not end it; reopening starts it
+    # anew), and each step held: [{round, step, seconds, on_time}], on time when held by the step deadline
+    # then due.
     Column("step_started_at", UTCDateTime),
     Column("steps", JSON_TEXT, nullable=False),
     Column("version", Integer, nullable=False),
@@ -80,16 +98,6 @@ def demand_key(event: ChainedAggregate.Event) -> str | None:
 
 
 _STEPS = {name: [step.key for step in template.steps] for name, template in TEMPLATES.items()}
-
-
-def step_after(template: str | None, step: str, *, advanced: bool) -> str:
-    """The step a deliberation waits for after `step` was held (advanced) or sent back."""
-    assert template is not None
-    keys = _STEPS[template]
-    if not advanced:
-        return keys[0]
-    index = keys.index(step) + 1
-    return keys[index] if index < len(keys) else "implementation"
 
 
 def _with_deadlines(row: Row, deadlines: dict[str, datetime]) -> Row:
@@ -117,13 +125,14 @@ def _touch(row: Row, event: ChainedAggregate.Event) -> Row:
     return row
 
 
-def _raised(_: Row | None, e: Demand.Raised) -> Row:
+def _raised(_: Row | None, e: Demand.Raised, zone: tzinfo) -> Row:
     row: Row = {
         "id": id_text(e.originator_id), "receipt": e.receipt, "title": e.title,
         "description": e.description, "resident_phone": e.resident_phone, "channel": e.channel,
         "category": e.category_hint, "track": None, "template": None, "status": RAISED, "outcome": None,
         "current_step": RAISED, "cell_id": e.cell_id, "responsible_cell_id": e.cell_id, "assignee": None,
-        "raised_at": e.occurred_at, "triaged_at": None, "updated_at": e.occurred_at, "closed_at": None,
+        "raised_at": e.occurred_at, "raised_month": month_of(e.occurred_at, zone), "triaged_at": None,
+        "responded_on_time": None, "updated_at": e.occurred_at, "closed_at": None,
         "on_time": None, "resolved_by": None, "closed_from": None, "closed_step": None,
         "deadlines": {"first_response": e.respond_by.isoformat()}, "missed": [], "due_at": e.respond_by,
         "overdue_from": e.respond_by,
@@ -137,8 +146,15 @@ def _raised(_: Row | None, e: Demand.Raised) -> Row:
     return row
 
 
+def _by_deadline(row: Row, deadline: str, at: datetime) -> bool:
+    """Did what happened `at` meet the case's open deadline of that name (none due: nothing to miss)?"""
+    due = row["deadlines"].get(deadline)
+    return due is None or at <= datetime.fromisoformat(due)
+
+
 @needs_row
 def _triaged(row: Row, e: Demand.Triaged) -> Row:
+    row["responded_on_time"] = _by_deadline(row, "first_response", e.occurred_at)
     row.update(category=e.category, track=e.track, template=e.template,
                responsible_cell_id=e.responsible_cell_id, triaged_at=e.occurred_at,
                step_started_at=e.occurred_at if e.track == "deliberation" else None)
@@ -169,7 +185,8 @@ def _held(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized) -> R
     """A deliberation step was held: the time since the step began joins `steps`, and the next begins."""
     if e.step is not None and row["step_started_at"] is not None:
         seconds = (e.occurred_at - row["step_started_at"]).total_seconds()
-        held = {"round": getattr(e, "round", None), "step": e.step, "seconds": seconds}
+        held = {"round": getattr(e, "round", None), "step": e.step, "seconds": seconds,
+                "on_time": _by_deadline(row, "step", e.occurred_at)}
         row["steps"] = [*row["steps"], held]
         row["step_started_at"] = e.occurred_at
     return row
@@ -178,7 +195,7 @@ def _held(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized) -> R
 def _stepped(row: Row, e: Demand.Discussed | Demand.Voted | Demand.Publicized, step: str, *,
              advanced: bool, new_round: bool) -> Row:
     row["current_step"] = step_after(row["template"], step, advanced=advanced)
-    if row["current_step"] == "implementation":
+    if row["current_step"] == IMPLEMENTATION:
         row["status"] = IMPLEMENTING
     if new_round:
         row["rounds"] += 1
@@ -193,11 +210,10 @@ def _discussed(row: Row, e: Demand.Discussed) -> Row:
 
 @needs_row
 def _voted(row: Row, e: Demand.Voted) -> Row:
-    row = _held(row, e)
-    if e.outcome == "invalid":
+    if e.outcome == INVALID:  # no quorum: the step was not held, its clock runs on
         return _with_deadlines(_touch(row, e), e.deadlines)
-    adopted = e.outcome == "adopted"
-    return _stepped(row, e, e.step, advanced=adopted, new_round=not adopted)
+    adopted = e.outcome == ADOPTED
+    return _stepped(_held(row, e), e, e.step, advanced=adopted, new_round=not adopted)
 
 
 @needs_row
@@ -208,30 +224,31 @@ def _publicized(row: Row, e: Demand.Publicized) -> Row:
     return _stepped(row, e, e.step, advanced=True, new_round=False)
 
 
-def _closed(row: Row, e: Demand.Resolved | Demand.Closed, outcome: str, feedback_due: datetime | None) -> Row:
+def _closed(row: Row, e: Demand.Resolved | Demand.Closed, outcome: str, feedback_due: datetime | None,
+            zone: tzinfo) -> Row:
     row.update(closed_from=row["status"], closed_step=row["current_step"], status=CLOSED, outcome=outcome,
                current_step=CLOSED, closed_at=e.occurred_at, feedback_due=feedback_due, rating=None,
                feedback_state="asked" if feedback_due else None, deadlines={}, due_at=None, on_time=None,
                overdue_from=None)
     if feedback_due is not None:
         row["feedback_asked"] += 1
-        row["feedback_month"] = row["feedback_month"] or month_of(e.occurred_at)
+        row["feedback_month"] = row["feedback_month"] or month_of(e.occurred_at, zone)
         row["asked_by"] = row["asked_by"] or e.actor
     return _touch(row, e)
 
 
 @needs_row
-def _resolved(row: Row, e: Demand.Resolved) -> Row:
+def _resolved(row: Row, e: Demand.Resolved, zone: tzinfo) -> Row:
     due = row["due_at"]  # the earliest open deadline, when none was recorded missed
     on_time = row["missed_deadlines"] == 0 and (due is None or e.occurred_at <= due)
-    row = _closed(row, e, "resolved", e.feedback_due)
+    row = _closed(row, e, "resolved", e.feedback_due, zone)
     row["on_time"], row["resolved_by"] = on_time, row["resolved_by"] or e.actor
     return row
 
 
 @needs_row
-def _closed_otherwise(row: Row, e: Demand.Closed) -> Row:
-    return _closed(row, e, e.outcome, e.feedback_due)
+def _closed_otherwise(row: Row, e: Demand.Closed, zone: tzinfo) -> Row:
+    return _closed(row, e, e.outcome, e.feedback_due, zone)
 
 
 @needs_row
@@ -254,6 +271,8 @@ def _reopened(row: Row, e: Demand.Reopened) -> Row:
     row.update(status=row["closed_from"], current_step=row["closed_step"], outcome=None, closed_at=None,
                feedback_state=None, feedback_due=None, rating=None, on_time=None,
                reopen_count=row["reopen_count"] + 1)
+    if row["status"] == DELIBERATING:  # the step it returns to is awaited anew from now
+        row["step_started_at"] = e.occurred_at
     return _with_deadlines(_touch(row, e), e.deadlines)
 
 
@@ -279,19 +298,28 @@ def _touched(row: Row, e: ChainedAggregate.Event) -> Row:
     return _touch(row, e)
 
 
-def view() -> View:
-    D = Demand
+# What the rows hold beyond the table's shape (see `View.version`); the time zone months are cut in is part
+# of it. 2: months in the deployment's zone, inquorate votes hold no step, step clocks start anew on
+# reopening, on-time marks of the first response and of each step.
+VERSION = 2
+
+
+def view(zone: str = DEFAULT_TIMEZONE) -> View:
+    """The cases view, its months cut in `zone` (the deployment's time zone)."""
+    D, tz = Demand, ZoneInfo(zone)
     handlers: dict[type, Handler] = {
-        D.Raised: _raised, D.Triaged: _triaged, D.Assigned: _assigned, D.Escalated: _escalated,
+        D.Raised: partial(_raised, zone=tz), D.Triaged: _triaged, D.Assigned: _assigned,
+        D.Escalated: _escalated,
         D.NoteAdded: _touched, D.Discussed: _discussed, D.Voted: _voted, D.Publicized: _publicized,
         D.ObjectionLodged: _touched, D.ObjectionAnswered: _touched, D.NoticeEnded: _touched,
-        D.ImplementationProgressed: _touched, D.Resolved: _resolved, D.Closed: _closed_otherwise,
+        D.ImplementationProgressed: _touched, D.Resolved: partial(_resolved, zone=tz),
+        D.Closed: partial(_closed_otherwise, zone=tz),
         D.FeedbackGiven: _feedback, D.FeedbackExpired: _feedback_expired, D.Reopened: _reopened,
         D.DeadlineMissed: _deadline_missed, D.AccountabilityFlagged: _flagged,
     }
     # The title, the description and the flags are typed by people; a category is a hint typed into the
     # public form until triage sets one of the deployment's. The resident's phone is masked like a number
     # in text: with a cipher key the view holds its last four digits only.
-    return View("cases", cases, demand_key, handlers, rollups=rollups.ROLLUPS,
+    return View("cases", cases, demand_key, handlers, rollups=rollups.ROLLUPS, version=f"{VERSION} {zone}",
                 free_text={"title": (), "description": (), "resident_phone": (), "category": (),
                            "flag_details": ("responsible", "finding")})

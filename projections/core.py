@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
@@ -45,6 +45,7 @@ from domain.masking import PHONE_FIELDS, mask_number, mask_text
 Row = dict[str, Any]
 Handler = Callable[[Row | None, Any], Row | None]
 Event = TypeVar("Event")
+Context = ParamSpec("Context")
 JSON_TEXT = JSON(none_as_null=True)
 CHUNK = 500  # keys in one IN (...) list
 
@@ -53,6 +54,13 @@ positions = Table(
     "view_positions", tracking_metadata,
     Column("view", String(100), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+# The version of each view's content its table was built with (`View.version`); a view with no row here
+# was built before views declared versions (version "").
+versions = Table(
+    "view_versions", tracking_metadata,
+    Column("view", String(100), primary_key=True),
+    Column("version", String(200), nullable=False),
 )
 
 
@@ -68,12 +76,14 @@ class MissingRow(Exception):
     """An event that changes a view's row came before the event that creates it."""
 
 
-def needs_row(handler: Callable[[Row, Event], Row | None]) -> Callable[[Row | None, Event], Row | None]:
-    """A handler for an event that only ever follows the one creating its row."""
-    def handle(row: Row | None, event: Event) -> Row | None:
+def needs_row(handler: Callable[Concatenate[Row, Event, Context], Row | None]
+              ) -> Callable[Concatenate[Row | None, Event, Context], Row | None]:
+    """A handler for an event that only ever follows the one creating its row (and what else the view
+    gives it, such as its time zone)."""
+    def handle(row: Row | None, event: Event, /, *args: Context.args, **kwargs: Context.kwargs) -> Row | None:
         if row is None:
             raise MissingRow(f"{handler.__name__}: no row for {event!r}")
-        return handler(row, event)
+        return handler(row, event, *args, **kwargs)
     return handle
 
 
@@ -146,6 +156,10 @@ class View:
     # once the table is created or swapped in by a rebuild: called with the connection and the table.
     make_indexes: Callable[[Connection, Table], None] | None = None
     rollups: tuple[Rollup, ...] = ()
+    # What the rows hold, beyond the table's shape: bumped when the same columns come to be computed
+    # otherwise (and naming what they depend on, such as the time zone months are cut in), so that `db init`
+    # empties the view, to be built again from the log.
+    version: str = ""
 
     @property
     def tables(self) -> list[Table]:
@@ -392,8 +406,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def month_of(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
+def month_of(moment: datetime, zone: tzinfo) -> str:
+    """The month (YYYY-MM) a moment falls in, in the deployment's time zone: a demand raised at 07:00
+    Beijing time on 1 November is November's, though it is still 31 October in UTC."""
+    moment = moment.astimezone(zone)
     return f"{moment.year:04d}-{moment.month:02d}"
 
 

@@ -17,15 +17,27 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
-from sqlalchemy import Column, Connection, Dialect, Engine, MetaData, Table, TypeDecorator, exc, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Dialect,
+    Engine,
+    MetaData,
+    Table,
+    TypeDecorator,
+    exc,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine.interfaces import ReflectedColumn
 from sqlalchemy.types import TypeEngine
 
+from domain.application import Minqing
+from domain.deployment import DEFAULT_TIMEZONE
 from projections import all_views
 from projections.core import (
     Fold,
@@ -39,6 +51,7 @@ from projections.core import (
     positions,
     record,
     tracking_metadata,
+    versions,
 )
 from projections.db import analyze
 
@@ -51,11 +64,12 @@ SHADOW = "__rebuild"
 RETIRED = {"satisfaction": "view_satisfaction", "response_times": "view_response_times"}  # into cases
 
 
-def create_tables(engine: Engine) -> list[str]:
-    """Create the views' tables and the positions table (part of `minqing db init`); returns the
-    views whose stored table no longer had the columns of the code, by name or kind of type (an
-    upgrade changed the view): those are emptied and recreated with their position at 0, so the
-    worker builds them again."""
+def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE) -> list[str]:
+    """Create the views' tables and the positions table (part of `minqing db init`; months cut in `zone`,
+    the deployment's); returns the views whose stored table no longer had the columns of the code, by name
+    or kind of type, or was built by another version of the view (`View.version`: an upgrade changed the
+    view, or the deployment its time zone): those are emptied and recreated with their position at 0, so
+    the worker builds them again."""
     replaced = []
     with engine.begin() as conn:
         tracking_metadata.create_all(conn)
@@ -63,15 +77,20 @@ def create_tables(engine: Engine) -> list[str]:
             conn.execute(text(f"DROP TABLE IF EXISTS {table_name}"))
             conn.execute(positions.delete().where(positions.c.view == retired))
         stored = inspect(conn)
-        for view in all_views().values():
+        built = {view: version for view, version in conn.execute(select(versions.c.view, versions.c.version))}
+        for view in all_views(zone).values():
             table = view.table
             exists = stored.has_table(table.name)
             shape = _declared_shape(table, conn.dialect)
-            if exists and _stored_shape(stored.get_columns(table.name)) != shape:
+            if exists and (_stored_shape(stored.get_columns(table.name)) != shape
+                           or built.get(view.name, "") != view.version):
                 table.drop(conn)
                 conn.execute(positions.delete().where(positions.c.view == view.name))
                 replaced.append(view.name)
                 exists = False
+            if built.get(view.name, "") != view.version:
+                conn.execute(versions.delete().where(versions.c.view == view.name))
+                conn.execute(versions.insert().values(view=view.name, version=view.version))
             table.metadata.create_all(conn, tables=[table])
             for index in table.indexes:  # an index an upgrade added to a table that kept its shape
                 index.create(conn, checkfirst=True)
@@ -137,11 +156,11 @@ class Processor:
     `catch_up` folds pages of CATCH_UP_PAGE in memory and records them together (see `catch_up`).
     """
 
-    def __init__(self, app: Application[UUID], engine: Engine, views: Sequence[View] | None = None,
+    def __init__(self, app: Minqing, engine: Engine, views: Sequence[View] | None = None,
                  batch_size: int | None = None) -> None:
         self.recorder, self.mapper = app.recorder, app.mapper
         self.engine = engine
-        chosen = list(views if views is not None else all_views().values())
+        chosen = list(views if views is not None else all_views(app.deployment.timezone).values())
         # Events encrypted at rest: the views must not hold in clear the numbers typed into free text.
         masks = app.mapper.cipher is not None
         self.views = [replace(view, masks_numbers=True) for view in chosen] if masks else chosen
@@ -307,7 +326,7 @@ def shadow_of(view: View) -> View:
                    rollups=())  # summed afresh from the new table at the swap
 
 
-def rebuild(app: Application[UUID], engine: Engine, view: View, progress: Callable[[int], None] | None = None,
+def rebuild(app: Minqing, engine: Engine, view: View, progress: Callable[[int], None] | None = None,
             batch_size: int | None = None) -> int:
     """Rebuild `view` from the whole log into a shadow table, then swap it in; returns events read.
 

@@ -240,9 +240,11 @@ def _in_units(value: float | None, minutes: int) -> float | None:
 def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
                           cells: Sequence[str] | None = None, month: str | None = None,
                           month_from: str | None = None, month_to: str | None = None) -> list[dict[str, Any]]:
-    """Per group (month: the month raised): cases, median and 90th percentile of hours to first
-    response (triage) and to resolution, exact to the minute, and the share resolved on time (of those
-    resolved); the worker is the assignee, else whoever first resolved the case. `month`, or
+    """Per group (month: the month raised, in the deployment's time zone): cases, median and 90th
+    percentile of hours to first response (triage) and to resolution, exact to the minute; the share
+    resolved on time (of those resolved: no deadline recorded missed and resolved by the earliest deadline
+    open); the share responded to on time (of those responded to: triaged at or before the first-response
+    deadline then due). The worker is the assignee, else whoever first resolved the case. `month`, or
     `month_from` to `month_to` (both included): only the cases raised then."""
     column = _grouping(by)
     scope = {"category": category, "cells": cells, "month": month, "month_from": month_from,
@@ -261,17 +263,22 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
             "resolution_hours_median": _in_units(resolution.get(group, NOTHING)["median"], 60),
             "resolution_hours_p90": _in_units(resolution.get(group, NOTHING)["p90"], 60),
             "on_time_share": share(counts["on_time"], counts["resolved"]),
+            "first_response_on_time_share": share(counts["responded_on_time"], counts["responded"]),
         })
     return summary
 
 
 def step_time_summary(conn: Connection, *, category: str | None = None,
                       cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Per deliberation step: how many times it was held and the median and p90 days spent in it, exact
-    to the minute."""
+    """Per deliberation step: how many times it was held (a vote without a quorum holds no step), the
+    median and p90 days spent in it, exact to the minute (from when the step was first awaited — after the
+    step before, or the triage, or a reopening — to when it was held), and the share held on time (at or
+    before the step deadline then due)."""
     scope = {"category": category, "cells": cells}
+    on_time = _summed(conn, rollups.step_times, "step", scope)
     return [{"step": step, "count": held["count"], "days_median": _in_units(held["median"], 1440),
-             "days_p90": _in_units(held["p90"], 1440)}
+             "days_p90": _in_units(held["p90"], 1440),
+             "on_time_share": share(on_time[step]["on_time"], on_time[step]["n"])}
             for step, held in sorted(_ranked(conn, rollups.step_times, "step", scope).items(),
                                      key=lambda kv: str(kv[0]))]
 

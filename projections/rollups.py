@@ -5,7 +5,11 @@ Counts are summed per group. Times are counted per whole minute — a histogram 
 adds up the histograms of the groups it covers and reads its medians and 90th percentiles from them:
 exact to the minute (a time is its whole minutes, the seconds dropped). The worker of a case is its
 assignee, else whoever first resolved it (response times) or first asked for feedback (satisfaction);
-its month is the month it was raised (response times) or first asked for feedback (satisfaction), in UTC.
+its month is the month it was raised (response times) or first asked for feedback (satisfaction), in the
+deployment's time zone (the cases view cuts them: `raised_month`, `feedback_month`).
+
+On time: a first response (triage) by the first-response deadline then due, a deliberation step held by the
+step deadline then due (`responded_on_time`, each held step's `on_time` in the cases view).
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from datetime import datetime
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
 from domain.demand import RATINGS
-from projections.core import NONE, Counts, Group, Rollup, Row, month_of
+from projections.core import NONE, Counts, Group, Rollup, Row
 
 metadata = MetaData()
 GROUP = ("category", "cell_id", "worker", "month")
-TIMES = ("cases", "responded", "resolved", "on_time")
+TIMES = ("cases", "responded", "resolved", "on_time", "responded_on_time")
 FEEDBACK = ("asked", "answered", *RATINGS, "expired", "reopens")
 
 
@@ -45,7 +49,7 @@ def _group(row: Row, worker: str | None, month: str | None) -> Group:
 
 
 def _times_group(row: Row) -> Group:
-    return _group(row, row["assignee"] or row["resolved_by"], month_of(row["raised_at"]))
+    return _group(row, row["assignee"] or row["resolved_by"], row["raised_month"])
 
 
 def _resolved(row: Row) -> bool:
@@ -55,7 +59,8 @@ def _resolved(row: Row) -> bool:
 def _case_times(row: Row) -> Iterator[tuple[Group, Counts]]:
     resolved = _resolved(row)
     yield _times_group(row), {"cases": 1, "responded": int(row["triaged_at"] is not None),
-                              "resolved": int(resolved), "on_time": int(resolved and bool(row["on_time"]))}
+                              "resolved": int(resolved), "on_time": int(resolved and bool(row["on_time"])),
+                              "responded_on_time": int(bool(row["responded_on_time"]))}
 
 
 def _first_response(row: Row) -> Iterator[tuple[Group, Counts]]:
@@ -78,7 +83,8 @@ def _feedback(row: Row) -> Iterator[tuple[Group, Counts]]:
 
 def _step_times(row: Row) -> Iterator[tuple[Group, Counts]]:
     for held in row["steps"]:
-        yield (row["category"] or NONE, row["cell_id"], held["step"], int(held["seconds"] // 60)), {"n": 1}
+        yield ((row["category"] or NONE, row["cell_id"], held["step"], int(held["seconds"] // 60)),
+               {"n": 1, "on_time": int(held["on_time"])})
 
 
 HISTOGRAM = (*GROUP, "minutes")
@@ -86,5 +92,6 @@ case_times = _rollup("rollup_case_times", GROUP, TIMES, _case_times)
 first_response = _rollup("rollup_first_response", HISTOGRAM, ("n",), _first_response)
 resolution = _rollup("rollup_resolution", HISTOGRAM, ("n",), _resolution)
 feedback = _rollup("rollup_feedback", GROUP, FEEDBACK, _feedback)
-step_times = _rollup("rollup_step_times", ("category", "cell_id", "step", "minutes"), ("n",), _step_times)
+step_times = _rollup("rollup_step_times", ("category", "cell_id", "step", "minutes"), ("n", "on_time"),
+                     _step_times)
 ROLLUPS = (case_times, first_response, resolution, feedback, step_times)

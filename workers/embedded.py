@@ -12,7 +12,7 @@ from workers import deadlines, projections
 def start_embedded(rt: Runtime) -> None:
     """Start the projection and deadline workers on the runtime's Application and engines; closing the
     runtime stops and joins them."""
-    views = list(all_views().values())
+    views = list(all_views(rt.app.deployment.timezone).values())
     rt.threads = [
         threading.Thread(target=projections.run, args=(rt.app, rt.writer, views, rt.stop),
                          name="minqing-projections", daemon=True),

@@ -183,9 +183,10 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
         log.info("projection_worker_stopped")
 
 
-def chosen(names: tuple[str, ...]) -> list[View]:
-    """The views named (all of them when none is), or a usage error naming the views there are."""
-    views = all_views()
+def chosen(names: tuple[str, ...], zone: str) -> list[View]:
+    """The views named (all of them when none is), their months cut in `zone`, or a usage error naming
+    the views there are."""
+    views = all_views(zone)
     unknown = set(names) - set(views)
     if unknown:
         raise click.BadParameter(f"unknown views {sorted(unknown)}; views are {sorted(views)}")
@@ -198,9 +199,9 @@ def chosen(names: tuple[str, ...]) -> list[View]:
 def main(only: tuple[str, ...], batch_size: int) -> None:
     """Keep the views current from the event log (one writer per view; SIGTERM stops it)."""
     configure_logs()
-    views, stop = chosen(only), stop_on_signals()
+    stop = stop_on_signals()
     with Runtime.open() as rt:
-        run(rt.app, rt.writer, views, stop, batch_size=batch_size)
+        run(rt.app, rt.writer, chosen(only, rt.app.deployment.timezone), stop, batch_size=batch_size)
 
 
 if __name__ == "__main__":

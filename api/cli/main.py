@@ -104,7 +104,7 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
                                    progress=bar.update)
         written = time.monotonic() - started
         click.echo(f"wrote {events:,} events in {written:,.0f} s")
-        views = list(all_views().values())
+        views = list(all_views(app.deployment.timezone).values())
         with click.progressbar(length=events * len(views), label="bringing the views up to date") as bar:
             Processor(app, engine).catch_up(progress=bar.update)
         analyze_store(app, engine)
@@ -181,8 +181,8 @@ def projections_status() -> None:
 @click.argument("names", nargs=-1)
 def projections_rebuild(names: tuple[str, ...]) -> None:
     """Rebuild views from the whole log beside the live ones, then swap them in."""
-    views = projection_worker.chosen(names)
     with Runtime.open() as rt:
+        views = projection_worker.chosen(names, rt.app.deployment.timezone)
         total = rt.app.recorder.max_notification_id() or 0
         for view in views:
             started = time.perf_counter()

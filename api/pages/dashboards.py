@@ -148,7 +148,8 @@ def _response_times(conn: Connection, app: Minqing, cells: list[str] | None, f: 
         rows = queries.response_time_summary(conn, by=group, category=f.category, cells=cells,
                                              month_from=f.month_from, month_to=f.month_to)
         return Panel(f"by-{group}", title, tables.response_times(group), rows,
-                     (Chart(hours, kind, across), Chart(("on_time_share",), kind, across)))
+                     (Chart(hours, kind, across),
+                      Chart(("first_response_on_time_share", "on_time_share"), kind, across)))
 
     return [by("month", _("By month (raised)"), "line", False),
             by("category", _("By category"), "bar", True)]
@@ -157,7 +158,7 @@ def _response_times(conn: Connection, app: Minqing, cells: list[str] | None, f: 
 def _steps(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters, whole: bool) -> list[Panel]:
     rows = queries.step_time_summary(conn, category=f.category, cells=cells)
     return [Panel("steps", _("Days in each deliberation step"), tables.step_times(), rows,
-                  (Chart(("days_median", "days_p90"), across=True),))]
+                  (Chart(("days_median", "days_p90"), across=True), Chart(("on_time_share",), across=True)))]
 
 
 def _unresolved(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters,
@@ -204,15 +205,19 @@ def dashboards() -> dict[str, Dashboard]:
     found = (
         Dashboard("satisfaction", _("Satisfaction"),
                   _("Satisfaction rate = (satisfied + basically satisfied) / answered; response rate = "
-                    "answered / feedback asked. A month is the month feedback was first asked."),
+                    "answered / feedback asked. A month is the month feedback was first asked, in the "
+                    "deployment's time zone."),
                   ("period", "cell", "category"), _satisfaction),
         Dashboard("response-times", _("Response times"),
                   _("Hours from raising to first response (triage) and to resolution, median and 90th "
-                    "percentile; the share of resolved demands resolved on time."),
+                    "percentile; the share of resolved demands resolved on time and of demands responded "
+                    "to by the first-response deadline. A month is the month raised, in the deployment's "
+                    "time zone."),
                   ("period", "cell", "category"), _response_times),
         Dashboard("steps", _("Deliberation steps"),
                   _("Days each deliberation step took, from the end of the step before to a valid outcome, "
-                    "over all months."),
+                    "over all months (a vote without a quorum is none); the share of steps held by their "
+                    "step deadline."),
                   ("cell", "category"), _steps),
         Dashboard("unresolved", _("Unresolved"),
                   _("Open demands past a deadline now (应予解决而未解决), oldest first, with who holds them "

@@ -203,14 +203,18 @@ def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> An
 
 @router.get("/{demand_id}/trace")
 def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope, format: Format = "json") -> Any:
-    """The accountability trace: who held the case, for how long, at which step; deadlines passed,
-    escalations and flags. As a spreadsheet, one table of all of them in time order."""
+    """The accountability trace: who held the case (`assignee`), which cell was responsible
+    (`responsible_cell`) and at which step it was (`step`, named as the case's `current_step`: raised,
+    in_progress, a step of its template, implementation), each period with `holder_name`, `hours` and
+    `duration` (whole days and hours) — periods lie within the case's open life: closing ends them all,
+    reopening starts them anew, and one not ended (`to` null) runs until now; deadlines passed, escalations
+    and flags. As a spreadsheet, one table of all of them in time order."""
     readable(app, demand_id, scope)
     found = trace_of(app.history(demand_id), app.clock())
+    names = tables.trace_names(app, found)
     if format != "json":
-        names = tables.trace_names(app, found)
         return exported(tables.trace(demand_id), tables.trace_rows(found, names), format, names)
-    return plain({"id": demand_id} | found)
+    return plain({"id": demand_id} | tables.named_trace(found, names))
 
 
 @dataclass(frozen=True)

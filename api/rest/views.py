@@ -44,7 +44,19 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
     cell, worker or month (raised in `month`, or from `month_from` to `month_to`); with steps=true, days
     spent in each deliberation step (over all months). Counts are exact; medians and 90th percentiles are
     exact to the minute (each time counted as its whole minutes), read from rollups the views keep per
-    group, so the answer costs the same at any size of the record."""
+    group, so the answer costs the same at any size of the record. A month is cut in the deployment's time
+    zone (`timezone` of `GET /api/v1/deployment`): a demand raised at 07:00 on 1 November Beijing time is
+    November's.
+
+    On-time shares, each a fraction from 0 to 1, null when nothing was counted:
+    `on_time_share` = resolved with no deadline recorded missed and at or before the earliest deadline then
+    open ÷ resolved; `first_response_on_time_share` = triaged at or before the first-response deadline then
+    due (set on raising, and anew when a case closed before triage is reopened) ÷ triaged. Per step
+    (steps=true), `on_time_share` = steps held at or before the step deadline then due (set when the step
+    began: at triage, when the step before was held, or at a reopening) ÷ steps held. A step is held by a
+    valid outcome — a discussion (endorsed or returned), an adopted or rejected vote, the step's notice — and
+    its days run from when it began to then; a vote without a quorum holds no step and leaves its clock
+    running."""
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:

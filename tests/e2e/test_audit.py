@@ -19,12 +19,12 @@ VILLAGE_REVIEWER = "ma.reviewer"       # reviewer over 东村 qingshui.dongcun o
 ELSEWHERE = "qingshui.xicun.g1"        # a villager group of 西村
 
 
-def flagged_case(api: Api):
-    """Raised three days ago, triaged, escalated, missed deadline recorded, flagged."""
+def flagged_case(api: Api, assignee: str = s.WORKER):
+    """Raised three days ago, triaged, escalated, missed deadline recorded, assigned, flagged."""
     case = s.raised(api.app, occurred_at=s.ago(days=3))
     api.app.record_missed_deadlines(case)
     api.app.triage(case, actor=s.WORKER, category="repairs")
-    api.app.assign(case, actor=s.WORKER, assignee=s.WORKER)
+    api.app.assign(case, actor=s.WORKER, assignee=assignee)
     api.app.flag(case, actor=s.SUPERVISOR, responsible="东村村委会", finding="首次响应超时")
     return case
 
@@ -73,16 +73,23 @@ def test_an_as_of_time_must_be_an_iso_time_with_a_zone(api: Api) -> None:
 
 
 def test_the_trace_says_who_held_the_case_what_was_missed_and_who_flagged_it(api: Api) -> None:
-    case = flagged_case(api)
+    api.app.open_account(actor=SYSTEM, username="li.worker", display_name="李娜")
+    api.app.grant_role(actor=SYSTEM, username="li.worker", role="worker", cell_id="qingshui.dongcun")
+    case = flagged_case(api, assignee="li.worker")
     trace = api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER).json()
     assert trace["id"] == str(case)
     assert [(p["kind"], p["holder"], p["to"] is None) for p in trace["periods"]] == [
         ("responsible_cell", s.CELL, False), ("step", "raised", False),
         ("responsible_cell", "qingshui.dongcun", True),    # triage keeps the escalation
-        ("step", "triaged", True), ("assignee", s.WORKER, True)]
+        ("step", "in_progress", True), ("assignee", "li.worker", True)]  # the step the case itself says
+    assert [p["holder_name"] for p in trace["periods"]] == ["东村一组", "已登记", "东村", "办理中", "李娜"]
+    raised = trace["periods"][0]
+    assert raised["duration"] == {"days": 3, "hours": 0} and raised["hours"] == 72.0
     assert [m["deadline"] for m in trace["deadlines_missed"]] == ["first_response"]
     assert [(x["from"], x["to"], x["automatic"]) for x in trace["escalations"]] == [
         (s.CELL, "qingshui.dongcun", True)]
+    assert [(x["from_name"], x["to_name"], x["by_name"]) for x in trace["escalations"]] == [
+        ("东村一组", "东村", "系统")]
     flags = trace["accountability_flags"]
     assert [(f["by"], f["responsible"]) for f in flags] == [(s.SUPERVISOR, "东村村委会")]
 
@@ -93,11 +100,11 @@ def test_the_trace_as_csv_has_a_row_per_period_missed_deadline_escalation_and_fl
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert list(rows[0]) == ["事项", "责任人或内容", "起", "止", "小时", "说明"]
+    assert list(rows[0]) == ["事项", "责任人或内容", "起", "止", "历时", "小时", "说明"]
     kinds = ["责任网格", "所处步骤", "责任网格", "所处步骤", "承办人", "超期", "上报", "问责标记"]
     assert sorted(r["事项"] for r in rows) == sorted(kinds)
-    first = [(r["事项"], r["责任人或内容"]) for r in rows[:2]]
-    assert first == [("责任网格", "东村一组"), ("所处步骤", "已登记")]
+    first = [(r["事项"], r["责任人或内容"], r["历时"]) for r in rows[:2]]
+    assert first == [("责任网格", "东村一组", "3天0小时"), ("所处步骤", "已登记", "3天0小时")]
 
 
 def test_an_admin_verifies_every_chain_in_the_store(api: Api) -> None:

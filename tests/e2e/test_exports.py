@@ -84,7 +84,7 @@ def test_the_trace_exports_as_csv_and_xlsx_with_the_same_rows(api: Api) -> None:
     as_csv = csv_rows(api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER, format="csv"))
     as_xlsx = sheet_rows(api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER, format="xlsx"))
     as_json = api.get(f"/api/v1/demands/{case}/trace", s.REVIEWER).json()
-    assert as_xlsx[0] == ["事项", "责任人或内容", "起", "止", "小时", "说明"]
+    assert as_xlsx[0] == ["事项", "责任人或内容", "起", "止", "历时", "小时", "说明"]
     assert [[row[key] for key in ("事项", "责任人或内容")] for row in as_csv] == [
         [str(kind), str(who)] for kind, who, *_ in as_xlsx[1:]]
     kinds = [row["事项"] for row in as_csv]

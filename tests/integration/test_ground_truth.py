@@ -1,6 +1,7 @@
 """Every figure of the response-time and satisfaction views equals a plain recomputation from the
 aggregates' own histories, over a random history of 2,000+ demands on both tracks. Times are compared as
-the summaries state them: exact to the minute (each time its whole minutes)."""
+the summaries state them: exact to the minute (each time its whole minutes); months as the deployment's
+time zone cuts them; a vote without a quorum holds no step and leaves its clock running."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 from api.demo.history import History, copy_events, generate
 from domain.application import Minqing
 from domain.deployment import Deployment
+from domain.templates import TEMPLATES
 from projections import queries
 from projections.processor import Processor
 
@@ -38,30 +41,42 @@ def nearest_rank_p90(values: list[float]) -> float | None:
     return ordered[math.ceil(len(ordered) * 9 / 10) - 1]
 
 
-def recompute_case(app: Minqing, demand_id: Any) -> dict[str, Any]:
+def recompute_case(app: Minqing, demand_id: Any, zone: ZoneInfo) -> dict[str, Any]:
     """Walk one case's history by hand."""
-    case: dict[str, Any] = {"worker": None, "sat_worker": None, "first": None, "resolution": None,
-                            "on_time": None, "steps": [], "asked": 0, "answered": 0, "expired": 0,
-                            "reopens": 0, "sat_month": None, "ratings": defaultdict(int)}
+    case: dict[str, Any] = {"worker": None, "sat_worker": None, "first": None, "first_on_time": None,
+                            "resolution": None, "on_time": None, "steps": [], "asked": 0, "answered": 0,
+                            "expired": 0, "reopens": 0, "sat_month": None, "ratings": defaultdict(int)}
     deadlines: dict[str, datetime] = {}
-    missed_any, step_start = False, None
+    missed_any, step_start, deliberating = False, None, False
+
+    def month(at: datetime) -> str:
+        return at.astimezone(zone).strftime("%Y-%m")
+
     for e in app.history(demand_id):
         d, at = e.data, e.occurred_at
         if e.type == "Raised":
             raised = at
-            case.update(category=d["category_hint"], cell=d["cell_id"], month=at.strftime("%Y-%m"))
+            case.update(category=d["category_hint"], cell=d["cell_id"], month=month(at))
             deadlines = {"first_response": d["respond_by"]}
         elif e.type == "Triaged":
             case["category"] = d["category"]
             case["first"] = in_minutes(raised, at) / 60
-            step_start = at if d["track"] == "deliberation" else None
+            case["first_on_time"] = at <= deadlines["first_response"]
+            deliberating = d["track"] == "deliberation"
+            step_start = at if deliberating else None
             deadlines = d["deadlines"]
         elif e.type == "Assigned":
             case["worker"] = case["sat_worker"] = d["assignee"]
         elif e.type in ("Discussed", "Voted", "Publicized"):
-            if d.get("step") and step_start is not None:
-                case["steps"].append((d["step"], in_minutes(step_start, at) / 1440))
+            if d.get("step") and step_start is not None and d.get("outcome") != "invalid":
+                case["steps"].append((d["step"], in_minutes(step_start, at) / 1440,
+                                      at <= deadlines.get("step", at)))
                 step_start = at
+                if d["step"] == TEMPLATES[app.demand(demand_id).template_key or ""].steps[-1].key and \
+                        d.get("outcome") not in ("returned", "rejected"):
+                    deliberating = False  # the last step held: carried out from now
+            elif d.get("step") and d.get("outcome") in ("returned", "rejected"):
+                deliberating = True
             deadlines = d["deadlines"]
         elif e.type == "Resolved":
             case["resolution"] = in_minutes(raised, at) / 60
@@ -71,6 +86,8 @@ def recompute_case(app: Minqing, demand_id: Any) -> dict[str, Any]:
             case.update(resolution=None, on_time=None)
             case["reopens"] += 1
             deadlines = d["deadlines"]
+            if deliberating:  # back at the step it was closed at, awaited anew from now
+                step_start = at
         elif e.type == "DeadlineMissed":
             missed_any = True
         elif e.type == "FeedbackGiven":
@@ -80,14 +97,15 @@ def recompute_case(app: Minqing, demand_id: Any) -> dict[str, Any]:
             case["expired"] += 1
         if e.type == "Resolved" or (e.type == "Closed" and d["feedback_due"] is not None):
             case["asked"] += 1
-            case["sat_month"] = case["sat_month"] or at.strftime("%Y-%m")
+            case["sat_month"] = case["sat_month"] or month(at)
             case["sat_worker"] = case["sat_worker"] or e.actor
     return case
 
 
 @pytest.fixture(scope="module")
-def truth(history: History) -> list[dict[str, Any]]:
-    return [recompute_case(history.app, d) for d in history.demands]
+def truth(history: History, deployment: Deployment) -> list[dict[str, Any]]:
+    zone = ZoneInfo(deployment.timezone)
+    return [recompute_case(history.app, d, zone) for d in history.demands]
 
 
 def close(a: float | None, b: float | None) -> bool:
@@ -127,6 +145,10 @@ def test_response_time_figures_match_a_recomputation_from_the_histories(
         assert close(row["resolution_hours_p90"], nearest_rank_p90(hours))
         on_time = sum(1 for c in resolved if c["on_time"])
         assert close(row["on_time_share"], on_time / len(resolved) if resolved else None)
+        responded = [c for c in cases if c["first"] is not None]
+        first_on_time = sum(1 for c in responded if c["first_on_time"])
+        assert close(row["first_response_on_time_share"],
+                     first_on_time / len(responded) if responded else None)
 
 
 def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
@@ -145,7 +167,7 @@ def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
     assert close(row["first_response_hours_median"], statistics.median(first) if first else None)
     assert close(row["resolution_hours_p90"], nearest_rank_p90(hours))
     held = [days for c in truth if c["cell"] in cells and c["category"] == "public_works"
-            for step, days in c["steps"] if step == "branch_proposal"]
+            for step, days, _ in c["steps"] if step == "branch_proposal"]
     proposal = next(s for s in steps if s["step"] == "branch_proposal")
     assert proposal["count"] == len(held) and close(proposal["days_median"], statistics.median(held))
 
@@ -170,9 +192,11 @@ def test_a_range_of_months_counts_the_cases_of_those_months_both_ends_included(
 def test_time_in_each_deliberation_step_matches_a_recomputation(
         views: Engine, truth: list[dict[str, Any]]) -> None:
     per_step: dict[str, list[float]] = defaultdict(list)
+    on_time: dict[str, int] = defaultdict(int)
     for case in truth:
-        for step, days in case["steps"]:
+        for step, days, in_time in case["steps"]:
             per_step[step].append(days)
+            on_time[step] += in_time
     with views.connect() as conn:
         summary = {row["step"]: row for row in queries.step_time_summary(conn)}
     assert set(summary) == set(per_step)
@@ -180,6 +204,8 @@ def test_time_in_each_deliberation_step_matches_a_recomputation(
         assert summary[step]["count"] == len(days)
         assert close(summary[step]["days_median"], statistics.median(days))
         assert close(summary[step]["days_p90"], nearest_rank_p90(days))
+        assert close(summary[step]["on_time_share"], on_time[step] / len(days))
+    assert 0 < sum(on_time.values()) < sum(len(days) for days in per_step.values())  # some late, some not
 
 
 @pytest.mark.parametrize("by", queries.GROUPINGS)
@@ -217,6 +243,13 @@ def test_the_random_history_covers_every_track_outcome_rating_and_reopening(
     assert sum(c["reopens"] for c in truth) > 0 and sum(c["expired"] for c in truth) > 0
     assert all(sum(c["ratings"][r] for c in truth) > 0
                for r in ("satisfied", "basically_satisfied", "dissatisfied"))
+    # what the figures must get right: votes without a quorum, demands raised on the first of a month before
+    # 08:00 Beijing time (the month before in UTC), first responses and steps late and on time
+    histories = [history.app.history(d) for d in history.demands]
+    assert any(e.type == "Voted" and e.data["outcome"] == "invalid" for h in histories for e in h)
+    assert any(h[0].occurred_at.astimezone(UTC).strftime("%Y-%m") != c["month"]
+               for h, c in zip(histories, truth, strict=True))
+    assert {c["first_on_time"] for c in truth} >= {True, False}
 
 
 def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: History) -> None:
@@ -230,9 +263,9 @@ def test_every_case_row_agrees_with_its_aggregate(views: Engine, history: Histor
     for demand_id in history.demands:
         demand, row = history.app.demand(demand_id), rows[str(demand_id)]
         expected = (demand.status, demand.current_step, demand.outcome, demand.round, demand.assignee,
-                    demand.responsible_cell_id, demand.reopen_count, demand.feedback_state,
+                    demand.responsible_cell_id, demand.reopen_count, demand.feedback_state, demand.rating,
                     len(demand.missed), len(demand.flags), demand.version)
         found = (row["status"], row["current_step"], row["outcome"], row["rounds"], row["assignee"],
-                 row["responsible_cell_id"], row["reopen_count"], row["feedback_state"],
+                 row["responsible_cell_id"], row["reopen_count"], row["feedback_state"], row["rating"],
                  row["missed_deadlines"], row["flags"], row["version"])
         assert found == expected, demand_id

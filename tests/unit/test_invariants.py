@@ -15,22 +15,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, initialize, invariant, rule
 
 from domain import errors
-from domain.application import SYSTEM, Minqing
+from domain.application import Minqing
 from domain.demand import CLOSED, DELIBERATING, IMPLEMENTING, Demand
 from domain.deployment import load
 from domain.templates import DISCUSSION, VOTE
 from domain.visit import HouseholdVisit
 from tests.conftest import START, Clock, add_staff
-from tests.support.lawful import unlawful_steps
+from tests.support.lawful import CATEGORIES, RATINGS, SUPERVISOR, WORKER, next_command, unlawful_steps
 
-WORKER, SUPERVISOR = "wang.worker", "chen.supervisor"
 CELLS = ("qingshui.dongcun.g1", "qingshui.dongcun.g2")
-CATEGORIES = ("repairs", "disputes", "public_works", "village_affairs")
-RATINGS = ("satisfied", "basically_satisfied", "dissatisfied")
 # The events that move a case along its process: each happens no earlier than the one before it.
 STEPS = ("Raised", "Triaged", "Discussed", "Voted", "Publicized", "ImplementationProgressed", "Resolved",
          "Closed", "FeedbackGiven", "FeedbackExpired", "Reopened")
-FORWARD = ("triage", "discuss", "vote", "publicize", "answer_objection", "progress", "resolve", "feedback")
 
 
 class Cases(RuleBasedStateMachine):
@@ -66,46 +62,10 @@ class Cases(RuleBasedStateMachine):
     def take_allowed_actions(self, demand: UUID, picks: list[int]) -> None:
         """Carry the case further: each pick chooses one of the actions its state allows next."""
         for pick in picks:
-            allowed = self.app.allowed_actions(self.app.demand(demand), SYSTEM)
-            if not allowed:
+            command = next_command(self.app, self.clock, demand, pick)
+            if command is None:
                 return
-            forward = [action for action in allowed if action in FORWARD]
-            action = forward[pick % len(forward)] if forward and pick < 85 else allowed[pick % len(allowed)]
-            self.clock.advance(hours=pick % 5, days=7 if action == "publicize" else 0)
-            self.attempt(demand, self.command_for(demand, action, pick))
-
-    def command_for(self, demand_id: UUID, action: str, pick: int) -> object:
-        app, demand = self.app, self.app.demand(demand_id)
-        step = demand.awaited_step
-        notices = [n for n, notice in demand.notices.items() if not notice["ended"]]
-        unanswered = [o for o, objection in demand.objections.items() if not objection["answered"]]
-        commands = {
-            "triage": lambda: app.triage(demand_id, actor=WORKER,
-                                         category=CATEGORIES[pick % len(CATEGORIES)]),
-            "assign": lambda: app.assign(demand_id, actor=SUPERVISOR, assignee=WORKER),
-            "escalate": lambda: app.escalate(demand_id, actor=WORKER, to_cell_id="qingshui", reason="协调"),
-            "note": lambda: app.add_note(demand_id, actor=WORKER, text="电话回访"),
-            "discuss": lambda: app.discuss(demand_id, actor=WORKER, step=step.key if step else "",
-                                           outcome="returned" if pick < 10 else "endorsed"),
-            "vote": lambda: app.vote(demand_id, actor=WORKER, body=step.vote_bodies[0] if step else "",
-                                     members=30, present=15 + pick % 16, in_favour=pick % 31 // 2 + 8,
-                                     against=0, abstained=0, households=100, households_present=70),
-            "publicize": lambda: app.publicize(
-                demand_id, actor=WORKER, text="公示",
-                kind=step.notice_kind if step else ("rejection" if demand.is_open else "result")),
-            "object": lambda: app.lodge_objection(demand_id, actor=WORKER, notice_id=notices[-1] if notices
-                                                  else "", text="异议"),
-            "answer_objection": lambda: app.answer_objection(demand_id, actor=SUPERVISOR,
-                                                             objection_id=unanswered[0] if unanswered else "",
-                                                             answer="已答复"),
-            "progress": lambda: app.record_progress(demand_id, actor=WORKER, summary="进行中", percent=pick),
-            "resolve": lambda: app.resolve(demand_id, actor=WORKER, summary="已办结"),
-            "close": lambda: app.close_case(demand_id, actor=WORKER, outcome="withdrawn"),
-            "feedback": lambda: app.give_feedback(demand_id, actor=WORKER, rating=RATINGS[pick % 3]),
-            "reopen": lambda: app.reopen(demand_id, actor=SUPERVISOR, reason="回访复查"),
-            "flag": lambda: app.flag(demand_id, actor=SUPERVISOR, responsible="村委会", finding="超时"),
-        }
-        return commands[action]
+            self.attempt(demand, command)
 
     @rule(demand=demands, category=st.sampled_from(CATEGORIES))
     def triage(self, demand: UUID, category: str) -> None:

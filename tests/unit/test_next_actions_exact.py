@@ -27,7 +27,8 @@ from domain.demand import CLOSED_AS, DISCUSSION_OUTCOMES, NOTICE_KINDS, RATINGS,
 from domain.templates import TEMPLATES
 from domain.votes import VOTE_BODIES
 from tests.conftest import Clock
-from tests.unit.test_invariants import FORWARD, SUPERVISOR, WORKER, Cases
+from tests.support.lawful import FORWARD, SUPERVISOR, WORKER
+from tests.unit.test_invariants import Cases
 
 # Every kind of actor: a worker and a supervisor over the case, a resident, the system, a reviewer, and a
 # worker of another village (to whom the case answers as missing).
