@@ -260,6 +260,10 @@ def test_the_case_page_asks_for_both_times_and_answers_as_of_one_as_known_at_the
                                    headers={"Accept-Language": "en"})
     assert "(when it happened)" in text(english)
     assert "As known at (when recorded, local time)" in text(english)
+    pages.app.add_note(case, actor=WORKER, text="上门查看", occurred_at=raised_at + timedelta(minutes=30))
+    early = (raised_at + timedelta(minutes=45)).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+    left_out = pages.case(case, as_of=early)                  # the note, entered after the later triage
+    assert "有 1 件事当时已经发生，但记录在其后发生的事之后" in text(left_out)
     wrong = pages.case(case, as_of="1 September")
     assert wrong.status_code == 422 and "这不是有效的日期时间" in text(wrong)
 
