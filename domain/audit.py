@@ -70,18 +70,27 @@ def entry_of(event: ChainedAggregate.Event) -> HistoryEntry:
                         event.occurred_at, data, event.chain)
 
 
+def _recorded_by(app: Minqing, aggregate_id: UUID,
+                 known_at: datetime | None) -> Iterator[ChainedAggregate.Event]:
+    """An aggregate's events in version order, those recorded by `known_at` (all, if None): its events
+    are recorded in the order of their versions, so none after the first recorded later was known."""
+    for event in app.events.get(aggregate_id):
+        assert isinstance(event, ChainedAggregate.Event)    # every aggregate of Minqing is chained
+        if known_at is not None and event.timestamp > known_at:
+            return
+        yield event
+
+
+def _happened_by(event: ChainedAggregate.Event, as_of: datetime | None) -> bool:
+    return as_of is None or event.occurred_at <= as_of
+
+
 def history(app: Minqing, aggregate_id: UUID, *, as_of: datetime | None = None,
             known_at: datetime | None = None) -> list[HistoryEntry]:
     """Every event of an aggregate, or, given `as_of` and/or `known_at`, those that had happened by
     `as_of` (occurred time) and were recorded by `known_at` (recorded time)."""
-    entries = []
-    for event in app.events.get(aggregate_id):
-        assert isinstance(event, ChainedAggregate.Event)    # every aggregate of Minqing is chained
-        if known_at is not None and event.timestamp > known_at:
-            break   # an aggregate's events are recorded in version order: none later was known then
-        if as_of is None or event.occurred_at <= as_of:
-            entries.append(entry_of(event))
-    return entries
+    return [entry_of(event) for event in _recorded_by(app, aggregate_id, known_at)
+            if _happened_by(event, as_of)]
 
 
 @dataclass(frozen=True)
@@ -105,34 +114,25 @@ def run_until(app: Minqing, aggregate_id: UUID, *, as_of: datetime | None,
     """The events `Then` replays, and the facts it leaves out. Raises NotFound for an id with nothing
     stored, and, for one stored later than asked, NotYetRecorded (`known_at` before its first event was
     recorded) or NotYetExisting (`as_of` before its first event happened)."""
+    events = _recorded_by(app, aggregate_id, known_at)
     run: list[ChainedAggregate.Event] = []
-    left_out: list[HistoryEntry] = []
-    first: ChainedAggregate.Event | None = None
-    cut = False
-    for event in app.events.get(aggregate_id):
-        assert isinstance(event, ChainedAggregate.Event)
-        first = first or event
-        if known_at is not None and event.timestamp > known_at:
-            break   # recorded in version order: nothing after it was known then either
-        happened = as_of is None or event.occurred_at <= as_of
-        if happened and not cut:
-            run.append(event)
-        elif happened:
-            left_out.append(entry_of(event))
-        else:
-            cut = True
+    for event in events:
+        if not _happened_by(event, as_of):
+            break
+        run.append(event)
+    left_out = [entry_of(event) for event in events if _happened_by(event, as_of)]  # those after the cut
+    if run:
+        return run, left_out
+    first = next(app.events.get(aggregate_id, limit=1), None)
     if first is None:
         raise errors.NotFound("nothing recorded for {id}", id=aggregate_id)
+    assert isinstance(first, ChainedAggregate.Event)
     if known_at is not None and first.timestamp > known_at:
         raise errors.NotYetRecorded("nothing about {id} had been recorded yet at {at}: its first record "
-                                    "is of {first}",
-                                    id=aggregate_id, at=known_at, first=first.timestamp)
-    if not run:
-        assert as_of is not None
-        raise errors.NotYetExisting("nothing about {id} had happened yet at {at}: its first fact is of "
-                                    "{first}",
-                                    id=aggregate_id, at=as_of, first=first.occurred_at)
-    return run, left_out
+                                    "is of {first}", id=aggregate_id, at=known_at, first=first.timestamp)
+    assert as_of is not None
+    raise errors.NotYetExisting("nothing about {id} had happened yet at {at}: its first fact is of {first}",
+                                id=aggregate_id, at=as_of, first=first.occurred_at)
 
 
 class _Chains:
