@@ -22,7 +22,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import audit, errors
 from domain.account import ROLES, Account, account_id
-from domain.chain import ChainedAggregate
+from domain.chain import ChainedAggregate, recording_with
 from domain.demand import Demand, NextAction
 from domain.deployment import CHANNELS, TRACKS, Channel, Deployment
 from domain.household import Household
@@ -159,6 +159,13 @@ def replay(aggregate: ChainedAggregate | None,
     return aggregate
 
 
+def _zoned(at: datetime | None) -> datetime | None:
+    """A time to read the record at, which must say its zone."""
+    if at is not None and at.tzinfo is None:
+        raise errors.InvalidInput("as-of time needs a time zone")
+    return at
+
+
 class Minqing(Application[UUID]):
     """Every use case of Minqing, one method each."""
 
@@ -175,6 +182,9 @@ class Minqing(Application[UUID]):
 
     # ------------------------------------------------------------------ plumbing
     def _when(self, occurred_at: datetime | None) -> datetime:
+        """When the use case's fact happened (now, if not given). Every use case asks this first, so from
+        here until its `_save` its events are recorded at this application's clock."""
+        recording_with(self.clock)
         now = self.clock()
         if occurred_at is None:
             return now
@@ -209,6 +219,7 @@ class Minqing(Application[UUID]):
             aggregates = (*aggregates, HandledRequest.record(
                 request, aggregate_id=first.id, version=first.version, actor=last.actor,
                 occurred_at=self.clock()))
+        recording_with(None)  # every event of the use case is made: back to the library's clock
         try:
             recordings = self.save(*aggregates)
         except IntegrityError:
@@ -713,18 +724,29 @@ class Minqing(Application[UUID]):
         return recorded
 
     # ------------------------------------------------------------------ history and audit
-    def history(self, aggregate_id: UUID) -> list[audit.HistoryEntry]:
-        """Every event of a case, household, visit or account: who, recorded when, occurred when, what."""
-        entries = audit.history(self, aggregate_id)
+    def history(self, aggregate_id: UUID, *, as_of: datetime | None = None,
+                known_at: datetime | None = None) -> list[audit.HistoryEntry]:
+        """Every event of a case, household, visit or account: who, recorded when, occurred when, what;
+        given `as_of` and/or `known_at`, the facts that had happened by `as_of` and were recorded by
+        `known_at` (see `as_of` for the answer before the first)."""
+        entries = audit.history(self, aggregate_id, as_of=_zoned(as_of), known_at=_zoned(known_at))
+        if not entries and (as_of is not None or known_at is not None):
+            self.as_of(aggregate_id, as_of, known_at=known_at)  # says why nothing was there then
         if not entries:
             raise errors.NotFound("nothing recorded for {id}", id=aggregate_id)
         return entries
 
-    def as_of(self, aggregate_id: UUID, at: datetime) -> ChainedAggregate | None:
-        """The state of an aggregate as it was recorded at `at` (None if it did not exist yet)."""
-        if at.tzinfo is None:
-            raise errors.InvalidInput("as-of time needs a time zone")
-        return audit.as_of(self, aggregate_id, at)
+    def as_of(self, aggregate_id: UUID, at: datetime | None = None, *,
+              known_at: datetime | None = None) -> audit.Then:
+        """The state of an aggregate as of `at` (occurred time: every fact that had happened by then, as
+        the record stands now) and/or as known at `known_at` (recorded time: what had been recorded by
+        then); both: what had happened by `at` and been recorded by `known_at`. See `audit.Then` for why
+        a fact recorded out of its time's order can be left out of the state. Raises NotYetExisting or
+        NotYetRecorded for a time before the first fact or record of it, NotFound for an unknown id."""
+        run, left_out = audit.run_until(self, aggregate_id, as_of=_zoned(at), known_at=_zoned(known_at))
+        aggregate = replay(None, run)
+        assert isinstance(aggregate, ChainedAggregate)
+        return audit.Then(aggregate, left_out)
 
     def verify(self, aggregate_id: UUID | None = None) -> audit.Verification:
         """Check the hash chain of one aggregate, or of every aggregate in the store."""

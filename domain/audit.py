@@ -14,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from domain import errors
 from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of
 from domain.demand import IN_PROGRESS, RAISED, step_after
 from domain.templates import TEMPLATES
@@ -65,28 +66,75 @@ class Verification:
         return not self.breaks
 
 
-def history(app: Minqing, aggregate_id: UUID) -> list[HistoryEntry]:
-    entries = []
+def entry_of(event: ChainedAggregate.Event) -> HistoryEntry:
+    data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less NOT_DATA
+    return HistoryEntry(event.originator_version, type(event).__name__, event.actor, event.timestamp,
+                        event.occurred_at, data, event.chain)
+
+
+def _recorded_by(app: Minqing, aggregate_id: UUID,
+                 known_at: datetime | None) -> Iterator[ChainedAggregate.Event]:
+    """An aggregate's events in version order, those recorded by `known_at` (all, if None): its events
+    are recorded in the order of their versions, so none after the first recorded later was known."""
     for event in app.events.get(aggregate_id):
         assert isinstance(event, ChainedAggregate.Event)    # every aggregate of Minqing is chained
-        data = {k: v for k, v in vars(event).items() if k not in NOT_DATA}  # payload_of, less NOT_DATA
-        entries.append(HistoryEntry(event.originator_version, type(event).__name__, event.actor,
-                                    event.timestamp, event.occurred_at, data, event.chain))
-    return entries
+        if known_at is not None and event.timestamp > known_at:
+            return
+        yield event
 
 
-def as_of(app: Minqing, aggregate_id: UUID, at: datetime) -> ChainedAggregate | None:
-    version = None
-    for event in app.events.get(aggregate_id):
-        assert isinstance(event, ChainedAggregate.Event)
-        if event.timestamp > at:
+def _happened_by(event: ChainedAggregate.Event, as_of: datetime | None) -> bool:
+    return as_of is None or event.occurred_at <= as_of
+
+
+def history(app: Minqing, aggregate_id: UUID, *, as_of: datetime | None = None,
+            known_at: datetime | None = None) -> list[HistoryEntry]:
+    """Every event of an aggregate, or, given `as_of` and/or `known_at`, those that had happened by
+    `as_of` (occurred time) and were recorded by `known_at` (recorded time)."""
+    return [entry_of(event) for event in _recorded_by(app, aggregate_id, known_at)
+            if _happened_by(event, as_of)]
+
+
+@dataclass(frozen=True)
+class Then:
+    """An aggregate as it stood at a time: `as_of` (occurred time: every fact that had happened by then,
+    as the record stands now) and/or `known_at` (recorded time: what had been recorded by then).
+
+    The state is the aggregate replayed from the longest run of its events, in version order, that had
+    all happened by `as_of` (and been recorded by `known_at`): a state the aggregate really passed
+    through, so every rule its events obey holds of it (the library refuses to apply an event out of its
+    version's turn, and a rule may rest on an earlier event). A fact that had happened by `as_of` but
+    was recorded after one that had not (a note entered late, say) is not in that state: it is listed in
+    `left_out`, never silently dropped."""
+
+    aggregate: ChainedAggregate
+    left_out: list[HistoryEntry]
+
+
+def run_until(app: Minqing, aggregate_id: UUID, *, as_of: datetime | None,
+              known_at: datetime | None) -> tuple[list[ChainedAggregate.Event], list[HistoryEntry]]:
+    """The events `Then` replays, and the facts it leaves out. Raises NotFound for an id with nothing
+    stored, and, for one stored later than asked, NotYetRecorded (`known_at` before its first event was
+    recorded) or NotYetExisting (`as_of` before its first event happened)."""
+    events = _recorded_by(app, aggregate_id, known_at)
+    run: list[ChainedAggregate.Event] = []
+    for event in events:
+        if not _happened_by(event, as_of):
             break
-        version = event.originator_version
-    if version is None:
-        return None
-    aggregate: object = app.repository.get(aggregate_id, version=version)
-    assert isinstance(aggregate, ChainedAggregate)
-    return aggregate
+        run.append(event)
+    left_out = [entry_of(event) for event in events if _happened_by(event, as_of)]  # those after the cut
+    if run:
+        return run, left_out
+    first = next(app.events.get(aggregate_id, limit=1), None)
+    if first is None:
+        raise errors.NotFound("nothing recorded for {id}", id=aggregate_id)
+    assert isinstance(first, ChainedAggregate.Event)
+    if known_at is not None and first.timestamp > known_at:
+        raise errors.NotYetRecorded("nothing about {id} had been recorded yet at {at}: its first record "
+                                    "is of {first}", id=aggregate_id, at=known_at, first=first.timestamp)
+    assert as_of is not None
+    raise errors.NotYetExisting("nothing about {id} had happened yet at {at}: its first fact is of {first}",
+                                id=aggregate_id, at=as_of, first=first.occurred_at)
 
 
 class _Chains:

@@ -9,18 +9,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, cast
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate, DomainEvent, TAggregate
+from eventsourcing.domain import (
+    Aggregate,
+    CanCreateTimestamp,
+    CanInitAggregate,
+    CanMutateAggregate,
+    DomainEvent,
+    TAggregate,
+)
 from eventsourcing.utils import get_topic
 
 GENESIS = ""
 # What an aggregate's `__init__` gives a time or id that its created event always sets.
 UNSET_TIME = datetime.min.replace(tzinfo=UTC)
 UNSET_ID = UUID(int=0)
+# The clock that says when an event is recorded (its `timestamp`): the application running a use case sets
+# its own (`recording_with`), so that a deployment's recording time and its "now" are one clock (a test's
+# or the demo's settable clock included); outside a use case, the library's wall clock.
+_recording_clock: ContextVar[Callable[[], datetime] | None] = ContextVar("minqing_recording_clock",
+                                                                         default=None)
 # Fields that are the event's envelope or the chain itself, not its payload.
 ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic", "chain"})
 
@@ -68,6 +82,18 @@ def chain_of(previous: str, event: DomainEvent) -> str:
                   event.timestamp, payload_of(event))
 
 
+def recording_with(clock: Callable[[], datetime] | None) -> None:
+    """Record the events triggered from now on in this context (thread) at `clock`'s time; None: at the
+    library's wall clock."""
+    _recording_clock.set(clock)
+
+
+def recording_time(event_class: type[CanCreateTimestamp]) -> datetime:
+    """When an event triggered now is recorded: the recording clock's time, or the library's."""
+    clock = _recording_clock.get()
+    return event_class.create_timestamp() if clock is None else clock()
+
+
 class ChainedAggregate(Aggregate):
     """An aggregate whose events form a hash chain and say who recorded them and when they happened.
 
@@ -101,14 +127,14 @@ class ChainedAggregate(Aggregate):
     def _create(cls, event_class: type[CanInitAggregate[UUID]], *, id: UUID | None = None,
                 **kwargs: Any) -> Self:
         originator_id = id if id is not None else cls.create_id()
-        timestamp = event_class.create_timestamp()
+        timestamp = recording_time(event_class)
         payload = chained(event_class, kwargs)
         chain = digest(GENESIS, get_topic(event_class), originator_id, cls.INITIAL_VERSION,
                        timestamp, payload)
         return super()._create(event_class, id=originator_id, timestamp=timestamp, chain=chain, **kwargs)
 
     def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
-        timestamp = event_class.create_timestamp()
+        timestamp = recording_time(event_class)
         payload = chained(event_class, kwargs)
         chain = digest(self.chain_head, get_topic(event_class), self.id, self.version + 1,
                        timestamp, payload)

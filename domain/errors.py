@@ -78,6 +78,18 @@ class NotFound(DomainError):
     code = "not-found"
 
 
+class NotYetExisting(NotFound):
+    """Nothing about the case, household, visit or account had happened yet at that time."""
+
+    code = "not-yet-existing"
+
+
+class NotYetRecorded(NotFound):
+    """Nothing about the case, household, visit or account had been recorded yet at that time."""
+
+    code = "not-yet-recorded"
+
+
 class ConcurrentUpdate(DomainError):
     """Somebody else changed the record first; reload and try again."""
 

@@ -7,8 +7,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from functools import partial
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import click
 import uvicorn
@@ -118,16 +120,46 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
 @main.command()
 @click.argument("aggregate_id", type=click.UUID)
 @click.option("--personal-data", is_flag=True, help="Show residents' names and phone numbers unmasked.")
-def history(aggregate_id: UUID, personal_data: bool) -> None:
-    """Print the full history of a case (or household, visit, account); personal data masked."""
+@click.option("--as-of", metavar="TIME", help="Occurred time: only the facts that had happened by then, as "
+              "the record stands now. ISO 8601; without a zone, the deployment's; a date alone: its end.")
+@click.option("--known-at", metavar="TIME", help="Recorded time: only what had been recorded by then (same "
+              "forms). With --as-of: what had happened by the one and been recorded by the other.")
+def history(aggregate_id: UUID, personal_data: bool, as_of: str | None, known_at: str | None) -> None:
+    """Print the history of a case (or household, visit, account); personal data masked. Times in UTC."""
     with Runtime.open() as rt, _domain_errors():
-        entries = rt.app.history(aggregate_id)
+        zone = ZoneInfo(rt.app.deployment.timezone)
+        at, known = _moment("--as-of", as_of, zone), _moment("--known-at", known_at, zone)
+        entries = rt.app.history(aggregate_id, as_of=at, known_at=known)
+        left_out = [] if at is None else rt.app.as_of(aggregate_id, at, known_at=known).left_out
+    if at is not None:
+        click.echo(f"as of {at.isoformat()} (occurred time)")
+    if known is not None:
+        click.echo(f"as known at {known.isoformat()} (recorded time)")
     for e in entries:
         data = e.data if personal_data else masked(e.data)
         details = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
         click.echo(f"v{e.version:<4} {e.occurred_at:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
                    f"(recorded {e.recorded_at:%Y-%m-%d %H:%M:%S})  {details}")
         click.echo(f"      chain {e.chain}")
+    for e in left_out:
+        click.echo(f"note: v{e.version} {e.type} had happened by then but was recorded after a later fact: "
+                   "it is listed, but not part of the state as of then")
+
+
+def _moment(option: str, value: str | None, zone: ZoneInfo) -> datetime | None:
+    """An --as-of or --known-at value: ISO 8601, in `zone` if it names none; a date alone is its end."""
+    if value is None:
+        return None
+    try:
+        if len(value) == len("2026-09-01"):
+            day = date.fromisoformat(value)
+            end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+            return end - timedelta(microseconds=1)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO date or date and time, e.g. 2026-09-01 or "
+                                 "2026-09-01T18:00+08:00", param_hint=option) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 @main.command()

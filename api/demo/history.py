@@ -3,7 +3,8 @@ reopenings, expiries, missed deadlines, escalations and flags, plus households a
 descriptions in Chinese from the demo's phrase book (api/demo/content.py), with the grid's place names.
 
 Stories are generators that yield the time of their next action; a scheduler interleaves them in
-time order on one clock, so the log looks like a real deployment's. The history is made through
+time order on one clock, so the log looks like a real deployment's; each fact is recorded some while
+after it happened (`Clock`, `entry_lag`). The history is made through
 the Application's use cases on an in-memory store (fast), then copied row by row into a real
 store with `copy_events`.
 
@@ -39,11 +40,24 @@ WORKERS = [f"history.worker{n}" for n in range(1, 7)]
 
 
 class Clock:
+    """The stories' time, `now`: when each fact happens (the stories pass it as `occurred_at`). Called,
+    the application's clock: when the fact is recorded, `entered`, which the scheduler sets before each
+    step of a story some while after `now` (`entry_lag`)."""
+
     def __init__(self, now: datetime) -> None:
-        self.now = now
+        self.now = self.entered = now
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.entered
+
+
+def entry_lag(rng: random.Random) -> timedelta:
+    """How long after a fact it is entered: half within minutes, most of the rest within hours, some the
+    next day (notes and minutes written up late)."""
+    roll = rng.random()
+    minutes = rng.uniform(0, 10) if roll < 0.5 else rng.uniform(10, 240) if roll < 0.85 else \
+        rng.uniform(240, 1440)
+    return timedelta(minutes=minutes)
 
 
 @dataclass
@@ -108,7 +122,7 @@ class Stories:
         passes."""
         while pending := self.app.demand(demand_id).passed_deadlines(until):
             yield min(due for _, due in pending) + _hours(1)
-            self.app.record_missed_deadlines(demand_id)
+            self.app.record_missed_deadlines(demand_id, occurred_at=self.now)
         yield until
 
     def after(self, demand_id: UUID, hours: float) -> Story:
@@ -150,7 +164,8 @@ class Stories:
         place = rng.choice(places)
         title, description = self.words(category, place)
         name, phone = self.resident()
-        demand_id = app.raise_demand(actor=SYSTEM, channel=channel, title=title, description=description,
+        demand_id = app.raise_demand(occurred_at=self.now,
+                                     actor=SYSTEM, channel=channel, title=title, description=description,
                                      cell_id=place.cell_id, resident_name=name, resident_phone=phone).id
         self.h.demands.append(demand_id)
         yield from self.handled(demand_id, category, deliberate)
@@ -161,13 +176,14 @@ class Stories:
         rng, app = self.rng, self.app
         if rng.random() < 0.03:
             yield from self.after(demand_id, rng.uniform(1, 20))
-            app.close_case(demand_id, actor=SYSTEM, outcome="withdrawn", explanation="resident withdrew")
+            app.close_case(demand_id, occurred_at=self.now,
+                           actor=SYSTEM, outcome="withdrawn", explanation="resident withdrew")
             return
         yield from self.after(demand_id, rng.choice([rng.uniform(0.5, 20), rng.uniform(20, 60)]))
-        app.triage(demand_id, actor=SYSTEM, category=category)
+        app.triage(demand_id, occurred_at=self.now, actor=SYSTEM, category=category)
         if rng.random() < 0.9:
             yield from self.after(demand_id, rng.uniform(0.1, 5))
-            app.assign(demand_id, actor=SYSTEM, assignee=rng.choice(WORKERS))
+            app.assign(demand_id, occurred_at=self.now, actor=SYSTEM, assignee=rng.choice(WORKERS))
         if deliberate:
             finished = yield from self.deliberation_steps(demand_id)
             if not finished:
@@ -189,10 +205,10 @@ class Stories:
                 yield from self.watched(demand_id, max(notices) + _hours(2))
             for notice_id, notice in app.demand(demand_id).notices.items():
                 if not notice["ended"] and notice["ends_at"] <= self.now:
-                    app.end_notice(demand_id, notice_id=notice_id)
+                    app.end_notice(demand_id, occurred_at=self.now, notice_id=notice_id)
             if step.kind == "discussion":
                 returned = step.may_return and rng.random() < 0.08
-                app.discuss(demand_id, actor=SYSTEM, step=step.key,
+                app.discuss(demand_id, occurred_at=self.now, actor=SYSTEM, step=step.key,
                             outcome="returned" if returned else "endorsed",
                             attendees=["member"] * rng.randint(3, 9))
             elif step.kind == "vote":
@@ -203,17 +219,19 @@ class Stories:
                            else rng.randint(members * 3 // 4, members))
                 in_favour = (rng.randint(0, present // 2) if roll > 0.9
                              else rng.randint(present * 3 // 4, present))
-                app.vote(demand_id, actor=SYSTEM, body=body, members=members, present=present,
+                app.vote(demand_id, occurred_at=self.now,
+                         actor=SYSTEM, body=body, members=members, present=present,
                          in_favour=in_favour, against=present - in_favour, abstained=0)
                 if app.demand(demand_id).just_rejected and rng.random() < 0.5:
                     yield from self.after(demand_id, rng.uniform(2, 48))
-                    app.publicize(demand_id, actor=SYSTEM, kind="rejection",
+                    app.publicize(demand_id, occurred_at=self.now, actor=SYSTEM, kind="rejection",
                                   text="表决未通过 The vote rejected it")
                     yield from self.after(demand_id, rng.uniform(24, 24 * 10))
-                    app.close_case(demand_id, actor=SYSTEM, outcome="rejected")
+                    app.close_case(demand_id, occurred_at=self.now, actor=SYSTEM, outcome="rejected")
                     return False
             else:
-                app.publicize(demand_id, actor=SYSTEM, kind=step.notice_kind, text="公示 Notice text")
+                app.publicize(demand_id, occurred_at=self.now,
+                              actor=SYSTEM, kind=step.notice_kind, text="公示 Notice text")
                 yield from self.objections(demand_id)
 
     def objections(self, demand_id: UUID) -> Story:
@@ -221,12 +239,14 @@ class Stories:
         notice_id, notice = list(demand.notices.items())[-1]
         if self.rng.random() < 0.2:
             yield from self.after(demand_id, self.rng.uniform(1, 72))
-            objection = self.app.lodge_objection(demand_id, actor=SYSTEM, notice_id=notice_id,
+            objection = self.app.lodge_objection(demand_id, occurred_at=self.now,
+                                                 actor=SYSTEM, notice_id=notice_id,
                                                  text="异议 objection")
             del objection
             yield from self.after(demand_id, self.rng.uniform(1, 48))
             objection_id = list(self.app.demand(demand_id).objections)[-1]
-            self.app.answer_objection(demand_id, actor=SYSTEM, objection_id=objection_id,
+            self.app.answer_objection(demand_id, occurred_at=self.now,
+                                      actor=SYSTEM, objection_id=objection_id,
                                       answer="已答复 answered")
         del notice
 
@@ -236,33 +256,35 @@ class Stories:
         if roll < 0.08:                                   # left open and overdue
             yield from self.after(demand_id, rng.uniform(24 * 10, 24 * 40))
             if rng.random() < 0.5 and app.demand(demand_id).is_unresolved(self.now):
-                app.flag(demand_id, actor=SYSTEM, responsible="责任单位 responsible unit",
-                         finding="久拖不决 left undone")
+                app.flag(demand_id, occurred_at=self.now, actor=SYSTEM,
+                         responsible="责任单位 responsible unit", finding="久拖不决 left undone")
             return
         if roll < 0.12 and not deliberate:
             yield from self.after(demand_id, rng.uniform(24, 24 * 6))
-            app.close_case(demand_id, actor=SYSTEM, outcome="not_resolvable",
+            app.close_case(demand_id, occurred_at=self.now, actor=SYSTEM, outcome="not_resolvable",
                            explanation="超出职权 beyond our powers")
         elif roll < 0.15 and not deliberate and len(self.h.demands) > 1:
             yield from self.after(demand_id, rng.uniform(1, 48))
             survivor = next(d for d in self.h.demands if d != demand_id)
-            app.close_case(demand_id, actor=SYSTEM, outcome="merged", merged_into=survivor)
+            app.close_case(demand_id, occurred_at=self.now,
+                           actor=SYSTEM, outcome="merged", merged_into=survivor)
             return
         else:
             if rng.random() < 0.4:
                 yield from self.after(demand_id, rng.uniform(4, 72))
-                app.record_progress(demand_id, actor=SYSTEM, summary="进行中 under way",
+                app.record_progress(demand_id, occurred_at=self.now, actor=SYSTEM, summary="进行中 under way",
                                     percent=rng.randint(10, 90))
             demand = app.demand(demand_id)
             notices = [n["ends_at"] for n in demand.notices.values()]
             yield from self.after(demand_id, rng.uniform(4, 24 * 12))
             if notices and self.now < max(notices):
                 yield from self.watched(demand_id, max(notices) + _hours(1))
-            app.resolve(demand_id, actor=SYSTEM, summary="已解决 done")
+            app.resolve(demand_id, occurred_at=self.now, actor=SYSTEM, summary="已解决 done")
             template = app.demand(demand_id).template
             if deliberate and template is not None and template.result_notice and rng.random() < 0.9:
                 yield from self.after(demand_id, rng.uniform(1, 48))
-                app.publicize(demand_id, actor=SYSTEM, kind="result", text="实施结果公开 result")
+                app.publicize(demand_id, occurred_at=self.now,
+                              actor=SYSTEM, kind="result", text="实施结果公开 result")
         yield from self.feedback(demand_id, deliberate)
 
     def feedback(self, demand_id: UUID, deliberate: bool) -> Story:
@@ -272,14 +294,15 @@ class Stories:
         roll = rng.random()
         if roll < 0.15:
             yield due + _hours(2)
-            app.expire_feedback(demand_id)
+            app.expire_feedback(demand_id, occurred_at=self.now)
             return
         yield min(due, self.now + _hours(rng.uniform(1, 24 * 6)))
         rating = "satisfied" if roll < 0.6 else "basically_satisfied" if roll < 0.85 else "dissatisfied"
-        app.give_feedback(demand_id, actor=SYSTEM, rating=rating)
+        app.give_feedback(demand_id, occurred_at=self.now, actor=SYSTEM, rating=rating)
         if rating == "dissatisfied" and rng.random() < 0.7:
             yield from self.after(demand_id, rng.uniform(2, 48))
-            app.reopen(demand_id, actor=SYSTEM, reason="回访复查不满意 recheck found it undone")
+            app.reopen(demand_id, occurred_at=self.now,
+                       actor=SYSTEM, reason="回访复查不满意 recheck found it undone")
             yield from self.work(demand_id, deliberate)
 
     # ---------------------------------------------------------------- households
@@ -289,7 +312,7 @@ class Stories:
         categories = rng.choice([["ordinary"], ["minimum_living_allowance"], ["hardship"], ["elderly_alone"],
                                  ["elderly_alone", "disabled"], ["unemployed"], ["hospitalised"]])
         place = rng.choice(self.places)
-        household_id = app.register_household(actor=SYSTEM, cell_id=place.cell_id,
+        household_id = app.register_household(occurred_at=self.now, actor=SYSTEM, cell_id=place.cell_id,
                                               address=f"{place.area}{place.place}{rng.randint(1, 80)}号",
                                               categories=categories,
                                               members=rng.randint(1, 6)).id
@@ -302,19 +325,22 @@ class Stories:
             if t >= end:
                 return
             yield t - timedelta(days=3)
-            visit_id = app.schedule_visit(household_id, actor=SYSTEM, visitor=rng.choice(WORKERS),
+            visit_id = app.schedule_visit(household_id, occurred_at=self.now,
+                                          actor=SYSTEM, visitor=rng.choice(WORKERS),
                                           purpose=rng.choice(["routine", "welfare_call", "follow_up",
                                                               "mediation"]),
                                           due_at=t).id
             yield t
             if rng.random() < 0.1:
-                app.miss_visit(visit_id, actor=SYSTEM, reason="不在家 nobody home")
+                app.miss_visit(visit_id, occurred_at=self.now, actor=SYSTEM, reason="不在家 nobody home")
                 continue
-            app.conduct_visit(visit_id, actor=SYSTEM, mode=rng.choice(["in_home", "phone", "reception"]))
+            app.conduct_visit(visit_id, occurred_at=self.now,
+                              actor=SYSTEM, mode=rng.choice(["in_home", "phone", "reception"]))
             if rng.random() < 0.05:
                 category = rng.choice(self.direct)
                 title, description = self.words(category, place)
-                found = app.raise_demand(actor=SYSTEM, channel="visit", title=f"走访发现：{title}",
+                found = app.raise_demand(occurred_at=self.now,
+                                         actor=SYSTEM, channel="visit", title=f"走访发现：{title}",
                                          description=description, cell_id=place.cell_id, visit_id=visit_id).id
                 yield from self.handled(found, category, deliberate=False)  # the next visit waits for it
 
@@ -361,14 +387,23 @@ def _play(deployment: Deployment, *, demands: int, households: int, seed: int, e
         push(stories.demand(within(raised)))
     for _ in range(households):
         push(stories.household(within(registered), end))
+    # When each step is entered: after it happened, never after `end`, and never before the story's step
+    # entered before it (so each aggregate's events are recorded in the order of their versions). A
+    # random source of its own keeps the stories what they were before recording times were laid out.
+    entries = random.Random(seed + 1)
+    entered: dict[Story, datetime] = {}
     while queue:
         when, _, story = heapq.heappop(queue)
         if when > end:
+            entered.pop(story, None)
             continue
         clock.now = max(clock.now, when)
+        clock.entered = max(entered.get(story, clock.now), min(clock.now + entry_lag(entries), end))
+        entered[story] = clock.entered
         try:
             nxt = next(story)
         except StopIteration:
+            entered.pop(story, None)
             continue
         except DomainError as error:  # a story that asked for something unlawful is a bug in the story
             raise AssertionError(f"history story broke a rule at {clock.now}: {error}") from error

@@ -11,6 +11,12 @@ office hours and in the past, and a deadline meant to be still running is still 
 the time of day the demo is loaded. Each case is first planned as actions with gaps in days
 (`_Plan`), so the gaps can respect the rules' windows (a notice runs seven days, feedback comes
 within seven, a deliberation step within fifteen), and only then dated and recorded.
+
+Each fact is recorded some while after it happened, as a real deployment records it (`_Recording`, the
+application's clock while the demo loads): what a resident sends online and what the system itself
+records at once, what a worker was told within hours, meeting minutes and visit notes often the next
+day. So the demo answers differently as of a time (what had happened by then) and as known at a time
+(what had been recorded by then).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from domain.votes import VOTE_RULES
 BEIJING = timezone(timedelta(hours=8))
 HISTORY_DAYS = 178                      # the oldest case starts this many days before the grid's end
 OFFICE_MINUTES = range(8 * 60 + 30, 17 * 60 + 45, 5)
+ONLINE = ("online", "open311")          # the channels a resident uses without a worker
 
 
 HOUSEHOLDS_PER_CELL = {
@@ -145,6 +152,46 @@ DEMO_UNITS = (1 + sum(HOUSEHOLDS_PER_CELL.values()) + sum(n for _, n in DIRECT_K
               + FRESH_CASES + len(VILLAGE_SCRIPTS) + len(COMMUNITY_SCRIPTS) + len(WORKED))
 
 
+# How long after a fact happened it is entered into the system, in minutes (from, to), by the case's
+# action (`_Case`'s method) or the record; never later than the moment the demo is loaded.
+ENTERED_WITHIN: dict[str, tuple[float, float]] = {
+    "online": (0, 1),                               # a resident's own demand, online or by Open311
+    "raise_": (5, 240),                             # what a resident told a worker, entered that day
+    "triage": (2, 120), "assign": (1, 60), "escalate": (5, 180), "flag": (10, 240),
+    "note": (30, 1320), "progress": (60, 1320),     # notes written up late, often the next morning
+    "discuss": (60, 1440), "vote": (30, 1440),      # a meeting's minutes typed up afterwards
+    "notice": (10, 240), "object": (0, 30), "answer": (30, 720),
+    "end_notices": (0, 2), "miss": (0, 2), "expire": (0, 2),    # the system's own records
+    "resolve": (10, 480), "feedback": (1, 240), "reopen": (10, 240), "not_resolvable": (10, 240),
+    "withdraw": (1, 120), "merge": (10, 240), "reject": (10, 240),
+    "staff": (5, 60), "register": (10, 600), "schedule_visit": (5, 120), "visited": (30, 1320),
+}
+
+
+class _Recording:
+    """The demo's clock: when each fact is entered, some while after it happened (`ENTERED_WITHIN`).
+
+    Never before the fact, never after `now` (the real time the demo is loaded), and, within one
+    case file (a case, a household, a visit: `new_file`), never before what was entered before it, so
+    that each aggregate's events are recorded in the order of their versions. Its own random source
+    keeps the demo's content what it was before recording times were laid out."""
+
+    def __init__(self, now: datetime, rng: random.Random) -> None:
+        self.now, self.rng = now, rng
+        self.at = self.floor = now
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def new_file(self) -> None:
+        self.floor = datetime.min.replace(tzinfo=UTC)
+
+    def enter(self, happened: datetime, what: str) -> None:
+        low, high = ENTERED_WITHIN[what]
+        entered = happened + timedelta(minutes=self.rng.uniform(low, high))
+        self.at = self.floor = max(self.floor, happened, min(entered, self.now))
+
+
 class WrongDeployment(ValueError):
     """The demo is written for the village_township deployment's grid and categories."""
 
@@ -207,7 +254,12 @@ def load_demo(app: Minqing, *, seed: int = 2026,
         raise WrongDeployment("the demo is written for the village_township deployment "
                               "(MINQING_DEPLOYMENT=village_township)")
     loader = _Loader(app, seed, progress or (lambda n: None))
-    loader.load()
+    # The application records at the demo's clock while it loads (so it must serve nobody else meanwhile).
+    wall_clock, app.clock = app.clock, loader.recording
+    try:
+        loader.load()
+    finally:
+        app.clock = wall_clock
     return loader.summary
 
 
@@ -273,6 +325,7 @@ class _Loader:
         # stays what it was before objections carried a phone.
         self.objector_rng = random.Random(seed + 1)
         self.now = app.clock()
+        self.recording = _Recording(self.now, random.Random(seed + 2))
         self.end: date = (self.now.astimezone(BEIJING) - timedelta(days=1)).date()
         self.summary = DemoSummary(seed=seed)
         self.households: dict[str, list[_Household]] = {}
@@ -328,8 +381,18 @@ class _Loader:
         if lo > hi:
             raise AssertionError(f"a demo case of {plan.day} days does not fit in {start}")
         first = self.rng.randint(lo, hi)
+        self.recording.new_file()
         for when, (_, action) in zip(self.dated([first - d for d, _ in plan.items]), plan.items, strict=True):
+            self.enter(when, action)
             action(when)
+
+    def enter(self, when: datetime, action: Action) -> None:
+        """Set the clock to when the action, which happened at `when`, is entered into the system."""
+        method = getattr(action, "func", action)            # a partial, or a case's method itself
+        case, what = getattr(method, "__self__", None), getattr(method, "__name__", "")
+        if what == "raise_" and isinstance(case, _Case) and case.channel in ONLINE:
+            what = "online"
+        self.recording.enter(when, what)
 
     # --- people and places
     def name(self) -> str:
@@ -361,8 +424,11 @@ class _Loader:
         # Hashed once for all: Argon2 takes a good fraction of a second, and this password is public.
         password_hash = auth.password_hash(DEMO_PASSWORD)
         for member in STAFF:
+            self.recording.new_file()
+            self.recording.enter(when, "staff")
             try:
                 account = self.app.account(member.username)
+                self.recording.enter(self.now, "staff")  # what a kept account records is recorded now
             except errors.UnknownActor:
                 try:
                     self.app.open_account(actor=SYSTEM, username=member.username,
@@ -416,9 +482,12 @@ class _Loader:
     def register(self, cell_id: str, address: str, categories: list[str], members: int, age: int,
                  head_name: str | None = None, overdue: bool = False) -> _Household:
         head_name, phone = head_name or self.name(), self.phone()
+        registered = self.dated([age])[0]
+        self.recording.new_file()
+        self.recording.enter(registered, "register")
         recorded = self.app.register_household(
             actor=self.area_of(cell_id).worker, cell_id=cell_id, address=address, categories=categories,
-            members=members, head_name=head_name, phone=phone, occurred_at=self.dated([age])[0])
+            members=members, head_name=head_name, phone=phone, occurred_at=registered)
         household = _Household(recorded.id, cell_id, head_name, phone, categories, overdue)
         self.households.setdefault(cell_id, []).append(household)
         self.summary.households.append(household.id)
@@ -483,9 +552,13 @@ class _Loader:
         visitor = self.worker_for(household.cell_id)
         times = self.dated([scheduled] if result == "scheduled" else [scheduled, on])
         due_at = datetime.combine(self.end - timedelta(days=due), time(17, 0), BEIJING).astimezone(UTC)
+        self.recording.new_file()
+        self.recording.enter(times[0], "schedule_visit")
         visit_id = app.schedule_visit(household.id, actor=visitor, visitor=visitor, purpose=purpose,
                                       due_at=due_at, occurred_at=times[0]).id
         self.summary.visits.append(visit_id)
+        if result != "scheduled":
+            self.recording.enter(times[1], "visited")
         if result == "missed":
             app.miss_visit(visit_id, actor=visitor, reason=rng.choice(words.MISSED_REASONS),
                            occurred_at=times[1])
@@ -625,8 +698,11 @@ class _Loader:
 
     def fresh(self) -> None:
         """Raised online in the last hours; its first response is not due yet."""
-        case = self.random_case(self.pick_area(), channel=self.rng.choice(("online", "open311")))
-        case.raise_(self.now - timedelta(minutes=self.rng.randint(15, 600)))
+        case = self.random_case(self.pick_area(), channel=self.rng.choice(ONLINE))
+        raised = self.now - timedelta(minutes=self.rng.randint(15, 600))
+        self.recording.new_file()
+        self.recording.enter(raised, "online")
+        case.raise_(raised)
 
     # --- deliberation
     def deliberation(self, area: Area, category: str, tail: str, tokens: Sequence[Token]) -> None:
@@ -913,14 +989,20 @@ class _Case:
         """The visit on which the need was found: scheduled a few days before, conducted just now."""
         assert self.household is not None
         purpose = self.visit_purpose or self.rng.choice(("routine", "routine", "welfare_call", "follow_up"))
+        scheduled = at - timedelta(days=self.rng.randint(1, 5), hours=2)
+        conducted = at - timedelta(minutes=30)
+        recording = self.loader.recording       # the visit is a file of its own, entered as it went
+        recording.new_file()
+        recording.enter(scheduled, "schedule_visit")
         visit_id = self.app.schedule_visit(
             self.household.id, actor=self.worker, visitor=self.worker, purpose=purpose,
-            due_at=at + timedelta(hours=4),
-            occurred_at=at - timedelta(days=self.rng.randint(1, 5), hours=2)).id
+            due_at=at + timedelta(hours=4), occurred_at=scheduled).id
         notes = self.visit_notes or f"走访中居民反映：{self.title}。已登记为诉求，转入办理。"
+        recording.enter(conducted, "visited")
         self.app.conduct_visit(visit_id, actor=self.worker, mode="in_home", notes=notes,
-                               needs_found=[self.title], occurred_at=at - timedelta(minutes=30))
+                               needs_found=[self.title], occurred_at=conducted)
         self.loader.summary.visits.append(visit_id)
+        recording.enter(at, "raise_")           # the demand, entered after the visit's notes
         return visit_id
 
     def triage(self, at: datetime, *, responsible: str) -> None:

@@ -338,8 +338,10 @@ class Failed:
 
 
 def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str | None = None,
-              failed: Failed | None = None, vote_typed: dict[str, str] | None = None) -> Response:
-    """The page of a case, as it stands or as it stood at `as_of` (no forms then)."""
+              known_at: str | None = None, failed: Failed | None = None,
+              vote_typed: dict[str, str] | None = None) -> Response:
+    """The page of a case, as it stands, or as it stood (no forms then): as of `as_of` (occurred time)
+    and/or as known at `known_at` (recorded time), both in the deployment's time zone unless they say."""
     app: Minqing = request.app.state.runtime.app
     zone = app.deployment.timezone
     try:
@@ -348,16 +350,28 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
         return render(request, "case_missing.html", status=404)
     entries = app.history(demand_id)
     at: datetime | None = None
+    known: datetime | None = None
     demand: Demand | None = current
     as_of_error = ""
-    if as_of:
+    not_yet = ""                  # why there is no case to show then: "happened" or "recorded"
+    left_out: list[HistoryEntry] = []
+    if as_of or known_at:
         try:
-            at = _as_of_moment(as_of, zone)
-            then = app.as_of(demand_id, at)
-            demand = then if isinstance(then, Demand) else None
-            entries = [entry for entry in entries if entry.recorded_at <= at]
+            at = _as_of_moment(as_of, zone) if as_of else None
+            known = _as_of_moment(known_at, zone) if known_at else None
         except errors.InvalidInput:
-            at, as_of_error = None, _("That is not a date and time: the case is shown as it stands")
+            at, known = None, None
+            as_of_error = _("That is not a date and time: the case is shown as it stands")
+        else:
+            try:
+                then = app.as_of(demand_id, at, known_at=known)
+                demand = then.aggregate if isinstance(then.aggregate, Demand) else None
+                left_out = then.left_out
+                entries = app.history(demand_id, as_of=at, known_at=known)
+            except errors.NotYetRecorded:
+                demand, entries, not_yet = None, [], "recorded"
+            except errors.NotYetExisting:
+                demand, entries, not_yet = None, [], "happened"
     hide = masks_personal_data(account)
     if hide:
         entries = [HistoryEntry(e.version, e.type, e.actor, e.recorded_at, e.occurred_at, masked(e.data),
@@ -365,7 +379,7 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
     people = {entry.actor for entry in entries} | {current.assignee or ""}
     names = Names(app.deployment, display_names(app, people))
     action_list = action_forms(app, current, account.username, names,
-                               lambda: staff_covering(request, current)) if at is None else []
+                               lambda: staff_covering(request, current)) if not (at or known) else []
     if action_list:
         names = Names(app.deployment, names.display_names | {
             username: label for form in action_list for username, label in form.options.get("assignee", [])})
@@ -374,7 +388,9 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
     vote_typed = vote_typed or {}
     body = vote_typed.get("body") or next(iter(_vote_bodies(shown)), "")
     context = {
-        "case": demand, "current": current, "at": at, "as_of_value": as_of or "", "as_of_error": as_of_error,
+        "case": demand, "current": current, "at": at, "known": known, "as_of_value": as_of or "",
+        "known_at_value": known_at or "", "as_of_error": as_of_error, "not_yet": not_yet,
+        "left_out": left_out,
         "resident_name": masked({"resident_name": shown.resident_name})["resident_name"] if hide
         else shown.resident_name,
         "resident_phone": masked({"resident_phone": shown.resident_phone})["resident_phone"] if hide
@@ -391,7 +407,7 @@ def case_page(request: Request, account: Account, demand_id: UUID, *, as_of: str
                                 for voted_by, _label in form.options.get("body", [])),
         "notice_channels": _notice_channels(names),
     }
-    status = failed.rejection.status if failed else 200
+    status = failed.rejection.status if failed else 422 if as_of_error else 200
     return render(request, "case.html", status=status, names=names,
                   rejection=failed.rejection if failed else None, **context)
 
@@ -438,9 +454,11 @@ def _notices(entries: Sequence[HistoryEntry]) -> list[NoticeShown]:
 
 @router.get("/cases/{demand_id}")
 async def show(demand_id: UUID, request: Request, account: SignedIn,
-               as_of: Annotated[str | None, Query(max_length=40)] = None) -> Response:
-    """A case: its state, its step line, what may be done next, and its full history."""
-    return await run_in_threadpool(case_page, request, account, demand_id, as_of=as_of)
+               as_of: Annotated[str | None, Query(max_length=40)] = None,
+               known_at: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """A case: its state, its step line, what may be done next, and its full history; or, given `as_of`
+    (when things happened) and/or `known_at` (when they were recorded), the case as it stood then."""
+    return await run_in_threadpool(case_page, request, account, demand_id, as_of=as_of, known_at=known_at)
 
 
 @router.get("/cases/{demand_id}/vote/preview")

@@ -156,14 +156,48 @@ def search(rt: RuntimeDep, scope: Scope, actor: Staff,
     return listing(page, masked=hide)
 
 
+AS_OF_DOC = ("Occurred time, an ISO datetime with zone: every fact that had happened by then, as the "
+             "record stands now")
+KNOWN_AT_DOC = ("Recorded time, an ISO datetime with zone: what the system had recorded by then. With "
+                "`as_of`: what had happened by `as_of` and been recorded by `known_at`")
+AsOf = Annotated[str | None, Query(description=AS_OF_DOC)]
+KnownAt = Annotated[str | None, Query(description=KNOWN_AT_DOC)]
+
+
+def moment_of(name: str, value: str | None) -> datetime | None:
+    """An `as_of` or `known_at` parameter as a time: ISO 8601 with its zone (422 otherwise)."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise errors.InvalidInput("{value} is not an ISO date and time with its time zone, e.g. "
+                                  "2026-09-01T18:00:00+08:00", fields=(name,), value=value)
+    return at
+
+
 @router.get("/{demand_id}")
-def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONResponse:
+def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope, as_of: AsOf = None,
+               known_at: KnownAt = None) -> JSONResponse:
     """A case's current state, version, step and the actions you may take next, now: `allowed_actions`
     lists their names; `next_actions` gives each with the values of its fields that make it succeed, e.g.
     `{"name": "publicize", "choices": {"kind": ["rejection"]}}` or `{"name": "close", "choices":
     {"outcome": ["withdrawn", "merged"]}}` (a field not named takes any valid input). Every action listed
-    succeeds with valid input; every other action would be refused."""
+    succeeds with valid input; every other action would be refused.
+
+    With `as_of` and/or `known_at`, the case's state then, without actions. The state as of an occurred
+    time is the case replayed from the longest run of its events, in version order, that had all happened
+    by `as_of` (and been recorded by `known_at`): a state the case really passed through. A fact that had
+    happened by `as_of` but was recorded after a later one (a note entered late) is not replayed, lest the
+    state break a rule; it is listed in `left_out` (version, type, occurred and recorded at). A time
+    before the case's first fact answers 404 `not-yet-existing`, before its first record 404
+    `not-yet-recorded` (an unknown id: `not-found`)."""
     demand = readable(app, demand_id, scope)
+    at, known = moment_of("as_of", as_of), moment_of("known_at", known_at)
+    if at is not None or known is not None:
+        return JSONResponse(state_then(app, demand_id, actor, at, known))
     actions = app.next_actions(demand, actor.username)
     body = state_of(demand, actor, app) | {
         "allowed_actions": [action.name for action in actions],
@@ -173,32 +207,34 @@ def get_demand(demand_id: UUID, app: App, actor: Staff, scope: Scope) -> JSONRes
 
 
 @router.get("/{demand_id}/history")
-def history(demand_id: UUID, app: App, actor: Staff, scope: Scope,
-            as_of: Annotated[str | None,
-                             Query(description="An ISO datetime with zone: the state then")] = None) -> Any:
-    """Every event of the case (type, actor, recorded at, occurred at, data, hash), or its state as of
-    a time."""
+def history(demand_id: UUID, app: App, actor: Staff, scope: Scope, as_of: AsOf = None,
+            known_at: KnownAt = None) -> Any:
+    """Every event of the case (type, actor, recorded at, occurred at, data, hash); with `as_of` and/or
+    `known_at`, the facts that had happened by `as_of` and been recorded by `known_at` (all of them: a
+    fact recorded late is listed, though the state `GET /demands/{id}?as_of=` leaves it out). A time
+    before the case's first fact answers 404 `not-yet-existing`, before its first record 404
+    `not-yet-recorded`."""
     readable(app, demand_id, scope)
-    if as_of is not None:
-        return state_as_of(app, demand_id, as_of, actor)
     hide = masks_personal_data(actor)
     entries = [{"version": e.version, "type": e.type, "actor": e.actor, "recorded_at": e.recorded_at,
                 "occurred_at": e.occurred_at, "data": masked(e.data) if hide else e.data, "hash": e.chain}
-               for e in app.history(demand_id)]
+               for e in app.history(demand_id, as_of=moment_of("as_of", as_of),
+                                    known_at=moment_of("known_at", known_at))]
     # orjson writes the datetimes and UUIDs itself: no JSON-ready copy of every event's data first, which
     # took half as long as reading the events (docs/performance.md, "HTTP API")
     return Response(orjson.dumps(entries), media_type="application/json")
 
 
-def state_as_of(app: Minqing, demand_id: UUID, as_of: str, actor: Account) -> Any:
-    try:
-        at = datetime.fromisoformat(as_of)
-    except ValueError:
-        raise errors.InvalidInput("as_of {as_of} is not an ISO datetime", as_of=as_of) from None
-    demand = app.as_of(demand_id, at)
-    if not isinstance(demand, Demand):
-        raise errors.NotFound("case {case} did not exist yet at {at}", case=demand_id, at=at)
-    return state_of(demand, actor, app) | {"as_of": at.isoformat()}
+def state_then(app: Minqing, demand_id: UUID, actor: Account, at: datetime | None,
+               known: datetime | None) -> dict[str, Any]:
+    """The case's state as of `at` and/or as known at `known`, with the facts the state leaves out."""
+    then = app.as_of(demand_id, at, known_at=known)
+    assert isinstance(then.aggregate, Demand)   # `readable` found a case under this id
+    when: dict[str, Any] = plain({
+        "as_of": at, "known_at": known,
+        "left_out": [{"version": e.version, "type": e.type, "occurred_at": e.occurred_at,
+                      "recorded_at": e.recorded_at} for e in then.left_out]})
+    return state_of(then.aggregate, actor, app) | when
 
 
 @router.get("/{demand_id}/trace")

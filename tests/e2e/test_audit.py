@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -47,29 +47,81 @@ def test_the_history_lists_every_event_with_who_when_what_and_its_hash(api: Api)
     assert history[-1]["hash"] == api.app.history(case)[-1].chain
 
 
-def test_the_state_as_of_a_time_is_the_state_recorded_by_then(api: Api) -> None:
-    case = s.triaged(api.app)
-    api.app.assign(case, actor=s.WORKER, assignee=s.WORKER)
+def raised_then_triaged_and_assigned_late(api: Api) -> tuple[UUID, list[datetime]]:
+    """Raised three days ago, triaged two days ago (both recorded now), and an assignment made a day ago
+    recorded now: the occurred times are the past's, the recorded ones the present's."""
+    occurred = [s.ago(days=3).replace(microsecond=0), s.ago(days=2).replace(microsecond=0),
+                s.ago(days=1).replace(microsecond=0)]
+    case = s.raised(api.app, occurred_at=occurred[0])
+    api.app.triage(case, actor=s.WORKER, category="repairs", occurred_at=occurred[1])
+    api.app.assign(case, actor=s.WORKER, assignee=s.WORKER, occurred_at=occurred[2])
+    return case, occurred
+
+
+def test_the_state_as_of_a_time_is_every_fact_that_had_happened_by_then(api: Api) -> None:
+    case, occurred = raised_then_triaged_and_assigned_late(api)
+    then = api.get(f"/api/v1/demands/{case}", as_of=(occurred[1] + timedelta(hours=1)).isoformat())
+    assert then.status_code == 200
+    body = then.json()
+    assert (body["version"], body["status"], body["assignee"]) == (2, "in_progress", None)
+    assert datetime.fromisoformat(body["as_of"]) == occurred[1] + timedelta(hours=1)
+    assert body["known_at"] is None and body["left_out"] == []
+    assert "allowed_actions" not in body                     # no action is taken on the past
+    listed = api.get(f"/api/v1/demands/{case}/history", as_of=occurred[1].isoformat()).json()
+    assert [e["type"] for e in listed] == ["Raised", "Triaged"]
+
+
+def test_the_state_as_known_at_a_time_is_what_had_been_recorded_by_then(api: Api) -> None:
+    case, occurred = raised_then_triaged_and_assigned_late(api)
     recorded = [e.recorded_at for e in api.app.history(case)]
-    then = api.get(f"/api/v1/demands/{case}/history", as_of=recorded[0].isoformat()).json()
-    now = api.get(f"/api/v1/demands/{case}/history", as_of=recorded[-1].isoformat()).json()
-    assert (then["version"], then["status"], then["assignee"]) == (1, "raised", None)
-    assert (now["version"], now["status"], now["assignee"]) == (3, "in_progress", s.WORKER)
-    assert then["as_of"] == recorded[0].isoformat()
+    known = api.get(f"/api/v1/demands/{case}", known_at=recorded[1].isoformat()).json()
+    assert (known["version"], known["status"], known["assignee"]) == (2, "in_progress", None)
+    both = api.get(f"/api/v1/demands/{case}", as_of=occurred[0].isoformat(),
+                   known_at=recorded[2].isoformat()).json()
+    assert (both["version"], both["status"]) == (1, "raised")
+    listed = api.get(f"/api/v1/demands/{case}/history", known_at=recorded[0].isoformat()).json()
+    assert [e["type"] for e in listed] == ["Raised"]
 
 
-def test_there_is_no_state_as_of_a_time_before_the_case_was_raised(api: Api) -> None:
+def test_a_fact_recorded_after_a_later_one_is_listed_but_left_out_of_the_state(api: Api) -> None:
+    case, occurred = raised_then_triaged_and_assigned_late(api)
+    visited = occurred[0] + timedelta(hours=3)               # before the triage, entered after it
+    api.app.add_note(case, actor=s.WORKER, text="上门查看", occurred_at=visited)
+    at = (visited + timedelta(hours=1)).isoformat()
+    body = api.get(f"/api/v1/demands/{case}", as_of=at).json()
+    assert (body["version"], body["status"]) == (1, "raised")
+    assert [(e["version"], e["type"]) for e in body["left_out"]] == [(4, "NoteAdded")]
+    listed = api.get(f"/api/v1/demands/{case}/history", as_of=at).json()
+    assert [(e["version"], e["type"]) for e in listed] == [(1, "Raised"), (4, "NoteAdded")]
+
+
+def test_before_the_case_existed_or_was_recorded_the_answer_says_so_unlike_an_unknown_id(api: Api) -> None:
+    case, occurred = raised_then_triaged_and_assigned_late(api)
+    before = (occurred[0] - timedelta(seconds=1)).isoformat()
+    unrecorded = (api.app.history(case)[0].recorded_at - timedelta(seconds=1)).isoformat()
+    for path in (f"/api/v1/demands/{case}", f"/api/v1/demands/{case}/history"):
+        happened = api.get(path, as_of=before)
+        assert (happened.status_code, s.problem_type(happened)) == (404, "/problems/not-yet-existing")
+        assert "尚未发生任何事项" in happened.json()["detail"]
+        recorded = api.get(path, known_at=unrecorded)
+        assert (recorded.status_code, s.problem_type(recorded)) == (404, "/problems/not-yet-recorded")
+        assert "尚无" in recorded.json()["detail"] and "任何记录" in recorded.json()["detail"]
+    english = api.get(f"/api/v1/demands/{case}", as_of=before, headers={"Accept-Language": "en"})
+    assert "had happened yet" in english.json()["detail"]
+    unknown = api.get(f"/api/v1/demands/{uuid4()}", as_of=before)
+    assert (unknown.status_code, s.problem_type(unknown)) == (404, "/problems/not-found")
+
+
+def test_an_as_of_or_known_at_time_must_be_an_iso_time_with_a_zone(api: Api) -> None:
     case = s.raised(api.app)
-    before = (api.app.history(case)[0].recorded_at - timedelta(seconds=1)).isoformat()
-    response = api.get(f"/api/v1/demands/{case}/history", as_of=before)
-    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
-
-
-def test_an_as_of_time_must_be_an_iso_time_with_a_zone(api: Api) -> None:
-    case = s.raised(api.app)
-    for as_of in ("yesterday", "2026-03-01T10:00:00"):
-        response = api.get(f"/api/v1/demands/{case}/history", as_of=as_of)
-        assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
+    for name in ("as_of", "known_at"):
+        for value in ("yesterday", "2026-03-01T10:00:00", "2026-02-30T10:00:00+08:00"):
+            for path in (f"/api/v1/demands/{case}", f"/api/v1/demands/{case}/history"):
+                response = api.get(path, **{name: value})
+                assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
+                assert value in response.json()["detail"] and "时区" in response.json()["detail"]
+    english = api.get(f"/api/v1/demands/{case}", as_of="yesterday", headers={"Accept-Language": "en"})
+    assert "is not an ISO date and time with its time zone" in english.json()["detail"]
 
 
 def test_the_trace_says_who_held_the_case_what_was_missed_and_who_flagged_it(api: Api) -> None:
@@ -193,7 +245,7 @@ def test_reviewers_see_the_residents_name_and_phone_masked(api: Api) -> None:
     raised = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER).json()[0]["data"]
     assert (state["resident_name"], state["resident_phone"]) == ("李**", "*******5678")
     assert (raised["resident_name"], raised["resident_phone"]) == ("李**", "*******5678")
-    as_of = api.get(f"/api/v1/demands/{case}/history", s.REVIEWER, as_of=s.ago().isoformat()).json()
+    as_of = api.get(f"/api/v1/demands/{case}", s.REVIEWER, as_of=s.ago().isoformat()).json()
     assert (as_of["resident_name"], as_of["resident_phone"]) == ("李**", "*******5678")
 
 

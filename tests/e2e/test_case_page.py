@@ -223,16 +223,49 @@ def test_the_history_says_who_did_what_by_name_and_when_it_happened_and_was_reco
 
 
 def test_the_case_as_it_stood_then_and_before_it_existed(pages: Pages, clock: Clock) -> None:
-    case = raised(pages.app)
-    before_triage = datetime.now(UTC)
-    pages.app.triage(case, actor=WORKER, category="repairs")
-    local = before_triage.astimezone(ZoneInfo(pages.app.deployment.timezone))
-    then = pages.case(case, as_of=local.strftime("%Y-%m-%dT%H:%M:%S.%f"))
+    raised_at = datetime.now(UTC) - timedelta(days=2)
+    case = raised(pages.app, occurred_at=raised_at)
+    pages.app.triage(case, actor=WORKER, category="repairs", occurred_at=raised_at + timedelta(days=1))
+    zone = ZoneInfo(pages.app.deployment.timezone)
+    between = (raised_at + timedelta(hours=12)).astimezone(zone)
+    then = pages.case(case, as_of=between.strftime("%Y-%m-%dT%H:%M:%S"))
     assert then.status_code == 200
-    assert "按记录时间" in text(then) and Forms(then.text).actions == []
-    assert "分类分流" not in text(then).split("全过程记录")[1]   # the triage, recorded later, is not shown
-    earlier = pages.case(case, as_of=(local - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"))
-    assert "该案件尚不存在" in text(earlier)
+    assert "按发生时间" in text(then) and Forms(then.text).actions == []
+    assert "分类分流" not in text(then).split("全过程记录")[1]   # the triage happened later
+    day_before = (raised_at - timedelta(days=1)).astimezone(zone)
+    earlier = pages.case(case, as_of=day_before.strftime("%Y-%m-%dT%H:%M"))
+    assert earlier.status_code == 200 and "该案件尚不存在" in text(earlier)
+
+
+def test_the_case_page_asks_for_both_times_and_answers_as_of_one_as_known_at_the_other(
+        pages: Pages) -> None:
+    raised_at = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+    case = raised(pages.app, occurred_at=raised_at)             # both facts recorded only now
+    pages.app.triage(case, actor=WORKER, category="repairs", occurred_at=raised_at + timedelta(hours=1))
+    zone = ZoneInfo(pages.app.deployment.timezone)
+    local = (raised_at + timedelta(hours=2)).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+    page = pages.case(case)
+    assert 'id="as_of"' in page.text and 'id="known_at"' in page.text
+    assert "截至某日（按发生时间，本地时间）" in text(page)
+    assert "截至某日（按记录时间，本地时间）" in text(page)
+    happened = pages.case(case, as_of=local)
+    assert happened.status_code == 200 and "分类分流" in text(happened).split("全过程记录")[1]
+    assert f'value="{local}"' in happened.text                # the form keeps what was asked
+    unknown = pages.case(case, known_at=local)                 # two days ago, nothing was recorded yet
+    assert unknown.status_code == 200 and "当时尚无该案件的任何记录" in text(unknown)
+    both = pages.case(case, as_of=local, known_at=local)
+    assert "按发生时间" in text(both) and "按记录时间" in text(both)
+    assert "当时尚无该案件的任何记录" in text(both)
+    english = pages.api.client.get(f"/cases/{case}", params={"as_of": local},
+                                   headers={"Accept-Language": "en"})
+    assert "(when it happened)" in text(english)
+    assert "As known at (when recorded, local time)" in text(english)
+    pages.app.add_note(case, actor=WORKER, text="上门查看", occurred_at=raised_at + timedelta(minutes=30))
+    early = (raised_at + timedelta(minutes=45)).astimezone(zone).strftime("%Y-%m-%dT%H:%M:%S")
+    left_out = pages.case(case, as_of=early)                  # the note, entered after the later triage
+    assert "有 1 件事当时已经发生，但记录在其后发生的事之后" in text(left_out)
+    wrong = pages.case(case, as_of="1 September")
+    assert wrong.status_code == 422 and "这不是有效的日期时间" in text(wrong)
 
 
 def test_a_supervisor_reassigns_within_scope_escalates_and_reopens(pages: Pages) -> None:

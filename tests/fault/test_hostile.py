@@ -331,7 +331,7 @@ def test_absurd_pagination_is_refused_as_a_problem(hostile: Hostile) -> None:
 
 def test_malformed_dates_are_refused_as_problems(hostile: Hostile) -> None:
     for op in hostile.operations:
-        for name in ("as_of", "month"):
+        for name in ("as_of", "known_at", "month"):
             if name in op.query:
                 for date in DATES:
                     hostile.send("dates", op, params={name: date.strip('"')})

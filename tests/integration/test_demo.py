@@ -6,9 +6,10 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -19,8 +20,10 @@ from api.cli import main
 from api.demo.content import DEMO_PASSWORD, STAFF
 from api.demo.load import DEMO_UNITS, DemoSummary, already_loaded, load_demo
 from api.settings import Settings
+from domain import errors
 from domain.application import Minqing
 from domain.audit import HistoryEntry
+from domain.demand import Demand
 from domain.deployment import CHANNELS, HOUSEHOLD_CATEGORIES, Deployment
 from domain.templates import TEMPLATES
 from projections.processor import Processor
@@ -234,6 +237,43 @@ def test_the_demo_tells_the_seeds_worked_examples(demo: Demo) -> None:
     assert dispute.resolved_at.date() == dispute.raised_at.date() and dispute.rating == "satisfied"
 
 
+def test_the_demo_records_each_fact_some_while_after_it_happened_and_never_in_the_future(demo: Demo) -> None:
+    app, s = demo.app, demo.summary
+    histories = [*demo.histories.values(), *map(app.history, s.households), *map(app.history, s.visits)]
+    lags = []
+    for history in histories:
+        recorded = [e.recorded_at for e in history]
+        assert recorded == sorted(recorded)                # each aggregate's events in the order of versions
+        for e in history:
+            assert e.occurred_at <= e.recorded_at <= demo.now
+            lags.append(e.recorded_at - e.occurred_at)
+    assert max(lags) <= timedelta(days=1)
+    assert sum(lag > timedelta(hours=1) for lag in lags) > len(lags) // 4   # many entered hours later
+    assert sum(lag > timedelta(hours=12) for lag in lags) > 100              # notes and minutes next day
+    online = [h[0] for h in demo.histories.values() if h[0].data["channel"] in ("online", "open311")]
+    assert online and all(e.recorded_at - e.occurred_at <= timedelta(minutes=1) for e in online)
+
+
+def test_the_parking_compact_as_of_the_day_of_its_forum_and_as_known_that_day(demo: Demo) -> None:
+    """The 六步议事 parking case (§7.4 case 3): as of the evening of its consultation forum, the forum had
+    been held; as known that evening, its minutes were not yet entered."""
+    case = demo.summary.worked["parking_compact"]
+    history = demo.histories[case]
+    forum = next(e for e in history if e.type == "Discussed" and e.data["step"] == "consultation_forum")
+    assert forum.recorded_at > forum.occurred_at
+    evening = forum.occurred_at + (forum.recorded_at - forum.occurred_at) / 2
+    happened = demo.app.as_of(case, evening).aggregate
+    known = demo.app.as_of(case, known_at=evening).aggregate
+    both = demo.app.as_of(case, evening, known_at=evening).aggregate
+    assert isinstance(happened, Demand) and isinstance(known, Demand) and isinstance(both, Demand)
+    assert (happened.version, happened.current_step) == (forum.version, "plan_drafted")
+    assert (known.version, known.current_step) == (forum.version - 1, "consultation_forum")
+    assert both.version == forum.version - 1
+    assert demo.app.as_of(case, forum.recorded_at).left_out == []
+    with pytest.raises(errors.NotYetExisting):
+        demo.app.as_of(case, history[0].occurred_at - timedelta(days=1))
+
+
 def test_every_demo_account_signs_in_with_the_demo_password(demo: Demo) -> None:
     assert demo.summary.passwords == {member.username: DEMO_PASSWORD for member in STAFF}
     for member in STAFF:
@@ -266,6 +306,42 @@ def test_the_demo_command_loads_once_refuses_a_second_time_and_loads_again_when_
     assert not re.search(r"resident_phone=1\d{10}", history.output)       # masked by default
     unmasked = runner.invoke(main, ["history", manhole.group(1), "--personal-data"])
     assert re.search(r"resident_phone=1\d{10}", unmasked.output)
+
+
+def test_the_history_command_reads_the_parking_compact_as_of_a_time_and_as_known_at_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deployment: Deployment) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("MINQING_DATABASE_URL", url)
+    monkeypatch.delenv("MINQING_DEPLOYMENT", raising=False)
+    runner = CliRunner()
+    loaded = runner.invoke(main, ["demo"])
+    parking = re.search(r"parking_compact\s+([0-9a-f-]{36})", loaded.output)
+    assert parking is not None
+    case = parking.group(1)
+    app = Minqing(deployment, env=Settings(database_url=url).event_store_env())
+    history = app.history(UUID(case))
+    app.close()
+    forum = next(e for e in history if e.type == "Discussed" and e.data["step"] == "consultation_forum")
+    evening = (forum.occurred_at + (forum.recorded_at - forum.occurred_at) / 2).isoformat()
+    forum_line = re.compile(rf"^v{forum.version} .*Discussed", re.MULTILINE)
+
+    happened = runner.invoke(main, ["history", case, "--as-of", evening])
+    assert happened.exit_code == 0, happened.output
+    assert "(occurred time)" in happened.output and forum_line.search(happened.output)
+    assert f"v{forum.version + 1} " not in happened.output                 # the draft came days later
+    known = runner.invoke(main, ["history", case, "--known-at", evening])
+    assert known.exit_code == 0 and "(recorded time)" in known.output
+    assert not forum_line.search(known.output) and f"v{forum.version - 1} " in known.output
+    both = runner.invoke(main, ["history", case, "--as-of", evening, "--known-at", evening])
+    assert both.output.count("\nv") == known.output.count("\nv")
+    that_day = forum.occurred_at.astimezone(ZoneInfo(deployment.timezone)).date().isoformat()  # to its end
+    assert forum_line.search(runner.invoke(main, ["history", case, "--as-of", that_day]).output)
+
+    before = (history[0].occurred_at - timedelta(days=2)).date().isoformat()
+    too_early = runner.invoke(main, ["history", case, "--as-of", before])
+    assert too_early.exit_code == 1 and "had happened yet" in too_early.output
+    unknown = runner.invoke(main, ["history", case, "--known-at", "1 September"])
+    assert unknown.exit_code == 2 and "not an ISO date" in unknown.output
 
 
 def test_the_demo_command_refuses_another_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,13 +3,14 @@ every chain intact, the views built and searchable."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from api.cli.main import main
+from api.demo.history import generate
 from domain.deployment import load
 from projections import queries
 from projections.cases import cases
@@ -43,3 +44,16 @@ def test_a_history_at_scale_is_lawful_and_written_in_chinese(database_url: str,
         found = queries.search_cases(conn, text=word, limit=500).items
         assert found and all(word in item["title"] or word in item["description"] for item in found)
     engine.dispose()
+
+
+def test_a_generated_history_records_each_fact_some_while_after_it_happened() -> None:
+    history = generate(load("village_township"), demands=80, households=10, seed=3, days=120)
+    lags = []
+    for aggregate_id in [*history.demands, *history.households]:
+        entries = history.app.history(aggregate_id)
+        assert [e.recorded_at for e in entries] == sorted(e.recorded_at for e in entries)
+        for e in entries:
+            assert e.occurred_at <= e.recorded_at <= datetime.now(UTC)      # never in the future
+            lags.append(e.recorded_at - e.occurred_at)
+    assert max(lags) <= timedelta(days=1) and sum(lag > timedelta(hours=1) for lag in lags) > len(lags) // 5
+    assert history.app.verify().intact

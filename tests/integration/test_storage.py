@@ -80,14 +80,16 @@ def test_a_case_can_be_rebuilt_as_it_stood_at_any_time(stored_app: Minqing, cloc
     clock.advance(days=1)
     stored_app.discuss(demand.id, actor="wang.worker", step="branch_proposal")
     recorded = {e.version: e.recorded_at for e in stored_app.history(demand.id)}
-    before = stored_app.as_of(demand.id, recorded[1] - timedelta(microseconds=1))
-    at_raise = stored_app.as_of(demand.id, recorded[1])
-    at_triage = stored_app.as_of(demand.id, recorded[2])
-    assert before is None
+    with pytest.raises(errors.NotYetRecorded):
+        stored_app.as_of(demand.id, known_at=recorded[1] - timedelta(microseconds=1))
+    at_raise = stored_app.as_of(demand.id, known_at=recorded[1]).aggregate
+    at_triage = stored_app.as_of(demand.id, known_at=recorded[2]).aggregate
+    assert isinstance(at_raise, Demand) and isinstance(at_triage, Demand)
     assert at_raise.status == "raised"
     assert at_triage.status == "deliberating" and at_triage.current_step == "branch_proposal"
     assert at_triage.triaged_at == triaged_at
-    assert stored_app.as_of(demand.id, recorded[3]).current_step == "two_committees"
+    latest = stored_app.as_of(demand.id, known_at=recorded[3]).aggregate
+    assert isinstance(latest, Demand) and latest.current_step == "two_committees"
 
 
 def test_every_event_records_who_when_it_was_recorded_and_when_it_happened(stored_app: Minqing,
