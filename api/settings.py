@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     key_dir: Path = Path("minqing-keys")    # the key files, outside the database (api/keys.py)
+    # Ed25519 key that signs the log's tree heads (PEM, or base64 of its 32 raw bytes); else signing.key there
+    signing_key: SecretStr | None = None
     lock_timeout_seconds: int = 5
     # How long a request waits for PostgreSQL before it is told 503 with Retry-After: for a connection
     # (whole seconds: the event store library takes no less) and for one statement to finish.

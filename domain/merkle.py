@@ -54,7 +54,8 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
     return [*inclusion_proof(index - k, leaves[k:]), root(leaves[:k])]
 
 
-def verify_inclusion(index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes], root_hash: bytes) -> bool:
+def verify_inclusion(index: int, tree_size: int, leaf: bytes, proof: Sequence[bytes],
+                     root_hash: bytes) -> bool:
     """Whether `leaf` (a leaf hash) is leaf `index` of the tree of `tree_size` leaves with `root_hash`."""
     if not 0 <= index < tree_size:
         return False
@@ -130,6 +131,11 @@ class Frontier:
     def __init__(self) -> None:
         self.size = 0
         self.subtrees: list[tuple[int, bytes]] = []     # (leaves, root), sizes strictly decreasing
+
+    def copy(self) -> Frontier:
+        copied = Frontier()
+        copied.size, copied.subtrees = self.size, list(self.subtrees)
+        return copied
 
     def add(self, leaf: bytes) -> None:
         size, hash_ = 1, leaf
