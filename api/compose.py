@@ -42,7 +42,7 @@ from projections import all_views
 from projections.db import analyze, make_engine
 from projections.processor import Processor
 from projections.processor import create_tables as create_view_tables
-from projections.sealed_log import HEADS_FILE, SealedLog, Sealer
+from projections.sealed_log import HEADS_FILE, HeadsFile, SealedLog, Sealer
 from projections.sealed_log import create_tables as create_sealed_log_tables
 
 
@@ -143,13 +143,17 @@ class Runtime:
         """The sealed log, read through the reading engine (None without a signing key)."""
         if self.signer is None:
             return None
-        return SealedLog(self.reader, self.settings.key_dir / HEADS_FILE, self.signer.public_key)
+        return SealedLog(self.reader, self.heads_file, self.signer.public_key)
 
     def sealer(self) -> Sealer | None:
         """A sealing step on this runtime (None without a signing key)."""
         if self.signer is None:
             return None
-        return Sealer(self.app, self.writer, self.signer, self.settings.key_dir / HEADS_FILE)
+        return Sealer(self.app, self.writer, self.signer, self.heads_file)
+
+    @property
+    def heads_file(self) -> HeadsFile:
+        return HeadsFile(self.settings.key_dir / HEADS_FILE, self.settings.database_name)
 
     def __enter__(self) -> Runtime:
         return self

@@ -319,4 +319,7 @@ def seal_of(aggregate_id: UUID, events: list[ChainedAggregate.Event], record: Se
         proof = merkle.inclusion_proof(leaf.index, hashes)
         included = merkle.verify_inclusion(leaf.index, head.tree_size, leaf.hash, proof, head.root_hash)
         found.inclusions.append(Inclusion(version, leaf.index, leaf.hash, proof, included))
+        if not included:
+            found.breaks.append(Break(aggregate_id, version,
+                                      f"its leaf {leaf.index} is not in the tree of the latest signed head"))
     return found

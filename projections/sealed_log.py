@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    inspect,
     select,
     text,
 )
@@ -81,8 +82,13 @@ class SealedLog:
     """The leaves and heads of one database, and the heads saved beside the key (a `seal.SealedRecord`)."""
 
     engine: Engine
-    heads_file: Path
+    heads_file: HeadsFile
     public_key: Ed25519PublicKey
+
+    def present(self) -> bool:
+        """Whether the database has the sealed log's tables (`minqing db init` creates them)."""
+        found = inspect(self.engine)
+        return all(found.has_table(table.name) for table in (log_leaves, signed_heads))
 
     def leaves(self) -> Iterator[Leaf]:
         after = -1
@@ -120,28 +126,38 @@ class SealedLog:
         return None if row is None else _head(row)
 
     def saved_heads(self) -> list[SignedHead]:
-        return read_heads_file(self.heads_file)
+        return self.heads_file.read()
 
 
-def read_heads_file(path: Path) -> list[SignedHead]:
-    """The heads saved in a heads file, smallest first (none when there is no file yet)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    return sorted((SignedHead.from_json(json.loads(line)) for line in lines if line.strip()),
-                  key=lambda h: h.tree_size)
+@dataclass(frozen=True)
+class HeadsFile:
+    """The signed heads of one database saved outside it, in `heads.jsonl` in the key folder: one JSON object
+    a line, each naming the database it was signed for (`Settings.database_name`), so a key folder shared by
+    several databases (tests, a developer's SQLite and PostgreSQL) keeps each one's heads apart."""
 
+    path: Path
+    database: str
 
-def append_head(path: Path, head: SignedHead) -> None:
-    """Add a head to the heads file: one line, written with one append, flushed to disk."""
-    line = (json.dumps(head.as_json(), sort_keys=True) + "\n").encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(descriptor, line)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    def read(self) -> list[SignedHead]:
+        """This database's heads, smallest first (none when there is no file yet)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        found = [json.loads(line) for line in lines if line.strip()]
+        return sorted((SignedHead.from_json(h) for h in found if h.get("database") == self.database),
+                      key=lambda h: h.tree_size)
+
+    def append(self, head: SignedHead) -> None:
+        """Add a head: one line, written with one append, flushed to disk."""
+        line = (json.dumps({"database": self.database, **head.as_json()}, sort_keys=True) + "\n").encode()
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(descriptor, line)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 class Sealer:
@@ -152,7 +168,7 @@ class Sealer:
     write lock (SQLite) or a transaction-scoped advisory lock (PostgreSQL) before reading where the log ends.
     The tree's frontier is kept between runs and topped up from the leaves another sealer appended."""
 
-    def __init__(self, app: Minqing, engine: Engine, signer: Signer, heads_file: Path, *,
+    def __init__(self, app: Minqing, engine: Engine, signer: Signer, heads_file: HeadsFile, *,
                  batch: int = BATCH) -> None:
         self.app, self.engine, self.signer, self.heads_file = app, engine, signer, heads_file
         self.batch = batch
@@ -192,7 +208,7 @@ class Sealer:
                 tree_size=head.tree_size, root_hash=head.root_hash, signed_at=head.signed_at,
                 key_id=head.key_id, signature=head.signature))
         self.frontier = frontier
-        append_head(self.heads_file, head)
+        self.heads_file.append(head)
         return head
 
     def _lock(self, conn: Connection) -> None:

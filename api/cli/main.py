@@ -30,6 +30,7 @@ from domain.seal import LOG
 from projections import all_views
 from projections.db import make_engine
 from projections.processor import Processor, rebuild
+from projections.sealed_log import SealedLog
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
 from workers import seal as seal_worker
@@ -143,7 +144,7 @@ def verify() -> None:
     head (in the database and in heads.jsonl beside the key) against the leaves; exit non-zero if anything
     is broken."""
     with Runtime.open() as rt:
-        sealed = rt.sealed
+        sealed = rt.sealed and _present(rt.sealed)
         result = rt.app.verify(sealed=sealed)
     click.echo(f"checked {result.events} events of {result.aggregates} aggregates "
                f"and {result.snapshots} snapshots")
@@ -166,8 +167,9 @@ def seal() -> None:
     """Seal the log once: add every event recorded since to its Merkle tree and sign a tree head."""
     with Runtime.open() as rt:
         sealer = rt.sealer()
-        if sealer is None:
+        if sealer is None or rt.sealed is None:
             raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
+        _present(rt.sealed)
         heads = sealer.seal()
     if not heads:
         click.echo("nothing new to seal")
@@ -175,6 +177,14 @@ def seal() -> None:
     head = heads[-1]
     click.echo(f"signed a tree head of {head.tree_size} events: root {head.root_hash.hex()} "
                f"at {head.signed_at}")
+
+
+def _present(sealed: SealedLog) -> SealedLog:
+    """The sealed log, or the operator told to create its tables (dropped ones are created empty: then the
+    heads kept beside the key tell what was lost)."""
+    if not sealed.present():
+        raise click.ClickException("the database has no tables for the sealed log: run `minqing db init`")
+    return sealed
 
 
 @main.group()
@@ -189,7 +199,7 @@ def heads_export() -> None:
         sealed = rt.sealed
         if sealed is None:
             raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
-        for head in sealed.heads():
+        for head in _present(sealed).heads():
             click.echo(json.dumps(head.as_json(), sort_keys=True))
 
 

@@ -20,7 +20,15 @@ from domain import merkle
 from domain.application import Minqing
 from domain.seal import LOG, Signer, leaf_content
 from projections.db import make_engine
-from projections.sealed_log import HEADS_FILE, SealedLog, Sealer, create_tables, log_leaves, signed_heads
+from projections.sealed_log import (
+    HEADS_FILE,
+    HeadsFile,
+    SealedLog,
+    Sealer,
+    create_tables,
+    log_leaves,
+    signed_heads,
+)
 from tests.conftest import Clock, add_staff
 from tests.integration.test_tamper import StoredRows
 
@@ -56,8 +64,7 @@ def log(database_url: str, open_app: Callable[[], Minqing], tmp_path: Path) -> I
     engine = make_engine(database_url)
     create_tables(engine)
     signer = Signer(Ed25519PrivateKey.generate())
-    heads = tmp_path / "keys" / HEADS_FILE
-    heads.parent.mkdir()
+    heads = HeadsFile(tmp_path / "keys" / HEADS_FILE, database_url)
     yield Log(app, engine, Sealer(app, engine, signer, heads), SealedLog(engine, heads, signer.public_key),
               StoredRows(database_url), database_url)
     engine.dispose()
