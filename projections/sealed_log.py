@@ -58,6 +58,9 @@ signed_heads = Table(
 )
 HEADS_FILE = "heads.jsonl"
 BATCH = 2000        # leaves per transaction: SQLite's writers wait for the seal while it holds the lock
+# While catching up with a long log (a first seal of a loaded database), a head every so many leaves rather
+# than one per batch: each head is a line of heads.jsonl and a signature to check.
+SIGN_EVERY = 100_000
 PAGE = 5000
 
 
@@ -177,12 +180,16 @@ class Sealer:
     def seal(self) -> list[SignedHead]:
         """Seal everything recorded so far; the heads signed (none when nothing was new)."""
         signed = []
-        while (head := self.seal_once()) is not None:
-            signed.append(head)
-        return signed
+        while True:
+            appended, head = self._seal_batch()
+            if head is not None:
+                signed.append(head)
+            if not appended:
+                return signed
 
-    def seal_once(self) -> SignedHead | None:
-        """Seal at most one batch of new events; the head signed, or None when there was nothing to seal."""
+    def _seal_batch(self) -> tuple[int, SignedHead | None]:
+        """Append the leaves of at most one batch of new events, and sign a head when caught up with the log
+        (or every SIGN_EVERY leaves on the way): how many leaves were appended, and the head signed."""
         with self.engine.begin() as conn:
             self._lock(conn)
             frontier = self._frontier(conn)
@@ -199,17 +206,19 @@ class Sealer:
                              "originator_version": stored.originator_version, "salt": salt,
                              "leaf_hash": leaf})
                 frontier.add(leaf)
-            if not rows and latest >= frontier.size:
-                return None
             if rows:
                 conn.execute(insert(log_leaves), rows)
-            head = self.signer.sign(frontier.size, frontier.root(), self.app.clock())
-            conn.execute(insert(signed_heads).values(
-                tree_size=head.tree_size, root_hash=head.root_hash, signed_at=head.signed_at,
-                key_id=head.key_id, signature=head.signature))
+            caught_up = len(rows) < self.batch
+            head = None
+            if frontier.size > latest and (caught_up or frontier.size - latest >= SIGN_EVERY):
+                head = self.signer.sign(frontier.size, frontier.root(), self.app.clock())
+                conn.execute(insert(signed_heads).values(
+                    tree_size=head.tree_size, root_hash=head.root_hash, signed_at=head.signed_at,
+                    key_id=head.key_id, signature=head.signature))
         self.frontier = frontier
-        self.heads_file.append(head)
-        return head
+        if head is not None:
+            self.heads_file.append(head)
+        return len(rows), head
 
     def _lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":

@@ -63,7 +63,11 @@ def consistency(rt: Public, first: Size, second: Size) -> Any:
     for size, head in ((first, older), (second, newer)):
         if head is None and size:
             raise errors.NotFound("no signed tree head of {size} events", size=size)
-    proof = merkle.consistency_proof(first, sealed.leaf_hashes(second))
+    leaves = sealed.leaf_hashes(second)
+    if len(leaves) < second:
+        raise errors.NotFound("the sealed log no longer holds the {size} events of its signed head",
+                              size=second)
+    proof = merkle.consistency_proof(first, leaves)
     return {"first": older.as_json() if older else None, "second": newer.as_json() if newer else None,
             "proof": [node.hex() for node in proof]}
 

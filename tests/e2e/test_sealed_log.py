@@ -92,6 +92,17 @@ def test_a_consistency_proof_needs_two_signed_heads_in_order(api: Api) -> None:
     assert "已签名树头" in zh.json()["detail"]
 
 
+def test_a_consistency_proof_for_a_head_whose_events_were_deleted_is_refused(api: Api,
+                                                                             database_url: str) -> None:
+    case = s.raised(api.app)
+    head = sealed(api)
+    StoredRows(database_url).delete(case, 1)
+    with api.runtime.writer.begin() as conn:
+        conn.exec_driver_sql(f"DELETE FROM log_leaves WHERE leaf_index = {head.tree_size - 1}")
+    response = api.get("/api/v1/log/consistency", s.NO_TOKEN, first=0, second=head.tree_size)
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
 def test_the_admins_verify_of_the_whole_store_includes_the_sealed_log(api: Api) -> None:
     flagged_case(api)
     head = sealed(api)
