@@ -19,7 +19,8 @@ from domain.chain import plain
 from domain.seal import CaseSeal, SealedRecord, key_id, public_key_bytes
 from projections.sealed_log import SealedLog
 
-router = APIRouter(prefix="/api/v1/log", tags=["sealed log"])
+# Tagged "public" too: documented as rate-limited (429); 404 while the log is not sealed (no signing key).
+router = APIRouter(prefix="/api/v1/log", tags=["sealed log", "public"], responses={404: {"description": ""}})
 Size = Annotated[int, Query(ge=0, description="The size of a signed tree head (its number of events)")]
 
 
