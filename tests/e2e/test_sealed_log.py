@@ -3,6 +3,10 @@ consistency proofs for anyone, and the admin's verify of the whole store with th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from pathlib import Path
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domain import merkle
@@ -101,6 +105,25 @@ def test_a_consistency_proof_for_a_head_whose_events_were_deleted_is_refused(api
         conn.exec_driver_sql(f"DELETE FROM log_leaves WHERE leaf_index = {head.tree_size - 1}")
     response = api.get("/api/v1/log/consistency", s.NO_TOKEN, first=0, second=head.tree_size)
     assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+
+
+def test_the_embedded_sealer_seals_what_is_recorded_on_its_own(api: Api) -> None:
+    s.raised(api.app)
+    recorded = api.head()
+    deadline = time.monotonic() + 20       # it seals every 5 s
+    while not any(h.tree_size >= recorded for h in api.runtime.sealed.heads()):
+        assert time.monotonic() < deadline, "the embedded sealer sealed nothing"
+        time.sleep(0.1)
+
+
+def test_without_a_signing_key_the_log_is_not_sealed_and_says_so(start_api: Callable[..., Api],
+                                                                  tmp_path: Path) -> None:
+    api = start_api(key_dir=tmp_path / "no-keys")
+    response = api.get("/api/v1/log/public-key", s.NO_TOKEN)
+    assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
+    case = s.raised(api.app)
+    result = api.get(f"/api/v1/demands/{case}/verify").json()
+    assert (result["intact"], result["sealed"]) == (True, None)
 
 
 def test_the_admins_verify_of_the_whole_store_includes_the_sealed_log(api: Api) -> None:

@@ -255,6 +255,7 @@ def test_a_replaced_snapshot_is_detected(log: Log, clock: Clock) -> None:
     demand_id = case(log.app, clock, notes=100)     # a snapshot is taken every 100 events
     log.sealer.seal()
     [snapshot] = log.app.snapshots.get(demand_id)  # type: ignore[union-attr]
+    assert log.verify() == [] and log.app.verify(sealed=log.record).snapshots == 1
     table = "stored_snapshots" if log.database_url.startswith("sqlite") else \
         urlsplit(log.database_url).query.removeprefix("schema=") + ".minqing_snapshots"
     [(state,)] = log.rows.execute(f"SELECT state FROM {table}")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from api.cli import main
 from api.compose import Runtime
-from api.keys import SIGNING_KEY_FILE
+from api.keys import SIGNING_KEY_FILE, parse_signing_key
 from api.settings import Settings
 from domain.application import SYSTEM
 from domain.seal import SignedHead
@@ -131,3 +131,8 @@ def test_verify_on_a_database_without_the_sealed_log_tables_says_to_run_db_init(
         conn.exec_driver_sql("DROP TABLE log_leaves")
     refused = CliRunner().invoke(main, ["verify"])
     assert refused.exit_code == 1 and "run `minqing db init`" in refused.output
+
+
+def test_a_base64_signing_key_must_hold_32_bytes() -> None:
+    with pytest.raises(ValueError, match="32 bytes, not 16"):
+        parse_signing_key(base64.b64encode(b"0" * 16))
