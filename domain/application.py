@@ -727,9 +727,10 @@ class Minqing(Application[UUID]):
                       ) -> tuple[audit.Verification, seal.CaseSeal]:
         """Check one aggregate's chain, its events against their sealed leaves, and prove each leaf's
         inclusion under the latest signed head."""
+        leaves = sealed.leaves_of(str(aggregate_id))
         chain = audit.verify(self, aggregate_id)
         events = [e for e in self.events.get(aggregate_id) if isinstance(e, ChainedAggregate.Event)]
-        return chain, seal.seal_of(aggregate_id, events, sealed)
+        return chain, seal.seal_of(aggregate_id, leaves, events, sealed)
 
     def verify_within(self, cells: Collection[str], listed: Iterable[UUID]) -> audit.Verification:
         """Check the hash chains of what lies within `cells`: the cases and households `listed` there (by

@@ -146,8 +146,12 @@ class SealedRecord(Protocol):
 
     public_key: Ed25519PublicKey
 
-    def leaves(self) -> Iterator[Leaf]:
-        """Every sealed leaf, in tree order."""
+    def size(self) -> int:
+        """How many leaves there are (one more than the largest leaf index)."""
+        ...
+
+    def leaves(self, below: int) -> Iterator[Leaf]:
+        """The sealed leaves with an index below `below`, in tree order."""
         ...
 
     def leaves_of(self, aggregate_id: str) -> list[Leaf]:
@@ -179,12 +183,15 @@ class SealCheck:
 
     def __init__(self, result: Verification, record: SealedRecord) -> None:
         self.result, self.record = result, record
+        # Heads first, then the leaves there are now: every head is then within them (a head is committed
+        # with its leaves), and every leaf's event was stored before the log is read. A sealer running
+        # meanwhile seals events that this check then counts as not yet sealed.
         self.heads, self.saved = record.heads(), record.saved_heads()
         self.sizes = {h.tree_size for h in (*self.heads, *self.saved)}
         self.roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         self.frontier = merkle.Frontier()
         self.missing = 0
-        self.leaves = record.leaves()
+        self.leaves = record.leaves(below=record.size())
         self.leaf = next(self.leaves, None)
 
     def event(self, stored: Notification, decoded: ChainedAggregate.Event | None) -> None:
@@ -283,11 +290,13 @@ class CaseSeal:
     breaks: list[Break] = field(default_factory=list)
 
 
-def seal_of(aggregate_id: UUID, events: list[ChainedAggregate.Event], record: SealedRecord) -> CaseSeal:
-    """Check an aggregate's stored `events` (decoded, by version) against its sealed leaves, and prove each
-    leaf's inclusion under the latest signed head."""
+def seal_of(aggregate_id: UUID, sealed: list[Leaf], events: list[ChainedAggregate.Event],
+            record: SealedRecord) -> CaseSeal:
+    """Check an aggregate's stored `events` (decoded, by version) against its `sealed` leaves (read before the
+    events, so that each has its event unless it was deleted), and prove each leaf's inclusion under the
+    latest signed head."""
     found = CaseSeal()
-    leaves = {leaf.originator_version: leaf for leaf in record.leaves_of(str(aggregate_id))}
+    leaves = {leaf.originator_version: leaf for leaf in sealed}
     by_version = {event.originator_version: event for event in events}
     for version, leaf in sorted(leaves.items()):
         event = by_version.get(version)

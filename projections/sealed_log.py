@@ -93,11 +93,17 @@ class SealedLog:
         found = inspect(self.engine)
         return all(found.has_table(table.name) for table in (log_leaves, signed_heads))
 
-    def leaves(self) -> Iterator[Leaf]:
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            largest = conn.execute(select(func.max(log_leaves.c.leaf_index))).scalar()
+        return 0 if largest is None else int(largest) + 1
+
+    def leaves(self, below: int) -> Iterator[Leaf]:
         after = -1
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(*LEAF_COLUMNS).where(log_leaves.c.leaf_index > after)
+                rows = conn.execute(select(*LEAF_COLUMNS).where(log_leaves.c.leaf_index > after,
+                                                                log_leaves.c.leaf_index < below)
                                     .order_by(log_leaves.c.leaf_index).limit(PAGE)).all()
             if not rows:
                 return

@@ -92,7 +92,7 @@ def test_sealing_makes_every_event_a_leaf_in_log_order_under_a_signed_head(log: 
     case(log.app, clock)
     [head] = log.sealer.seal()
     events = log.app.recorder.max_notification_id()
-    leaves = list(log.record.leaves())
+    leaves = list(log.record.leaves(below=log.record.size()))
     assert head.tree_size == len(leaves) == events
     assert [leaf.index for leaf in leaves] == list(range(events))
     assert [leaf.notification_id for leaf in leaves] == sorted(leaf.notification_id for leaf in leaves)
@@ -129,6 +129,24 @@ def test_events_recorded_after_the_last_head_are_not_yet_sealed_which_is_no_brea
     assert result.intact and result.unsealed == 1
 
 
+def test_events_sealed_while_verify_runs_are_not_yet_sealed_to_it_and_no_break(log: Log,
+                                                                              clock: Clock) -> None:
+    demand_id = case(log.app, clock)
+    log.sealer.seal()
+
+    class SealedMeanwhile(SealedLog):
+        def size(self) -> int:
+            before = super().size()
+            log.app.add_note(demand_id, actor="wang.worker", text="recorded and sealed as verify starts")
+            log.sealer.seal()
+            return before
+
+    meanwhile = SealedMeanwhile(log.engine, log.record.heads_file, log.record.public_key)
+    result = log.app.verify(sealed=meanwhile)
+    assert result.intact and result.unsealed == 1
+    assert log.app.verify(sealed=log.record).intact
+
+
 def test_two_sealers_at_once_never_append_the_same_leaf(log: Log, clock: Clock) -> None:
     for _ in range(3):
         case(log.app, clock)
@@ -154,7 +172,7 @@ def test_catching_up_with_a_long_log_signs_one_head_not_one_a_batch(log: Log, cl
         case(log.app, clock)
     log.sealer.batch = 4
     [head] = log.sealer.seal()
-    assert head.tree_size == log.app.recorder.max_notification_id() == len(list(log.record.leaves()))
+    assert head.tree_size == log.app.recorder.max_notification_id() == log.record.size()
     assert log.app.verify(sealed=log.record).intact
 
 
