@@ -18,9 +18,11 @@ from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
+import click
 from sqlalchemy import Engine
 from sqlalchemy.schema import CreateSchema
 
+from api import keys
 from api.auth import CachedAccounts
 from api.eventstore import events_table
 from api.i18n import gettext
@@ -35,10 +37,13 @@ from api.web.ratelimit import metadata as rate_limit_metadata
 from api.web.sessions import Sessions
 from api.web.sessions import metadata as sessions_metadata
 from domain.application import Minqing, Recorded, retried
+from domain.seal import Signer
 from projections import all_views
 from projections.db import analyze, make_engine
 from projections.processor import Processor
 from projections.processor import create_tables as create_view_tables
+from projections.sealed_log import HEADS_FILE, HeadsFile, SealedLog, Sealer
+from projections.sealed_log import create_tables as create_sealed_log_tables
 
 
 def initialise(settings: Settings) -> list[str]:
@@ -60,9 +65,23 @@ def initialise(settings: Settings) -> list[str]:
         rate_limit_metadata.create_all(engine)
         sessions_metadata.create_all(engine)
         backoff_metadata.create_all(engine)
+        create_sealed_log_tables(engine)
     finally:
         engine.dispose()
+    if settings.signing_key is None:
+        keys.create_signing_key(settings.key_dir)
     return emptied
+
+
+def signer(settings: Settings) -> Signer | None:
+    """What signs the log's tree heads (None when no key is configured: nothing is sealed then)."""
+    configured = settings.signing_key.get_secret_value() if settings.signing_key else None
+    try:
+        key = keys.signing_key(configured, settings.key_dir)
+    except ValueError as error:
+        raise click.ClickException(f"MINQING_SIGNING_KEY or {settings.key_dir / keys.SIGNING_KEY_FILE}: "
+                                   f"{error}") from None
+    return None if key is None else Signer(key)
 
 
 def analyze_store(app: Minqing, engine: Engine) -> None:
@@ -92,6 +111,7 @@ class Runtime:
     sessions: Sessions
     sign_ins: SignInBackoff
     commands: ThreadPoolExecutor
+    signer: Signer | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     # One audit verify at a time in this process: it reads every chain in the caller's scope.
     verifying: threading.Lock = field(default_factory=threading.Lock)
@@ -116,7 +136,25 @@ class Runtime:
                                         per_address_an_hour=settings.objections_per_address_per_hour),
                    Sessions(writer, reader, idle=settings.session_idle, lifetime=settings.session_lifetime),
                    SignInBackoff(writer, reader),
-                   ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"))
+                   ThreadPoolExecutor(settings.threads_for_commands, thread_name_prefix="minqing-command"),
+                   signer(settings))
+
+    @property
+    def sealed(self) -> SealedLog | None:
+        """The sealed log, read through the reading engine (None without a signing key)."""
+        if self.signer is None:
+            return None
+        return SealedLog(self.reader, self.heads_file, self.signer.public_key)
+
+    def sealer(self) -> Sealer | None:
+        """A sealing step on this runtime (None without a signing key)."""
+        if self.signer is None:
+            return None
+        return Sealer(self.app, self.writer, self.signer, self.heads_file)
+
+    @property
+    def heads_file(self) -> HeadsFile:
+        return HeadsFile(self.settings.key_dir / HEADS_FILE, self.settings.database_name)
 
     def __enter__(self) -> Runtime:
         return self

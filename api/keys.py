@@ -9,8 +9,13 @@ whole or not at all (docs/keys.md says where they live, how to back them up and 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SIGNING_KEY_FILE = "signing.key"
 CIPHER_KEY_FILE = "cipher.key"
@@ -41,3 +46,34 @@ def create_key_file(folder: Path, name: str, content: bytes) -> bool:
     finally:
         draft.unlink(missing_ok=True)
     return True
+
+
+def parse_signing_key(content: bytes) -> Ed25519PrivateKey:
+    """An Ed25519 private key given as PEM (PKCS #8, unencrypted: what `db init` writes) or as the base64 of
+    its 32 raw bytes; ValueError when it is neither."""
+    if content.lstrip().startswith(b"-----BEGIN"):
+        key = serialization.load_pem_private_key(content, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("the signing key is not an Ed25519 key")
+        return key
+    try:
+        raw = base64.b64decode(content.strip(), validate=True)
+    except binascii.Error:
+        raise ValueError("the signing key is neither PEM nor base64") from None
+    if len(raw) != 32:
+        raise ValueError(f"a base64 signing key must hold 32 bytes, not {len(raw)}")
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def signing_key(configured: str | None, folder: Path) -> Ed25519PrivateKey | None:
+    """The key that signs the log's tree heads: `MINQING_SIGNING_KEY` if set, else `signing.key` in the key
+    folder, else None (nothing is sealed then)."""
+    content = configured.encode() if configured else read_key_file(folder, SIGNING_KEY_FILE)
+    return None if content is None else parse_signing_key(content)
+
+
+def create_signing_key(folder: Path) -> bool:
+    """Create `signing.key` (a new Ed25519 key, PEM) unless there is one; whether it wrote."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return create_key_file(folder, SIGNING_KEY_FILE, pem)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
 import click
 from pydantic import SecretStr
@@ -13,6 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.application import Minqing
 from domain.deployment import Deployment, load
+
+
+def _sqlite_file(url: SplitResult) -> str:
+    """The file a sqlite:/// URL names."""
+    return unquote(url.path[1:] if url.path.startswith("/") else url.path)
 
 
 class NotInitialised(click.ClickException):
@@ -27,6 +32,8 @@ class Settings(BaseSettings):
     deployment: str = "village_township"   # a shipped sample's name or a path to a TOML file
     cipher_key: SecretStr | None = None     # AES key (base64) to encrypt event payloads at rest
     key_dir: Path = Path("minqing-keys")    # the key files, outside the database (api/keys.py)
+    # Ed25519 key that signs the log's tree heads (PEM, or base64 of its 32 raw bytes); else signing.key there
+    signing_key: SecretStr | None = None
     lock_timeout_seconds: int = 5
     # How long a request waits for PostgreSQL before it is told 503 with Retry-After: for a connection
     # (whole seconds: the event store library takes no less) and for one statement to finish.
@@ -80,6 +87,17 @@ class Settings(BaseSettings):
         return timedelta(seconds=self.idempotency_lease_seconds)
 
     @property
+    def database_name(self) -> str:
+        """The database as the heads file names it: its URL without a password, a SQLite file by its full
+        path. Restored in place, a database keeps its name, and so the heads signed for it."""
+        url = urlsplit(self.database_url)
+        if url.scheme == "sqlite":
+            return f"sqlite:///{Path(_sqlite_file(url)).resolve()}"
+        host = f"{url.hostname or ''}:{url.port}" if url.port else url.hostname or ""
+        netloc = f"{url.username}@{host}" if url.username else host
+        return urlunsplit((url.scheme, netloc, url.path, url.query, ""))
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
 
@@ -88,7 +106,7 @@ class Settings(BaseSettings):
         env = {"CREATE_TABLE": "y" if create_tables else "n"}
         url = urlsplit(self.database_url)
         if url.scheme == "sqlite":
-            path = unquote(url.path[1:] if url.path.startswith("/") else url.path)
+            path = _sqlite_file(url)
             if not path:
                 raise ValueError("MINQING_DATABASE_URL sqlite:///path/to/file.db needs a file path")
             env |= {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,

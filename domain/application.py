@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
@@ -20,9 +21,9 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain import audit, errors
+from domain import audit, errors, seal
 from domain.account import ROLES, Account, account_id
-from domain.chain import ChainedAggregate, recording_with
+from domain.chain import ChainedAggregate, recording_with, replay
 from domain.demand import Demand, NextAction
 from domain.deployment import CHANNELS, TRACKS, Channel, Deployment
 from domain.household import Household
@@ -146,17 +147,6 @@ def new_receipt() -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def replay(aggregate: ChainedAggregate | None,
-           events: Iterable[ChainedAggregate.Event]) -> ChainedAggregate | None:
-    """Apply stored events in order: the library's `project_aggregate` without its per-event
-    `assert isinstance(event, CanMutateProtocol)`, a runtime Protocol check that costs ≈27 µs
-    per event on Python 3.11 — more than decoding and applying the event together
-    (docs/performance.md). Every Minqing event has `mutate`, so the result is the same."""
-    for event in events:
-        aggregate = event.mutate(aggregate)
-    return aggregate
 
 
 def _zoned(at: datetime | None) -> datetime | None:
@@ -748,9 +738,21 @@ class Minqing(Application[UUID]):
         assert isinstance(aggregate, ChainedAggregate)
         return audit.Then(aggregate, left_out)
 
-    def verify(self, aggregate_id: UUID | None = None) -> audit.Verification:
-        """Check the hash chain of one aggregate, or of every aggregate in the store."""
-        return audit.verify(self, aggregate_id)
+    def verify(self, aggregate_id: UUID | None = None, sealed: seal.SealedRecord | None = None
+               ) -> audit.Verification:
+        """Check the hash chain of one aggregate, or of every aggregate and snapshot in the store; with the
+        sealed log, also every event against its leaf and every signed head against the leaves."""
+        check = None if sealed is None else partial(seal.SealCheck, record=sealed)
+        return audit.verify(self, aggregate_id, check)
+
+    def verify_sealed(self, aggregate_id: UUID, sealed: seal.SealedRecord
+                      ) -> tuple[audit.Verification, seal.CaseSeal]:
+        """Check one aggregate's chain, its events against their sealed leaves, and prove each leaf's
+        inclusion under the latest signed head."""
+        leaves = sealed.leaves_of(str(aggregate_id))
+        chain = audit.verify(self, aggregate_id)
+        events = [e for e in self.events.get(aggregate_id) if isinstance(e, ChainedAggregate.Event)]
+        return chain, seal.seal_of(aggregate_id, leaves, events, sealed)
 
     def verify_within(self, cells: Collection[str], listed: Iterable[UUID]) -> audit.Verification:
         """Check the hash chains of what lies within `cells`: the cases and households `listed` there (by

@@ -1,28 +1,31 @@
 """History and audit over the event store: full histories, state as of a time, chain verification.
 
 `verify` reads the stored rows themselves (through the application's mapper, so encryption and
-compression are undone) and recomputes each event's chain value from its predecessor's.
+compression are undone) and recomputes each event's chain value from its predecessor's; over the whole
+store it also compares each stored snapshot with its aggregate replayed, and lets a `LogCheck` (the seal,
+domain/seal.py) see every stored event in log order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
+from eventsourcing.domain import Snapshot
 from eventsourcing.utils import get_topic
 
 from domain import errors
-from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of
+from domain.chain import ENVELOPE, GENESIS, ChainedAggregate, chain_of, replay
 from domain.demand import IN_PROGRESS, RAISED, step_after
 from domain.templates import TEMPLATES
 from domain.visit import HouseholdVisit
 from domain.votes import INVALID, REJECTED
 
 if TYPE_CHECKING:
-    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.persistence import Notification, StoredEvent
 
     from domain.application import Minqing
 
@@ -60,10 +63,23 @@ class Verification:
     aggregates: int = 0
     events: int = 0
     breaks: list[Break] = field(default_factory=list)
+    snapshots: int = 0
+    sealed: int = 0             # events found under the latest signed head (set by the seal's check)
+    unsealed: int = 0           # events recorded since: not yet sealed, which is not a break
+    tree_size: int | None = None  # the latest signed head's, when the log is sealed
 
     @property
     def intact(self) -> bool:
         return not self.breaks
+
+
+class LogCheck(Protocol):
+    """Sees every stored event of the log in order as `verify` reads it (decoded when its chain is intact),
+    then reports what it found into the same `Verification`."""
+
+    def event(self, stored: Notification, decoded: ChainedAggregate.Event | None) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 def entry_of(event: ChainedAggregate.Event) -> HistoryEntry:
@@ -147,20 +163,22 @@ class _Chains:
         self.heads: dict[UUID | str, tuple[int, str]] = {}
         self.broken: set[UUID | str] = set()
 
-    def check(self, stored: StoredEvent) -> None:
+    def check(self, stored: StoredEvent) -> ChainedAggregate.Event | None:
+        """Check the next stored event of its aggregate; the event decoded, if its chain is intact."""
         self.result.events += 1
         originator_id = stored.originator_id
         if originator_id not in self.heads and originator_id not in self.broken:
             self.result.aggregates += 1
         if originator_id in self.broken:
-            return
+            return None
         version, previous = self.heads.get(originator_id, (0, GENESIS))
         problem = self._problem(stored, version + 1, previous)
         if problem is not None:
             self.broken.add(originator_id)
             self.result.breaks.append(Break(originator_id, stored.originator_version, problem))
-            return
+            return None
         self.heads[originator_id] = (stored.originator_version, chain_of(previous, self._event))
+        return self._event
 
     def _problem(self, stored: StoredEvent, expected_version: int, previous: str) -> str | None:
         if stored.originator_version != expected_version:
@@ -176,7 +194,7 @@ class _Chains:
         return None
 
 
-def _notifications(app: Minqing, topics: Collection[str] = ()) -> Iterator[StoredEvent]:
+def _notifications(app: Minqing, topics: Collection[str] = ()) -> Iterator[Notification]:
     start = 1
     while True:
         page = app.recorder.select_notifications(start, PAGE, topics=list(topics))
@@ -186,15 +204,58 @@ def _notifications(app: Minqing, topics: Collection[str] = ()) -> Iterator[Store
         start = page[-1].id + 1
 
 
-def verify(app: Minqing, aggregate_id: UUID | None = None) -> Verification:
+def verify(app: Minqing, aggregate_id: UUID | None = None,
+           log: Callable[[Verification], LogCheck] | None = None) -> Verification:
+    """Check one aggregate's chain, or every chain and every snapshot in the store; `log` makes the check
+    that sees the whole log in order as it is read (only over the whole store)."""
     result = Verification()
     chains = _Chains(app, result)
-    rows: Iterable[StoredEvent] = (
-        _notifications(app) if aggregate_id is None else app.recorder.select_events(aggregate_id)
-    )
-    for stored in rows:
-        chains.check(stored)
+    if aggregate_id is not None:
+        for stored in app.recorder.select_events(aggregate_id):
+            chains.check(stored)
+        return result
+    seen = None if log is None else log(result)
+    for stored in _notifications(app):
+        decoded = chains.check(stored)
+        if seen is not None:
+            seen.event(stored, decoded)
+    if seen is not None:
+        seen.finish()
+    _check_snapshots(app, chains, result)
     return result
+
+
+def _same_state(app: Minqing, replayed: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a replayed aggregate's state is the stored snapshot's, once it went through the same
+    transcoding (a tuple is stored as a list, for one)."""
+    transcoder = app.mapper.transcoder
+    return bool(transcoder.decode(transcoder.encode(replayed)) == stored)
+
+
+def _check_snapshots(app: Minqing, chains: _Chains, result: Verification) -> None:
+    """Each stored snapshot of an intact aggregate must be its events replayed to the snapshot's version: a
+    snapshot is what loading starts from, so a replaced one would change the state every reader sees."""
+    if app.snapshots is None:
+        return
+    for aggregate_id, (last, _) in chains.heads.items():
+        if not isinstance(aggregate_id, UUID):
+            continue                            # (every Minqing aggregate has a UUID)
+        for snapshot in app.snapshots.get(aggregate_id):
+            if not isinstance(snapshot, Snapshot):
+                continue
+            result.snapshots += 1
+            version = snapshot.originator_version
+            if version > last:
+                problem = f"a snapshot at version {version} is beyond the last event, version {last}"
+            else:
+                events = app.events.get(aggregate_id, lte=version)
+                replayed = replay(None, (e for e in events if isinstance(e, ChainedAggregate.Event)))
+                taken = None if replayed is None else type(snapshot).take(replayed)
+                if taken is None or not _same_state(app, taken.state, snapshot.state):
+                    problem = f"the snapshot at version {version} differs from its events replayed: replaced"
+                else:
+                    continue
+            result.breaks.append(Break(aggregate_id, version, problem))
 
 
 def verify_each(app: Minqing, aggregate_ids: Iterable[UUID | str]) -> Verification:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -139,3 +139,14 @@ class ChainedAggregate(Aggregate):
         chain = digest(self.chain_head, get_topic(event_class), self.id, self.version + 1,
                        timestamp, payload)
         super().trigger_event(event_class, timestamp=timestamp, chain=chain, **kwargs)
+
+
+def replay(aggregate: ChainedAggregate | None,
+           events: Iterable[ChainedAggregate.Event]) -> ChainedAggregate | None:
+    """Apply stored events in order: the library's `project_aggregate` without its per-event
+    `assert isinstance(event, CanMutateProtocol)`, a runtime Protocol check that costs ≈27 µs
+    per event on Python 3.11 — more than decoding and applying the event together
+    (docs/performance.md). Every Minqing event has `mutate`, so the result is the same."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate

@@ -52,15 +52,21 @@ SHOWN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def public_step(entry: HistoryEntry) -> PublicStep | None:
+    """One event of a case as the public reads it, or None for a fact the public does not read."""
+    shown = SHOWN.get(entry.type)
+    return None if shown is None else PublicStep(entry.type, entry.occurred_at, shown(entry.data))
+
+
 def public_timeline(entries: Sequence[HistoryEntry]) -> list[PublicStep]:
     """A case's history as the public reads it, in the order it happened; closing with a feedback window
     adds the fact that feedback is asked, until when."""
     steps: list[PublicStep] = []
     for entry in entries:
-        shown = SHOWN.get(entry.type)
-        if shown is None:
+        step = public_step(entry)
+        if step is None:
             continue
-        steps.append(PublicStep(entry.type, entry.occurred_at, shown(entry.data)))
+        steps.append(step)
         due = entry.data.get("feedback_due") if entry.type in ("Resolved", "Closed") else None
         if due is not None:
             steps.append(PublicStep("FeedbackAsked", entry.occurred_at, {"until": due}))

@@ -1,4 +1,4 @@
-"""Embedded mode (`minqing serve`): both workers as threads of the API process."""
+"""Embedded mode (`minqing serve`): the workers as threads of the API process."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import threading
 
 from api.compose import Runtime
 from projections import all_views
-from workers import deadlines, projections
+from workers import deadlines, projections, seal
 
 
 def start_embedded(rt: Runtime) -> None:
-    """Start the projection and deadline workers on the runtime's Application and engines; closing the
-    runtime stops and joins them."""
+    """Start the projection, deadline and (with a signing key) sealing workers on the runtime's Application
+    and engines; closing the runtime stops and joins them."""
     views = list(all_views(rt.app.deployment.timezone).values())
     rt.threads = [
         threading.Thread(target=projections.run, args=(rt.app, rt.writer, views, rt.stop),
@@ -19,5 +19,9 @@ def start_embedded(rt: Runtime) -> None:
         threading.Thread(target=deadlines.run, args=(rt.app, rt.reader, rt.stop),
                          name="minqing-deadlines", daemon=True),
     ]
+    sealer = rt.sealer()
+    if sealer is not None:
+        rt.threads.append(threading.Thread(target=seal.run, args=(sealer, rt.stop),
+                                           name="minqing-seal", daemon=True))
     for thread in rt.threads:
         thread.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
@@ -20,17 +21,21 @@ from api import auth, i18n
 from api.compose import Runtime, analyze_store, initialise
 from api.demo.history import write_history
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
+from api.keys import SIGNING_KEY_FILE
 from api.settings import Settings
 from api.web.app import create_app
 from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError
 from domain.masking import masked
+from domain.seal import LOG
 from projections import all_views
 from projections.db import make_engine
 from projections.processor import Processor, rebuild
+from projections.sealed_log import SealedLog
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
+from workers import seal as seal_worker
 from workers.logs import configure as configure_logs
 
 
@@ -50,6 +55,9 @@ def db_init() -> None:
     settings = Settings()
     _initialise(settings)
     click.echo(f"initialised {settings.database_url}")
+    if settings.signing_key is None:
+        click.echo(f"the log's tree heads are signed with {settings.key_dir / SIGNING_KEY_FILE} "
+                   "(back it up; never inside the database)")
 
 
 def _initialise(settings: Settings) -> None:
@@ -164,15 +172,67 @@ def _moment(option: str, value: str | None, zone: ZoneInfo) -> datetime | None:
 
 @main.command()
 def verify() -> None:
-    """Check every aggregate's hash chain; exit non-zero if any is broken."""
+    """Check every hash chain and snapshot, and the sealed log: every event against its leaf, every signed
+    head (in the database and in heads.jsonl beside the key) against the leaves; exit non-zero if anything
+    is broken."""
     with Runtime.open() as rt:
-        result = rt.app.verify()
-    click.echo(f"checked {result.events} events of {result.aggregates} aggregates")
+        sealed = rt.sealed and _present(rt.sealed)
+        result = rt.app.verify(sealed=sealed)
+    click.echo(f"checked {result.events} events of {result.aggregates} aggregates "
+               f"and {result.snapshots} snapshots")
+    if sealed is None:
+        click.echo("the log is not sealed: no signing key (MINQING_SIGNING_KEY, or run `minqing db init`)")
+    else:
+        click.echo(f"{result.sealed} events sealed under signed heads up to {result.tree_size or 0} events; "
+                   f"{result.unsealed} recorded since, not yet sealed")
     for b in result.breaks:
-        click.echo(f"BROKEN {b.aggregate_id} at version {b.version}: {b.problem}", err=True)
+        where = "sealed log at size" if b.aggregate_id == LOG else f"{b.aggregate_id} at version"
+        click.echo(f"BROKEN {where} {b.version}: {b.problem}", err=True)
     if not result.intact:
         sys.exit(1)
-    click.echo("every chain is intact")
+    grew = "" if sealed is None else ", and the log only grew since it was sealed"
+    click.echo(f"every chain is intact{grew}")
+
+
+@main.command()
+def seal() -> None:
+    """Seal the log once: add every event recorded since to its Merkle tree and sign a tree head."""
+    with Runtime.open() as rt:
+        sealer = rt.sealer()
+        if sealer is None or rt.sealed is None:
+            raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
+        _present(rt.sealed)
+        heads = sealer.seal()
+    if not heads:
+        click.echo("nothing new to seal")
+        return
+    head = heads[-1]
+    click.echo(f"signed a tree head of {head.tree_size} events: root {head.root_hash.hex()} "
+               f"at {head.signed_at}")
+
+
+def _present(sealed: SealedLog) -> SealedLog:
+    """The sealed log, or the operator told to create its tables (dropped ones are created empty: then the
+    heads kept beside the key tell what was lost)."""
+    if not sealed.present():
+        raise click.ClickException("the database has no tables for the sealed log: run `minqing db init`")
+    return sealed
+
+
+@main.group()
+def heads() -> None:
+    """The log's signed tree heads."""
+
+
+@heads.command("export")
+def heads_export() -> None:
+    """Print every signed tree head kept in the database, one JSON object a line, smallest first."""
+    with Runtime.open() as rt:
+        sealed = rt.sealed
+        if sealed is None:
+            raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
+        for head in _present(sealed).heads():
+            click.echo(json.dumps(head.as_json(), sort_keys=True))
 
 
 @contextmanager
@@ -186,12 +246,13 @@ def _domain_errors() -> Iterator[None]:
 
 @main.group()
 def worker() -> None:
-    """Long-running workers (stop with SIGTERM); also `python -m workers.projections` and
-    `python -m workers.deadlines`."""
+    """Long-running workers (stop with SIGTERM); also `python -m workers.projections`,
+    `python -m workers.deadlines` and `python -m workers.seal`."""
 
 
 worker.add_command(projection_worker.main)
 worker.add_command(deadline_worker.main)
+worker.add_command(seal_worker.main)
 
 
 @main.group("projections")

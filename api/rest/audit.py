@@ -22,7 +22,8 @@ VERIFY_RETRY_SECONDS = 2   # about how long the verify being run may take (docs/
 @router.get("/verify")
 def verify(rt: RuntimeDep, actor: Staff, after: After = None) -> Any:
     """Check the hash chains within your grid cells: for reviewers and supervisors the cases, households
-    and visits there; for admins every chain in the store, staff accounts included. One verify runs
+    and visits there; for admins every chain and snapshot in the store, staff accounts included, and the
+    sealed log (`log`: every event against its leaf, every signed head against the leaves). One verify runs
     at a time in a process; another meanwhile is refused (503, Retry-After)."""
     roles = {role for role, _ in actor.grants}
     if not roles & {*SCOPED, "admin"}:
@@ -37,7 +38,7 @@ def verify(rt: RuntimeDep, actor: Staff, after: After = None) -> Any:
     try:
         if whole_store:
             scope: list[str] | None = None
-            result = rt.app.verify()
+            result = rt.app.verify(sealed=rt.sealed)
         else:
             scope = sorted({cell for role, granted in actor.grants if role in SCOPED
                             for cell in rt.app.deployment.subtree(granted)})
@@ -46,7 +47,10 @@ def verify(rt: RuntimeDep, actor: Staff, after: After = None) -> Any:
             result = rt.app.verify_within(scope, listed)
     finally:
         rt.verifying.release()
+    sealed = None if scope is not None or rt.sealed is None else {
+        "sealed": result.sealed, "not_yet_sealed": result.unsealed, "tree_size": result.tree_size,
+        "snapshots": result.snapshots}
     return plain({"intact": result.intact, "aggregates": result.aggregates, "events": result.events,
-                  "scope": "everything" if scope is None else scope,
+                  "scope": "everything" if scope is None else scope, "log": sealed,
                   "breaks": [{"aggregate_id": b.aggregate_id, "version": b.version, "problem": b.problem}
                              for b in result.breaks]})

@@ -42,6 +42,7 @@ from api.rest.schemas import (
     Triage,
     Vote,
 )
+from api.rest.sealing import case_verification
 from api.rest.written import (
     CaseAssigned,
     CaseClosed,
@@ -251,6 +252,15 @@ def trace(demand_id: UUID, app: App, actor: Staff, scope: Scope, format: Format 
     if format != "json":
         return exported(tables.trace(demand_id), tables.trace_rows(found, names), format, names)
     return plain({"id": demand_id} | tables.named_trace(found, names))
+
+
+@router.get("/{demand_id}/verify")
+def verify(demand_id: UUID, rt: RuntimeDep, actor: Staff, scope: Scope) -> Any:
+    """Check the case's record, for anyone who may read it: its hash chain, each event against its leaf in the
+    sealed log, and each leaf's inclusion (RFC 9162 audit path) under the latest signed tree head, which
+    `/api/v1/log/public-key` checks. Events recorded since that head are counted as not yet sealed."""
+    readable(rt.app, demand_id, scope)
+    return case_verification(rt.app, demand_id, rt.sealed)
 
 
 @dataclass(frozen=True)

@@ -299,6 +299,7 @@ def document_problems(schema: dict[str, Any]) -> None:
             if path != "/healthz":  # everything else reads or writes the database
                 statuses.add(503)
             responses = operation.setdefault("responses", {})
+            statuses |= {int(code) for code in responses if code in ("404", "409")}  # a route's own
             for status in sorted(statuses):
                 responses[str(status)] = {"description": PROBLEMS[status], "content": problem_content}
             if "format" in names:

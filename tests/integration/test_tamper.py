@@ -14,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
+from api.compose import initialise
+from api.settings import Settings
 from domain import audit
 from domain.account import account_id
 from domain.application import Minqing
@@ -153,6 +155,7 @@ def test_the_verify_command_exits_non_zero_on_a_break(case_with_history, databas
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _app, demand_id, _ = case_with_history
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    initialise(Settings(database_url=database_url))     # `db init`: the sealed log's tables, the signing key
     runner = CliRunner()
     intact = runner.invoke(main, ["verify"])
     assert intact.exit_code == 0, intact.output

@@ -1,0 +1,243 @@
+"""The sealed log's storage: its leaves and signed heads in the views' database, every head also in a file
+beside the signing key (outside the database), and the sealing step that appends leaves and signs a head.
+
+Not a view: nothing here is rebuilt from the log. A leaf's salt is random, so leaves once written are the
+seal itself; deleting them is what `verify` is there to find.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
+
+from domain import merkle
+from domain.application import Minqing
+from domain.chain import ChainedAggregate
+from domain.seal import SALT_BYTES, Leaf, SignedHead, Signer, leaf_of
+
+metadata = MetaData()
+log_leaves = Table(
+    "log_leaves", metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("notification_id", BigInteger, nullable=False, unique=True),
+    Column("originator_id", String(36), nullable=False, index=True),
+    Column("originator_version", Integer, nullable=False),
+    Column("salt", LargeBinary(SALT_BYTES), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+signed_heads = Table(
+    "signed_heads", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("signed_at", String(40), nullable=False),     # ISO text, exactly as signed
+    Column("key_id", String(64), nullable=False),
+    Column("signature", LargeBinary(64), nullable=False),
+)
+HEADS_FILE = "heads.jsonl"
+BATCH = 2000        # leaves per transaction: SQLite's writers wait for the seal while it holds the lock
+# While catching up with a long log (a first seal of a loaded database), a head every so many leaves rather
+# than one per batch: each head is a line of heads.jsonl and a signature to check.
+SIGN_EVERY = 100_000
+PAGE = 5000
+
+
+def create_tables(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def _leaf(row: Sequence[Any]) -> Leaf:
+    return Leaf(int(row[0]), int(row[1]), str(row[2]), int(row[3]), bytes(row[4]), bytes(row[5]))
+
+
+def _head(row: Sequence[Any]) -> SignedHead:
+    return SignedHead(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
+
+
+LEAF_COLUMNS = (log_leaves.c.leaf_index, log_leaves.c.notification_id, log_leaves.c.originator_id,
+                log_leaves.c.originator_version, log_leaves.c.salt, log_leaves.c.leaf_hash)
+
+
+@dataclass
+class SealedLog:
+    """The leaves and heads of one database, and the heads saved beside the key (a `seal.SealedRecord`)."""
+
+    engine: Engine
+    heads_file: HeadsFile
+    public_key: Ed25519PublicKey
+
+    def present(self) -> bool:
+        """Whether the database has the sealed log's tables (`minqing db init` creates them)."""
+        found = inspect(self.engine)
+        return all(found.has_table(table.name) for table in (log_leaves, signed_heads))
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            largest = conn.execute(select(func.max(log_leaves.c.leaf_index))).scalar()
+        return 0 if largest is None else int(largest) + 1
+
+    def leaves(self, below: int) -> Iterator[Leaf]:
+        after = -1
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(*LEAF_COLUMNS).where(log_leaves.c.leaf_index > after,
+                                                                log_leaves.c.leaf_index < below)
+                                    .order_by(log_leaves.c.leaf_index).limit(PAGE)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _leaf(row)
+            after = rows[-1][0]
+
+    def leaves_of(self, aggregate_id: str) -> list[Leaf]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*LEAF_COLUMNS).where(log_leaves.c.originator_id == aggregate_id)
+                                .order_by(log_leaves.c.originator_version)).all()
+        return [_leaf(row) for row in rows]
+
+    def leaf_hashes(self, tree_size: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(log_leaves.c.leaf_hash).where(log_leaves.c.leaf_index < tree_size)
+                                .order_by(log_leaves.c.leaf_index)).scalars().all()
+        return [bytes(h) for h in rows]
+
+    def heads(self, *, after: int = -1, limit: int | None = None) -> list[SignedHead]:
+        query = (select(signed_heads).where(signed_heads.c.tree_size > after)
+                 .order_by(signed_heads.c.tree_size).limit(limit))
+        with self.engine.connect() as conn:
+            return [_head(row) for row in conn.execute(query).all()]
+
+    def head(self, tree_size: int) -> SignedHead | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(signed_heads).where(signed_heads.c.tree_size == tree_size)).first()
+        return None if row is None else _head(row)
+
+    def saved_heads(self) -> list[SignedHead]:
+        return self.heads_file.read()
+
+
+@dataclass(frozen=True)
+class HeadsFile:
+    """The signed heads of one database saved outside it, in `heads.jsonl` in the key folder: one JSON object
+    a line, each naming the database it was signed for (`Settings.database_name`), so a key folder shared by
+    several databases (tests, a developer's SQLite and PostgreSQL) keeps each one's heads apart."""
+
+    path: Path
+    database: str
+
+    def read(self) -> list[SignedHead]:
+        """This database's heads, smallest first (none when there is no file yet)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        found = [json.loads(line) for line in lines if line.strip()]
+        return sorted((SignedHead.from_json(h) for h in found if h.get("database") == self.database),
+                      key=lambda h: h.tree_size)
+
+    def append(self, head: SignedHead) -> None:
+        """Add a head: one line, written with one append, flushed to disk."""
+        line = (json.dumps({"database": self.database, **head.as_json()}, sort_keys=True) + "\n").encode()
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(descriptor, line)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+class Sealer:
+    """Appends a leaf for each event recorded since the last one, in log order, and signs a head when the
+    tree grew: leaves and head in one transaction, the head then added to the heads file.
+
+    Two sealers never append the same leaf: the leaf index is the primary key, and each takes the database's
+    write lock (SQLite) or a transaction-scoped advisory lock (PostgreSQL) before reading where the log ends.
+    The tree's frontier is kept between runs and topped up from the leaves another sealer appended."""
+
+    def __init__(self, app: Minqing, engine: Engine, signer: Signer, heads_file: HeadsFile, *,
+                 batch: int = BATCH) -> None:
+        self.app, self.engine, self.signer, self.heads_file = app, engine, signer, heads_file
+        self.batch = batch
+        self.frontier = merkle.Frontier()
+
+    def seal(self) -> list[SignedHead]:
+        """Seal everything recorded so far; the heads signed (none when nothing was new)."""
+        signed = []
+        while True:
+            appended, head = self._seal_batch()
+            if head is not None:
+                signed.append(head)
+            if not appended:
+                return signed
+
+    def _seal_batch(self) -> tuple[int, SignedHead | None]:
+        """Append the leaves of at most one batch of new events, and sign a head when caught up with the log
+        (or every SIGN_EVERY leaves on the way): how many leaves were appended, and the head signed."""
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            frontier = self._frontier(conn)
+            last = conn.execute(select(func.max(log_leaves.c.notification_id))).scalar() or 0
+            latest = conn.execute(select(func.max(signed_heads.c.tree_size))).scalar() or 0
+            rows = []
+            for stored in self.app.recorder.select_notifications(last + 1, self.batch):
+                event = self.app.mapper.to_domain_event(stored)
+                assert isinstance(event, ChainedAggregate.Event)   # every aggregate of Minqing is chained
+                salt = os.urandom(SALT_BYTES)
+                leaf = leaf_of(event, salt)
+                rows.append({"leaf_index": frontier.size, "notification_id": stored.id,
+                             "originator_id": str(stored.originator_id),
+                             "originator_version": stored.originator_version, "salt": salt,
+                             "leaf_hash": leaf})
+                frontier.add(leaf)
+            if rows:
+                conn.execute(insert(log_leaves), rows)
+            caught_up = len(rows) < self.batch
+            head = None
+            if frontier.size > latest and (caught_up or frontier.size - latest >= SIGN_EVERY):
+                head = self.signer.sign(frontier.size, frontier.root(), self.app.clock())
+                conn.execute(insert(signed_heads).values(
+                    tree_size=head.tree_size, root_hash=head.root_hash, signed_at=head.signed_at,
+                    key_id=head.key_id, signature=head.signature))
+        self.frontier = frontier
+        if head is not None:
+            self.heads_file.append(head)
+        return len(rows), head
+
+    def _lock(self, conn: Connection) -> None:
+        if conn.dialect.name == "postgresql":
+            schema = conn.execute(text("SELECT current_schema()")).scalar() or ""
+            key = zlib.crc32(f"minqing.seal.{schema}".encode())
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def _frontier(self, conn: Connection) -> merkle.Frontier:
+        """A copy of the frontier, topped up with the leaves appended since (by another sealer, or before
+        this one started); the copy becomes the sealer's once its transaction commits."""
+        frontier = self.frontier.copy()
+        rows = conn.execute(select(log_leaves.c.leaf_hash).where(log_leaves.c.leaf_index >= frontier.size)
+                            .order_by(log_leaves.c.leaf_index)).scalars()
+        for leaf in rows:
+            frontier.add(bytes(leaf))
+        return frontier
