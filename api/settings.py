@@ -148,7 +148,8 @@ class Settings(BaseSettings):
                 raise CipherKeyProblem(
                     f"no cipher key: MINQING_CIPHER_KEY is not set and the key folder {self.key_dir} has no "
                     f"{CIPHER_KEY_FILE}. `minqing db init` creates one for a new database; a store that "
-                    "holds encrypted events needs the key it was written with, from your key backup "
+                    "holds encrypted events needs the key it was written with, from your key backup; one "
+                    "written unencrypted by an older version is opened with MINQING_ENCRYPT=false "
                     "(docs/keys.md)")
             key = stored.decode(errors="replace").strip()
         try:
