@@ -73,7 +73,8 @@ def key_id(key: str | None) -> str | None:
     return hashlib.sha256(b"minqing cipher key " + base64.b64decode(key)).hexdigest()[:16]
 
 
-def _cipher(key: str | None) -> AESCipher | None:
+def aes_cipher(key: str | None) -> AESCipher | None:
+    """The library's cipher with this key (None: none)."""
     return None if key is None else AESCipher(Environment(env={AESCipher.CIPHER_KEY: key}))
 
 
@@ -208,7 +209,7 @@ def _converter(backup_key_id: str | None, key: str | None, backup_key: str | Non
             f"the events in {path} are encrypted with another cipher key (id {backup_key_id}) than this "
             f"store's (id {key_id(key)}): pass that key with --backup-key FILE to re-encrypt them with this "
             "store's key (docs/keys.md)")
-    return recipher(_cipher(backup_key if backup_key_id else None), _cipher(key))
+    return recipher(aes_cipher(backup_key if backup_key_id else None), aes_cipher(key))
 
 
 def recipher(source: Cipher | None, target: Cipher | None) -> Callable[[bytes], bytes]:

@@ -13,7 +13,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from api.backup import aes_cipher
 from api.cli import main
+from api.settings import Settings
 from domain import audit
 from domain.account import account_id
 from domain.application import Minqing
@@ -21,10 +23,13 @@ from tests.conftest import POSTGRES_URL, STAFF, add_staff
 
 
 class StoredRows:
-    """Direct SQL on the events table, as someone with database access could run it."""
+    """Direct SQL on the events table, as someone with database access could run it — and the cipher key:
+    `state` and `set_state` read and write the events' content in clear. (Without the key, a changed
+    encrypted row is unreadable: see `test_an_unreadable_event_is_reported_as_a_break_not_a_crash`.)"""
 
     def __init__(self, database_url: str) -> None:
         self.url = urlsplit(database_url)
+        self.cipher = aes_cipher(Settings(database_url=database_url).cipher_key_text())
         if self.url.scheme == "sqlite":
             self.table, self.param = "stored_events", "?"
         else:
@@ -46,11 +51,12 @@ class StoredRows:
     def state(self, aggregate_id: UUID, version: int) -> bytes:
         rows = self.execute("SELECT state FROM {t} WHERE originator_id = ? AND originator_version = ?",
                             self.key(aggregate_id), version)
-        return bytes(rows[0][0])
+        return self.cipher.decrypt(bytes(rows[0][0])) if self.cipher else bytes(rows[0][0])
 
     def set_state(self, aggregate_id: UUID, version: int, state: bytes) -> None:
+        stored = self.cipher.encrypt(state) if self.cipher else state
         self.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = ?",
-                     state, self.key(aggregate_id), version)
+                     stored, self.key(aggregate_id), version)
 
     def delete(self, aggregate_id: UUID, version: int) -> None:
         self.execute("DELETE FROM {t} WHERE originator_id = ? AND originator_version = ?",
