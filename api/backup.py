@@ -156,7 +156,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _writer(out: IO[str]) -> Any:
+def _writer(out: IO[str]) -> Callable[[dict[str, Any]], None]:
     def write(record: dict[str, Any]) -> None:
         out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     return write
@@ -239,12 +239,14 @@ def _check(path: Path) -> tuple[dict[str, Any], Counts]:
             header = record
         elif end is not None:
             raise RestoreRefused(f"{path}: line {number} follows the end line")
-        elif kind == "event":
-            counts.events += 1
-        elif kind == "snapshot":
-            counts.snapshots += 1
-        elif kind == "row":
-            counts.rows[record["table"]] = counts.rows.get(record["table"], 0) + 1
+        elif kind in ("event", "snapshot"):
+            if not _well_formed(record):
+                raise RestoreRefused(f"{path}: line {number} is no whole {kind} (a damaged backup?)")
+            counts.events += kind == "event"
+            counts.snapshots += kind == "snapshot"
+        elif kind == "row" and isinstance(table := record.get("table"), str) and isinstance(
+                record.get("values"), dict):
+            counts.rows[table] = counts.rows.get(table, 0) + 1
         elif kind == "end":
             end = record
         else:
@@ -255,6 +257,16 @@ def _check(path: Path) -> tuple[dict[str, Any], Counts]:
             counts.events, counts.snapshots, counts.rows):
         raise RestoreRefused(f"{path} is not whole: its end line counts other records than it holds")
     return header, counts
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    """Whether an event's or a snapshot's record has what a stored event needs, of the right types."""
+    try:
+        UUID(record["originator_id"])
+        base64.b64decode(record["state"], validate=True)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(record.get("originator_version"), int) and isinstance(record.get("topic"), str)
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
