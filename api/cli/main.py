@@ -157,12 +157,16 @@ def backup_command(file: Path) -> None:
     database, while servers and workers keep running. Events stay encrypted as stored: keep the cipher key's
     backup apart from this file (docs/keys.md)."""
     settings = Settings()
-    draft = file.with_name(f".{file.name}.partial")  # FILE appears only whole
-    with Runtime.open(settings) as rt, draft.open("w", encoding="utf-8") as out:
-        counts = backups.backup(rt.app, rt.reader, settings.cipher_key_text(), out)
-        out.flush()
-        os.fsync(out.fileno())
-    draft.replace(file)
+    draft = file.with_name(f".{file.name}.partial")  # FILE appears only whole, readable by its owner only
+    try:
+        with Runtime.open(settings) as rt, open(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                                                "w", encoding="utf-8") as out:
+            counts = backups.backup(rt.app, rt.reader, settings.cipher_key_text(), out)
+            out.flush()
+            os.fsync(out.fileno())
+        draft.replace(file)
+    finally:
+        draft.unlink(missing_ok=True)
     click.echo(f"backed up {counts.events} events and {counts.snapshots} snapshots to {file}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import stat
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -106,6 +107,7 @@ def test_the_backup_keeps_events_encrypted_as_stored_with_their_chain_values(
     assert minqing(database_url, "backup", str(file)).exit_code == 0
     text = file.read_text(encoding="utf-8")
     assert s.RESIDENT_PHONE not in text and "路灯" not in text
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600 and not list(tmp_path.glob(".*.partial"))
     header, events = records(file)[0], [r for r in records(file) if r["kind"] == "event"]
     assert header["encrypted"] is True and header["cipher_key_id"]
     first = events[0]
