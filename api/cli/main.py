@@ -161,7 +161,12 @@ def backup_command(file: Path) -> None:
     try:
         with Runtime.open(settings) as rt, open(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
                                                 "w", encoding="utf-8") as out:
-            counts = backups.backup(rt.app, rt.reader, settings.cipher_key_text(), out)
+            # Its own engine: the API's readers stop a statement after MINQING_STATEMENT_TIMEOUT_SECONDS.
+            reader = make_engine(settings.database_url, writer=False)
+            try:
+                counts = backups.backup(rt.app, reader, settings.cipher_key_text(), out)
+            finally:
+                reader.dispose()
             out.flush()
             os.fsync(out.fileno())
         draft.replace(file)
