@@ -24,6 +24,9 @@ class NotInitialised(click.ClickException):
     command and worker that opens the database stops with this message and exit code 1."""
 
 
+PROBED_EVENTS = 5  # read when a store is opened, to refuse a wrong key at once (`Settings.open_application`)
+
+
 class CipherKeyProblem(click.ClickException):
     """The events cannot be encrypted or read: no cipher key, a damaged one, or the wrong one for the store
     (docs/keys.md). Refused before anything is written, so no event is ever stored unencrypted by mistake."""
@@ -178,13 +181,17 @@ class Settings(BaseSettings):
         return app
 
     def _check_readable(self, app: Minqing) -> None:
-        """Refuse a store whose first event this key cannot read: the wrong key, a key for a store written
-        unencrypted, or no key for an encrypted one. One event is enough: a store is written one way."""
-        first = app.recorder.select_notifications(start=1, limit=1)
-        try:
-            for notification in first:
+        """Refuse a store whose first events this key cannot read: the wrong key, a key for a store written
+        unencrypted, or no key for an encrypted one — each makes every event unreadable. One unreadable event
+        among readable ones is tampering, for `verify` to report: the store opens."""
+        first, failure = app.recorder.select_notifications(start=1, limit=PROBED_EVENTS), None
+        for notification in first:
+            try:
                 app.mapper.to_domain_event(notification)
-        except ValueError as error:  # AES-GCM's failed tag, or JSON that is not JSON
+                return
+            except ValueError as error:  # AES-GCM's failed tag, or JSON that is not JSON
+                failure = error
+        if failure is not None:
             app.close()
             origin = ("MINQING_CIPHER_KEY" if self.cipher_key is not None
                       else str(self.key_dir / CIPHER_KEY_FILE))
@@ -194,4 +201,4 @@ class Settings(BaseSettings):
                    "backup` and `minqing restore`)") if self.encrypt else (
                    "they are encrypted and MINQING_ENCRYPT=false turns the cipher off")
             raise CipherKeyProblem(f"the events in {self.database_url} cannot be read: {why}; docs/keys.md"
-                                   ) from error
+                                   ) from failure

@@ -147,6 +147,17 @@ def test_an_unreadable_event_is_reported_as_a_break_not_a_crash(case_with_histor
     assert breaks_of(app) == [(demand_id, 2)]
 
 
+def test_an_unreadable_first_event_is_reported_by_verify_not_taken_for_a_wrong_key(
+        case_with_history, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = account_id(next(iter(STAFF)))  # the log's first event: the first staff account opened
+    rows = StoredRows(database_url)  # garbled without the key: AES-GCM's tag no longer matches
+    rows.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = 1",
+                 b"garbled", rows.key(first))
+    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    broken = CliRunner().invoke(main, ["verify"])
+    assert broken.exit_code == 1 and f"BROKEN {first} at version 1" in broken.output
+
+
 def test_tampering_with_one_case_leaves_the_others_intact(case_with_history, database_url: str) -> None:
     app, demand_id, other_id = case_with_history
     rows = StoredRows(database_url)
