@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit, urlunsplit
 
 import click
+from eventsourcing.cryptography import AESCipher
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.keys import CIPHER_KEY_FILE, create_key_file, read_key_file
 from domain.application import Minqing
 from domain.deployment import Deployment, load
 
@@ -25,6 +29,14 @@ class NotInitialised(click.ClickException):
     command and worker that opens the database stops with this message and exit code 1."""
 
 
+PROBED_EVENTS = 5  # read when a store is opened, to refuse a wrong key at once (`Settings.open_application`)
+
+
+class CipherKeyProblem(click.ClickException):
+    """The events cannot be encrypted or read: no cipher key, a damaged one, or the wrong one for the store
+    (docs/keys.md). Refused before anything is written, so no event is ever stored unencrypted by mistake."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MINQING_")
 
@@ -34,6 +46,9 @@ class Settings(BaseSettings):
     key_dir: Path = Path("minqing-keys")    # the key files, outside the database (api/keys.py)
     # Ed25519 key that signs the log's tree heads (PEM, or base64 of its 32 raw bytes); else signing.key there
     signing_key: SecretStr | None = None
+    # Events are encrypted at rest: with `cipher_key`, else with the key folder's cipher.key (`db init`
+    # creates it). False only to keep using a store written unencrypted before (docs/keys.md).
+    encrypt: bool = True
     lock_timeout_seconds: int = 5
     # How long a request waits for PostgreSQL before it is told 503 with Retry-After: for a connection
     # (whole seconds: the event store library takes no less) and for one statement to finish.
@@ -131,10 +146,41 @@ class Settings(BaseSettings):
         else:
             raise ValueError(f"MINQING_DATABASE_URL: unsupported scheme {url.scheme!r} "
                              "(use sqlite:///file.db or postgresql://user@host:port/db)")
-        if self.cipher_key is not None:
-            env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
-                    "CIPHER_KEY": self.cipher_key.get_secret_value()}
+        # An in-memory store keeps nothing at rest: encrypted only when a key is given.
+        key = (self.cipher_key_text(create=create_tables) if url.scheme != "memory" or self.cipher_key
+               else None)
+        if key is not None:
+            env |= {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
         return env
+
+    def cipher_key_text(self, *, create: bool = False) -> str | None:
+        """The AES key (base64) the events are encrypted with: MINQING_CIPHER_KEY, else the key folder's
+        cipher.key, created first when `create` (tables are created: a new store gets its key then);
+        None when `encrypt` is off. Refuses with `CipherKeyProblem` when there is none or it is damaged."""
+        if not self.encrypt:
+            return None
+        if self.cipher_key is not None:
+            key, origin = self.cipher_key.get_secret_value(), "MINQING_CIPHER_KEY"
+        else:
+            if create:  # an existing file is kept; whichever process wrote it first, every one reads it
+                create_key_file(self.key_dir, CIPHER_KEY_FILE, AESCipher.create_key(32).encode())
+            stored, origin = read_key_file(self.key_dir, CIPHER_KEY_FILE), str(self.key_dir / CIPHER_KEY_FILE)
+            if stored is None:
+                raise CipherKeyProblem(
+                    f"no cipher key: MINQING_CIPHER_KEY is not set and the key folder {self.key_dir} has no "
+                    f"{CIPHER_KEY_FILE}. `minqing db init` creates one for a new database; a store that "
+                    "holds encrypted events needs the key it was written with, from your key backup; one "
+                    "written unencrypted by an older version is opened with MINQING_ENCRYPT=false "
+                    "(docs/keys.md)")
+            key = stored.decode(errors="replace").strip()
+        try:
+            size = len(b64decode(key, validate=True))
+        except binascii.Error:
+            size = 0
+        if size not in AESCipher.KEY_SIZES:
+            raise CipherKeyProblem(f"the cipher key in {origin} is not a base64 AES key of 16, 24 or 32 "
+                                   "bytes")
+        return key
 
     def load_deployment(self) -> Deployment:
         return load(self.deployment)
@@ -149,4 +195,28 @@ class Settings(BaseSettings):
             raise NotInitialised(
                 f"the database at {self.database_url} has no Minqing tables: run `minqing db init`"
             ) from error
+        self._check_readable(app)
         return app
+
+    def _check_readable(self, app: Minqing) -> None:
+        """Refuse a store whose first events this key cannot read: the wrong key, a key for a store written
+        unencrypted, or no key for an encrypted one — each makes every event unreadable. One unreadable event
+        among readable ones is tampering, for `verify` to report: the store opens."""
+        first, failure = app.recorder.select_notifications(start=1, limit=PROBED_EVENTS), None
+        for notification in first:
+            try:
+                app.mapper.to_domain_event(notification)
+                return
+            except ValueError as error:  # AES-GCM's failed tag, or JSON that is not JSON
+                failure = error
+        if failure is not None:
+            app.close()
+            origin = ("MINQING_CIPHER_KEY" if self.cipher_key is not None
+                      else str(self.key_dir / CIPHER_KEY_FILE))
+            why = (f"the cipher key in {origin} is not the one they were encrypted with (restore the right "
+                   "one from your key backup), or they were written unencrypted (set MINQING_ENCRYPT=false "
+                   "to keep using the store as it is, or move it into an encrypted one with `minqing "
+                   "backup` and `minqing restore`)") if self.encrypt else (
+                   "they are encrypted and MINQING_ENCRYPT=false turns the cipher off")
+            raise CipherKeyProblem(f"the events in {self.database_url} cannot be read: {why}; docs/keys.md"
+                                   ) from failure

@@ -8,6 +8,9 @@ save, through the `Minqing` Application's use-case methods) is at least 70 % of 
 own load + command + save on a minimal aggregate, on the same database, in the same run, on
 SQLite and on PostgreSQL.
 
+Events are encrypted at rest as the server stores them (the key folder's cipher.key, created in
+`MINQING_KEY_DIR`); `MINQING_ENCRYPT=false` measures without (docs/performance.md, "Encryption at rest").
+
 Workloads, each timed on its own fresh database (a SQLite file in a temporary directory, or a
 PostgreSQL schema dropped afterwards), built with the same `Settings.event_store_env` the
 server uses (`eventsourcing.sqlite`; on PostgreSQL `api.eventstore`, the library's module failing fast):

@@ -26,6 +26,9 @@ the same database through `projections.db.make_engine`. Then, per repeat, on tha
 - read + decode (reference, not part of the verdict): pages of 500 read and decoded, nothing
   written — the ceiling any projection here could reach.
 
+Events are encrypted at rest as the server stores them (the key folder's cipher.key, created in
+`MINQING_KEY_DIR`); `MINQING_ENCRYPT=false` measures without (docs/performance.md, "Encryption at rest").
+
 The generated history is frozen out of the garbage collector's reach (`gc.freeze`) since it stays
 in memory for the whole run; one untimed read of the log warms the caches. Before each timed run
 its tables are emptied and its positions removed and, on SQLite, the write-ahead log is copied

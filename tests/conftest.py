@@ -24,6 +24,9 @@ from domain.deployment import Deployment, load
 # Every test, and every process a test starts, keeps its key files in a folder of this run's, never in the
 # checkout (api/keys.py); a test that needs its own keys sets MINQING_KEY_DIR or Settings.key_dir itself.
 os.environ.setdefault("MINQING_KEY_DIR", tempfile.mkdtemp(prefix="minqing-keys-"))
+# Its cipher key, as `db init` would create it: stores are encrypted by default, and a test that opens one
+# before any test created tables finds the key there (`event_store_env(create_tables=True)` creates it too).
+Settings().cipher_key_text(create=True)
 POSTGRES_URL = os.environ.get("MINQING_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

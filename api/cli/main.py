@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -18,10 +20,11 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from api import auth, i18n
+from api import backup as backups
 from api.compose import Runtime, analyze_store, initialise
 from api.demo.history import write_history
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
-from api.keys import SIGNING_KEY_FILE
+from api.keys import CIPHER_KEY_FILE, SIGNING_KEY_FILE
 from api.settings import Settings
 from api.web.app import create_app
 from domain.account import ROLES
@@ -58,6 +61,9 @@ def db_init() -> None:
     if settings.signing_key is None:
         click.echo(f"the log's tree heads are signed with {settings.key_dir / SIGNING_KEY_FILE} "
                    "(back it up; never inside the database)")
+    if settings.encrypt and settings.cipher_key is None:
+        click.echo(f"events are encrypted with the key in {settings.key_dir / CIPHER_KEY_FILE}: back it up "
+                   "apart from the database (docs/keys.md)")
 
 
 def _initialise(settings: Settings) -> None:
@@ -233,6 +239,48 @@ def heads_export() -> None:
             raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
         for head in _present(sealed).heads():
             click.echo(json.dumps(head.as_json(), sort_keys=True))
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write every stored event and snapshot to FILE (JSON lines) from one consistent snapshot of the
+    database, while servers and workers keep running. Events stay encrypted as stored: keep the cipher key's
+    backup apart from this file (docs/keys.md)."""
+    settings = Settings()
+    draft = file.with_name(f".{file.name}.partial")  # FILE appears only whole, readable by its owner only
+    try:
+        with Runtime.open(settings) as rt, open(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                                                "w", encoding="utf-8") as out:
+            # Its own engine: the API's readers stop a statement after MINQING_STATEMENT_TIMEOUT_SECONDS.
+            reader = make_engine(settings.database_url, writer=False)
+            try:
+                counts = backups.backup(rt.app, reader, settings.cipher_key_text(), out)
+            finally:
+                reader.dispose()
+            out.flush()
+            os.fsync(out.fileno())
+        draft.replace(file)
+    finally:
+        draft.unlink(missing_ok=True)
+    click.echo(f"backed up {counts.events} events and {counts.snapshots} snapshots to {file}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--backup-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The cipher key file the backup's events were encrypted with, when this store has another "
+                   "key: they are re-encrypted with this store's (key rotation, docs/keys.md).")
+def restore_command(file: Path, backup_key: Path | None) -> None:
+    """Restore a backup into an empty database (created if need be); then run `minqing projections
+    rebuild` and `minqing verify`."""
+    settings = Settings()
+    _initialise(settings)
+    old_key = backup_key.read_text(encoding="utf-8").strip() if backup_key else None
+    with Runtime.open(settings) as rt:
+        counts = backups.restore(rt.app, rt.writer, settings.cipher_key_text(), file, old_key)
+    click.echo(f"restored {counts.events} events and {counts.snapshots} snapshots into "
+               f"{settings.database_url}; now run `minqing projections rebuild` and `minqing verify`")
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from api.backup import recipher
 from api.demo import content
 from domain.application import SYSTEM, Minqing
 from domain.deployment import Deployment, load
@@ -446,10 +447,12 @@ def write_history(target: Minqing, deployment: str, *, demands: int, households:
                     households // count + (k < households % count), seed * 1_000_003 + k, end,
                     (start + step * k, start + step * (k + 1))) for k in range(count)]
     written = 0
+    recode = recipher(None, target.mapper.cipher)  # played in memory, unencrypted; stored as the store does
     with multiprocessing.get_context("spawn").Pool(processes) as pool:
         for chunk, events in zip(chunks, pool.imap(_chunk_events, chunks), strict=True):
             for page in range(0, len(events), 2_000):
-                target.recorder.insert_events([StoredEvent(*event) for event in events[page:page + 2_000]])
+                target.recorder.insert_events([StoredEvent(uuid, version, topic, recode(state))
+                                               for uuid, version, topic, state in events[page:page + 2_000]])
             written += len(events)
             progress(chunk.demands)
     return written
@@ -471,15 +474,14 @@ def _chunk_events(chunk: Chunk) -> list[Stored]:
 
 
 def copy_events(source: Minqing, target: Minqing, page: int = 2000) -> int:
-    """Copy every stored event, in log order, into another store (same encoding); returns the count."""
-    from eventsourcing.persistence import StoredEvent
-
-    copied, start = 0, 1
+    """Copy every stored event, in log order, into another store (decrypted with the source's cipher and
+    encrypted with the target's); returns the count."""
+    copied, start, recode = 0, 1, recipher(source.mapper.cipher, target.mapper.cipher)
     while True:
         notifications = source.recorder.select_notifications(start, page)
         if not notifications:
             return copied
-        target.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
-                                       for n in notifications])
+        target.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic,
+                                                   recode(n.state)) for n in notifications])
         copied += len(notifications)
         start = notifications[-1].id + 1

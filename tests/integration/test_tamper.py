@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from api.backup import aes_cipher
 from api.cli import main
 from api.compose import initialise
 from api.settings import Settings
@@ -23,10 +24,13 @@ from tests.conftest import POSTGRES_URL, STAFF, add_staff
 
 
 class StoredRows:
-    """Direct SQL on the events table, as someone with database access could run it."""
+    """Direct SQL on the events table, as someone with database access could run it — and the cipher key:
+    `state` and `set_state` read and write the events' content in clear. (Without the key, a changed
+    encrypted row is unreadable: see `test_an_unreadable_event_is_reported_as_a_break_not_a_crash`.)"""
 
     def __init__(self, database_url: str) -> None:
         self.url = urlsplit(database_url)
+        self.cipher = aes_cipher(Settings(database_url=database_url).cipher_key_text())
         if self.url.scheme == "sqlite":
             self.table, self.param = "stored_events", "?"
         else:
@@ -48,11 +52,12 @@ class StoredRows:
     def state(self, aggregate_id: UUID, version: int) -> bytes:
         rows = self.execute("SELECT state FROM {t} WHERE originator_id = ? AND originator_version = ?",
                             self.key(aggregate_id), version)
-        return bytes(rows[0][0])
+        return self.cipher.decrypt(bytes(rows[0][0])) if self.cipher else bytes(rows[0][0])
 
     def set_state(self, aggregate_id: UUID, version: int, state: bytes) -> None:
+        stored = self.cipher.encrypt(state) if self.cipher else state
         self.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = ?",
-                     state, self.key(aggregate_id), version)
+                     stored, self.key(aggregate_id), version)
 
     def delete(self, aggregate_id: UUID, version: int) -> None:
         self.execute("DELETE FROM {t} WHERE originator_id = ? AND originator_version = ?",
@@ -141,6 +146,17 @@ def test_an_unreadable_event_is_reported_as_a_break_not_a_crash(case_with_histor
     app, demand_id, _ = case_with_history
     StoredRows(database_url).set_state(demand_id, 2, b"{not json")
     assert breaks_of(app) == [(demand_id, 2)]
+
+
+def test_an_unreadable_first_event_is_reported_by_verify_not_taken_for_a_wrong_key(
+        case_with_history, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = account_id(next(iter(STAFF)))  # the log's first event: the first staff account opened
+    rows = StoredRows(database_url)  # garbled without the key: AES-GCM's tag no longer matches
+    rows.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = 1",
+                 b"garbled", rows.key(first))
+    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    broken = CliRunner().invoke(main, ["verify"])
+    assert broken.exit_code == 1 and f"BROKEN {first} at version 1" in broken.output
 
 
 def test_tampering_with_one_case_leaves_the_others_intact(case_with_history, database_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +19,6 @@ from domain.demand import Demand
 from domain.deployment import Deployment
 from projections import all_views
 from projections.cases import cases
-from projections.core import View
 from projections.processor import Processor, create_tables, rebuild
 from tests.conftest import Clock
 from tests.support.views import fresh_rebuild, rollup_rows, rows_of
@@ -212,7 +212,7 @@ def test_a_failed_batch_is_logged_and_retried_and_the_worker_carries_on(
             raise OSError("disk I/O error")
         return live.handlers[Demand.Raised](row, event)
 
-    flaky = View(live.name, live.table, live.key, {**live.handlers, Demand.Raised: raised_once})
+    flaky = replace(live, handlers={**live.handlers, Demand.Raised: raised_once})
     monkeypatch.setattr(projection_worker, "RETRY_SECONDS", 0.05)
     stop = threading.Event()
     with capture_logs() as logs:
