@@ -15,13 +15,13 @@ import structlog
 from sqlalchemy import Engine, select
 
 from api.compose import Runtime
-from api.web.errors import UNAVAILABLE
 from domain.application import Minqing, Recorded, retried
 from domain.demand import CLOSED
 from domain.errors import DomainError
 from projections.cases import cases
 from projections.queries import notices_to_take_down
 from workers.logs import configure as configure_logs
+from workers.rounds import repeat
 from workers.signals import stop_on_signals
 
 log = structlog.get_logger("minqing.worker.deadlines")
@@ -59,18 +59,13 @@ def sweep(app: Minqing, engine: Engine) -> Counter[str]:
 
 def run(app: Minqing, engine: Engine, stop: threading.Event, *, every: float = SWEEP_SECONDS) -> None:
     """Sweep every `every` seconds until `stop` is set."""
-    log.info("deadline_worker_started", every_seconds=every)
-    while not stop.is_set():
-        try:
-            done = sweep(app, engine)
-            if sum(done.values()):
-                log.info("deadlines_swept", **done)
-        except UNAVAILABLE as error:  # what was recorded stays recorded; the next sweep does the rest
-            log.warning("database_unavailable", error=str(error).splitlines()[0], retry_in_seconds=every)
-        except Exception:
-            log.exception("sweep_failed")
-        stop.wait(every)
-    log.info("deadline_worker_stopped")
+
+    def sweep_round() -> None:
+        done = sweep(app, engine)
+        if sum(done.values()):
+            log.info("deadlines_swept", **done)
+
+    repeat(sweep_round, stop, every=every, name="deadline", log=log)
 
 
 @click.command("deadlines")

@@ -9,9 +9,9 @@ import click
 import structlog
 
 from api.compose import Runtime
-from api.web.errors import UNAVAILABLE
 from projections.sealed_log import Sealer
 from workers.logs import configure as configure_logs
+from workers.rounds import repeat
 from workers.signals import stop_on_signals
 
 log = structlog.get_logger("minqing.worker.seal")
@@ -20,17 +20,12 @@ SEAL_SECONDS = 5.0
 
 def run(sealer: Sealer, stop: threading.Event, *, every: float = SEAL_SECONDS) -> None:
     """Seal every `every` seconds until `stop` is set."""
-    log.info("seal_worker_started", every_seconds=every)
-    while not stop.is_set():
-        try:
-            for head in sealer.seal():
-                log.info("tree_head_signed", tree_size=head.tree_size, root_hash=head.root_hash.hex())
-        except UNAVAILABLE as error:  # what was sealed stays sealed; the next round does the rest
-            log.warning("database_unavailable", error=str(error).splitlines()[0], retry_in_seconds=every)
-        except Exception:
-            log.exception("seal_failed")
-        stop.wait(every)
-    log.info("seal_worker_stopped")
+
+    def seal_round() -> None:
+        for head in sealer.seal():
+            log.info("tree_head_signed", tree_size=head.tree_size, root_hash=head.root_hash.hex())
+
+    repeat(seal_round, stop, every=every, name="seal", log=log)
 
 
 @click.command("seal")
