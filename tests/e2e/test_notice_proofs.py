@@ -112,16 +112,19 @@ def test_the_proof_reveals_no_name_phone_or_private_text_only_commitments_to_the
 
 
 def tampered(proof: Any) -> dict[str, Any]:
-    """Each way a proof can be tampered with, by name: the notice's text, the text inside its leaf, another
-    leaf's content, a leaf left out, the head's signature."""
+    """Each way a proof can be tampered with, by name: the notice's text, the text inside its leaf (and the
+    notice's to match), another leaf's content, a leaf left out, the head's signature."""
     variants: dict[str, Any] = {}
+    changed_text = proof["notice"]["text"] + "（已改 changed）"
     changed = copy.deepcopy(proof)
-    changed["notice"]["text"] = "决议 安装路灯2盏"
+    changed["notice"]["text"] = changed_text
     variants["notice text"] = changed
     changed = copy.deepcopy(proof)
     posted = next(leaf for leaf in changed["leaves"] if '"Publicized"' in leaf["content"])
-    posted["content"] = posted["content"].replace("12盏", "2盏")
-    changed["notice"]["text"] = changed["notice"]["text"].replace("12盏", "2盏")
+    content = json.loads(posted["content"])
+    content["public"]["details"]["text"] = changed_text
+    posted["content"] = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    changed["notice"]["text"] = changed_text
     variants["leaf text"] = changed
     changed = copy.deepcopy(proof)
     first = changed["leaves"][0]

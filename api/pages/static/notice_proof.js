@@ -178,7 +178,7 @@ const MinqingProof = (() => {
     document.getElementById("key-id").textContent = key.key_id;
     const head = proof.head;
     document.getElementById("head").textContent = fill(texts.head, {size: head.tree_size,
-      root: head.root_hash, at: head.signed_at});
+      root: head.root_hash, at: moment(head.signed_at)});
     download(document.getElementById("download-proof"), `notice-proof-${head.tree_size}.json`, proof);
     download(document.getElementById("download-head"), `head-${head.tree_size}.json`, head);
     let report;
@@ -188,10 +188,31 @@ const MinqingProof = (() => {
     const ok = report.checks.every((c) => c.ok);
     say(ok ? texts.proved : texts.failed, !ok);
     document.getElementById("timeline").replaceChildren(...report.timeline.map((step) => {
-      const details = Object.entries(step.details).filter(([, v]) => v !== null && v !== "")
-        .map(([k, v]) => `${k}: ${v}`).join("; ");
-      return element("li", `${step.occurred_at.slice(0, 16).replace("T", " ")} ${step.what} ${details}`);
+      const item = element("li");
+      const time = element("time", moment(step.occurred_at));
+      time.dateTime = step.occurred_at;
+      item.append(time, " ", element("span", sentence(step), "text"));
+      return item;
     }));
+  }
+
+  // A proved public fact in words: its name, then its details in a fixed order, each in the page's words.
+  const ORDER = ["step", "round", "body", "kind", "outcome", "category", "track", "template", "channel",
+                 "to_cell_id", "rating", "percent", "summary", "text", "explanation", "ends_at"];
+  const moment = (iso) => new Intl.DateTimeFormat(texts.locale,
+    {timeZone: texts.zone, dateStyle: "medium", timeStyle: "short"}).format(new Date(iso));
+  function sentence(step) {
+    const parts = [texts.whats[step.what] || step.what];
+    for (const key of ORDER) {
+      const value = step.details[key];
+      if (value === undefined || value === null || value === "") continue;
+      const words = texts.words[`${key}:${step.what}`] || texts.words[key];
+      if (key === "round") parts.push(fill(texts.round, {round: value}));
+      else if (key === "percent") parts.push(`${value}%`);
+      else if (key === "ends_at") parts.push(fill(texts.until, {ends: moment(value)}));
+      else parts.push(words ? (words[value] ?? String(value)) : String(value));
+    }
+    return parts.join(" · ");
   }
 
   document.getElementById("heads-form").addEventListener("submit", async (event) => {
@@ -210,7 +231,7 @@ const MinqingProof = (() => {
       show(out, checks);
       const ok = checks.every((c) => c.ok);
       result.textContent = ok ? fill(texts.grew, {first: heads[0].tree_size, second: heads[1].tree_size})
-                              : texts.failed;
+                              : texts.notGrown;
       result.className = ok ? "check-ok" : "check-failed";
     } catch (error) {
       out.replaceChildren();
