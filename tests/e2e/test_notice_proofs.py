@@ -61,6 +61,7 @@ def public_key(api: Api) -> bytes:
 
 
 def proof_of(api: Api, case: UUID) -> Any:
+    api.runtime.wait_for_views(api.head(), ["notice_board"])  # the proof is of a notice on the board
     response = api.get(f"/api/v1/public/notices/{case}/{NOTICE}/proof", s.NO_TOKEN)
     assert response.status_code == 200, response.text
     return response.json()
