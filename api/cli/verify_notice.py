@@ -67,8 +67,10 @@ def _key(given: str | None, server: str | None) -> bytes | None:
 
 
 def _looks_like_key(text: str) -> bool:
+    """Whether an option's value is a key itself rather than the name of a file holding one."""
     stripped = text.strip()
-    return len(stripped) == 64 and all(c in "0123456789abcdefABCDEF" for c in stripped)
+    hex_key = len(stripped) == 64 and all(c in "0123456789abcdefABCDEF" for c in stripped)
+    return hex_key or stripped.startswith(("-----BEGIN", "{"))
 
 
 def _show(checks: list[Check]) -> None:

@@ -205,8 +205,15 @@ def test_a_resident_checks_a_notice_and_two_saved_heads_with_the_cli_against_a_r
 
         saved = tmp_path / "proof.json"
         saved.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
-        pinned = run_cli("verify-notice", str(saved), "--public-key", f"{base}/api/v1/log/public-key")
-        assert pinned.returncode == 0, pinned.stderr
+        pem = tmp_path / "minqing.pem"
+        pem.write_text(fetched(f"{base}/api/v1/log/public-key")["pem"], encoding="utf-8")
+        keys = (f"{base}/api/v1/log/public-key", str(pem), pem.read_text(), proof["public_key"]["public_key"])
+        for key in keys:  # a URL, a PEM file, PEM text, hex
+            pinned = run_cli("verify-notice", str(saved), "--public-key", key)
+            assert pinned.returncode == 0, pinned.stderr
+            assert "未指定公钥" not in pinned.stdout
+        unpinned = run_cli("verify-notice", str(saved))
+        assert unpinned.returncode == 0 and "未指定公钥" in unpinned.stdout
         for name, variant in tampered(proof).items():
             bad = tmp_path / f"{name}.json"
             bad.write_text(json.dumps(variant, ensure_ascii=False), encoding="utf-8")
