@@ -15,7 +15,9 @@ import click
 
 from api import i18n
 from api.i18n import gettext as _
-from api.notice_texts import said
+from api.names import Names
+from api.notice_texts import fact_said, moment, said, timeline_words
+from api.settings import Settings
 from domain.notice_proof import Check, ProofUnreadable, public_key_of, raw_key, verify, verify_heads
 from domain.seal import SignedHead, key_id
 
@@ -102,16 +104,17 @@ def verify_notice(source: str, public_key: str | None, lang: str) -> None:
             click.echo(_("No key was given: the key in the proof itself was used, so only its id, compared "
                          "with the published one, ties the proof to this log"))
         head = report.head
+        words = timeline_words(Names(Settings().load_deployment()))   # words only: the checks need none
+        zone = str(words["zone"])
         click.echo(_("Signed tree head: {size} events, root {root}, signed at {at}")
-                   .format(size=head.tree_size, root=head.root_hash.hex(), at=head.signed_at))
+                   .format(size=head.tree_size, root=head.root_hash.hex(), at=moment(head.signed_at, zone)))
         _show(report.checks)
         if not report.ok:
             click.echo(_("The proof does not hold: this notice cannot be trusted as published"), err=True)
             sys.exit(1)
         click.echo(_("The case's public timeline, as the proof shows it:"))
         for step in report.timeline:
-            details = ", ".join(f"{k}={v}" for k, v in step["details"].items() if v not in (None, ""))
-            click.echo(f"  v{step['version']:<3} {step['occurred_at']}  {step['what']}  {details}".rstrip())
+            click.echo(f"  {moment(step['occurred_at'], zone)}  {fact_said(step, words)}")
 
 
 def _head(source: str) -> SignedHead:

@@ -197,13 +197,11 @@ const MinqingProof = (() => {
   }
 
   // A proved public fact in words: its name, then its details in a fixed order, each in the page's words.
-  const ORDER = ["step", "round", "body", "kind", "outcome", "category", "track", "template", "channel",
-                 "to_cell_id", "rating", "percent", "summary", "text", "explanation", "ends_at"];
   const moment = (iso) => new Intl.DateTimeFormat(texts.locale,
     {timeZone: texts.zone, dateStyle: "medium", timeStyle: "short"}).format(new Date(iso));
   function sentence(step) {
     const parts = [texts.whats[step.what] || step.what];
-    for (const key of ORDER) {
+    for (const key of texts.order) {
       const value = step.details[key];
       if (value === undefined || value === null || value === "") continue;
       const words = texts.words[`${key}:${step.what}`] || texts.words[key];
