@@ -179,6 +179,13 @@ def verify(app: Minqing, aggregate_id: UUID | None = None,
     return result
 
 
+def _same_state(app: Minqing, replayed: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """Whether a replayed aggregate's state is the stored snapshot's, once it went through the same
+    transcoding (a tuple is stored as a list, for one)."""
+    transcoder = app.mapper.transcoder
+    return bool(transcoder.decode(transcoder.encode(replayed)) == stored)
+
+
 def _check_snapshots(app: Minqing, chains: _Chains, result: Verification) -> None:
     """Each stored snapshot of an intact aggregate must be its events replayed to the snapshot's version: a
     snapshot is what loading starts from, so a replaced one would change the state every reader sees."""
@@ -197,7 +204,8 @@ def _check_snapshots(app: Minqing, chains: _Chains, result: Verification) -> Non
             else:
                 events = app.events.get(aggregate_id, lte=version)
                 replayed = replay(None, (e for e in events if isinstance(e, ChainedAggregate.Event)))
-                if replayed is None or type(snapshot).take(replayed).state != snapshot.state:
+                taken = None if replayed is None else type(snapshot).take(replayed)
+                if taken is None or not _same_state(app, taken.state, snapshot.state):
                     problem = f"the snapshot at version {version} differs from its events replayed: replaced"
                 else:
                     continue

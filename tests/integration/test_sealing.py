@@ -285,6 +285,20 @@ def test_a_replaced_snapshot_is_detected(log: Log, clock: Clock) -> None:
     assert "differs from its events replayed: replaced" in found[0][2]
 
 
+def test_the_snapshots_of_a_household_and_an_account_replay_to_what_they_hold(log: Log) -> None:
+    household = log.app.register_household(actor="wang.worker", cell_id=CELL, address="东村一组1号",
+                                           categories=["hardship"]).id
+    for n in range(100):
+        log.app.recategorise_household(household, actor="wang.worker",
+                                       categories=["hardship", "elderly_alone"] if n % 2 else ["hardship"])
+    for _ in range(50):
+        log.app.grant_role(actor="admin", username="zhao.worker", role="reviewer", cell_id=CELL)
+        log.app.revoke_role(actor="admin", username="zhao.worker", role="reviewer", cell_id=CELL)
+    log.sealer.seal()
+    result = log.app.verify(sealed=log.record)
+    assert result.intact and result.snapshots == 2
+
+
 def test_a_case_s_leaves_are_proved_included_under_the_latest_head(log: Log, clock: Clock) -> None:
     demand_id = case(log.app, clock)
     case(log.app, clock)
