@@ -27,6 +27,7 @@ from domain.seal import SignedHead, public_key_bytes
 from tests.conftest import add_staff
 from tests.e2e import support as s
 from tests.e2e.support import ROOT, Api, minqing, serving
+from tests.integration.test_tamper import StoredRows
 from workers import seal as seal_worker
 
 NOTICE = "resolution-1-1"
@@ -236,3 +237,14 @@ def test_a_resident_checks_a_notice_and_two_saved_heads_with_the_cli_against_a_r
         heads[1].write_text(json.dumps(forged), encoding="utf-8")
         refused = run_cli("verify-heads", str(heads[0]), str(heads[1]), "--server", base)
         assert refused.returncode == 1 and "✗" in refused.stderr
+
+
+def test_a_notice_whose_case_lost_a_sealed_event_in_the_database_no_longer_proves_complete(
+        api: Api, database_url: str) -> None:
+    case = noticed_case(api.app)
+    api.runtime.sealer().seal()
+    api.runtime.wait_for_views(api.head(), ["notice_board"])  # the board holds the notice first
+    StoredRows(database_url).delete(case, 2)  # the triage, deleted in SQL after it was sealed
+    report = notice_proof.verify(proof_of(api, case), public_key(api))
+    assert {c.name for c in report.checks if not c.ok} == {"complete"}
+    assert [step["what"] for step in report.timeline][:2] == ["Raised", "Discussed"]
