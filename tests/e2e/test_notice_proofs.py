@@ -76,11 +76,16 @@ def test_a_notice_is_not_yet_sealed_until_the_next_seal_and_then_names_the_first
                       headers={"Accept-Language": "zh-CN"})
     assert (waiting.status_code, s.problem_type(waiting)) == (404, "/problems/not-found")
     assert "尚未封存" in waiting.json()["detail"]
+    for page in ("/notices", f"/notices/{case}/{NOTICE}/verify"):
+        assert "尚未封存：几分钟内即可核验" in api.get(page, s.NO_TOKEN).text
     first = api.runtime.sealer().seal()[-1]
     api.app.add_note(case, actor=s.WORKER, text="封存之后的记录")
     later = api.runtime.sealer().seal()[-1]
     assert later.tree_size > first.tree_size
     assert board_entry(api, case)["sealed_under"] == first.as_json()
+    board = api.get("/notices", s.NO_TOKEN, headers={"Accept-Language": "en"}).text
+    assert f"under the signed tree head of {first.tree_size} events" in board
+    assert f'href="/notices/{case}/{NOTICE}/verify"' in board
     proof = proof_of(api, case)
     assert proof["head"] == first.as_json()
     assert [leaf["version"] for leaf in proof["leaves"]] == list(range(1, len(proof["leaves"]) + 1))

@@ -237,5 +237,5 @@ const MinqingProof = (() => {
       result.className = "check-failed";
     }
   });
-  checkNotice();
+  if (page.dataset.proof) checkNotice();  // a notice not yet sealed has no proof to check yet
 })();
