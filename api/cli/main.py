@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from api import auth, i18n
 from api import backup as backups
+from api.cli.verify_notice import verify_heads_command, verify_notice
 from api.compose import Runtime, analyze_store, initialise
 from api.demo.history import write_history
 from api.demo.load import DEMO_UNITS, WrongDeployment, already_loaded, load_demo
@@ -301,6 +302,8 @@ def worker() -> None:
 worker.add_command(projection_worker.main)
 worker.add_command(deadline_worker.main)
 worker.add_command(seal_worker.main)
+main.add_command(verify_notice)
+main.add_command(verify_heads_command)
 
 
 @main.group("projections")

@@ -16,7 +16,18 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from api import i18n
-from api.pages import cases, dashboards, households, public, queue, raise_demand, session, signin, trace
+from api.pages import (
+    cases,
+    dashboards,
+    households,
+    notice_proofs,
+    public,
+    queue,
+    raise_demand,
+    session,
+    signin,
+    trace,
+)
 from api.pages.forms import CsrfRefused, local_path, see_other
 from api.pages.render import render
 from api.pages.session import SignInRequired
@@ -58,6 +69,7 @@ def install(app: FastAPI) -> None:
     app.include_router(cases.router)
     app.include_router(households.router)
     app.include_router(public.router)
+    app.include_router(notice_proofs.router)
     app.include_router(dashboards.router)
     app.include_router(trace.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

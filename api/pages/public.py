@@ -10,6 +10,7 @@ or a phone number: the notices, the timeline (`domain.public`) and the objection
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -38,6 +39,7 @@ from domain.demand import RATINGS, Demand
 from domain.masking import masked
 from domain.public import PublicStep, public_timeline
 from projections import queries
+from projections.notice_seals import sealed_under
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,8 +59,11 @@ def board_page(request: Request, rt: Runtime, *, ended: bool, cell: str | None,
             page = queries.ended_notices(conn, cells=cells, limit=NOTICES, cursor=cursor)
         else:
             page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=NOTICES, cursor=cursor)
+        heads = sealed_under(conn, page.items)  # the signed head each was published under
     by_cell: dict[str, list[dict[str, Any]]] = {}
-    for notice in masked(page.items):  # a number typed into a notice's text is masked, as the API's is
+    for notice, head in zip(masked(page.items), heads, strict=True):  # texts masked, as the API does
+        notice["sealed_under"] = head
+        notice["sealed_at"] = datetime.fromisoformat(head["signed_at"]) if head else None
         by_cell.setdefault(notice["cell_id"], []).append(notice)
     return render(request, "notices.html", ended=ended, by_cell=by_cell, page=page, cell=cell or "",
                   now=rt.app.clock(), cells=Names(deployment).cell_options(deployment.cells))

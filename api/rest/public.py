@@ -22,6 +22,7 @@ from domain.errors import NotFound
 from domain.masking import mask_text
 from domain.public import public_timeline
 from projections import queries
+from projections.notice_seals import sealed_under
 from projections.paging import Page
 
 router = APIRouter(prefix="/api/v1", tags=["public"])
@@ -39,7 +40,8 @@ Public = Annotated[Runtime, Depends(limited)]
 def notices(rt: Public, cell: str | None = None, ended: bool = False, limit: Limit = 50,
             offset: Offset = 0, cursor: Cursor = None) -> Any:
     """The public notice board: notices still up (or, with `ended=true`, those taken down once their
-    period was over), with the digest of the case history behind each."""
+    period was over), with the digest of the case history behind each and `sealed_under`, the signed tree
+    head it was published under (null until the next seal; its proof is at `…/proof`)."""
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:
         if ended:
@@ -47,7 +49,10 @@ def notices(rt: Public, cell: str | None = None, ended: bool = False, limit: Lim
         else:
             page = queries.active_notices(conn, now=rt.app.clock(), cells=cells, limit=limit, offset=offset,
                                           cursor=cursor)
-    return listing(page, masked=True)  # the public sees no one's personal data
+        heads = sealed_under(conn, page.items)
+    body = listing(page, masked=True)  # the public sees no one's personal data
+    body["items"] = [{**item, "sealed_under": head} for item, head in zip(body["items"], heads, strict=True)]
+    return body
 
 
 @router.post("/public/demands", status_code=201, response_model=Receipt)

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import pages
 from api.compose import Runtime
 from api.i18n import gettext
-from api.rest import audit, demands, deployment, households, operations, public, sealing, views
+from api.rest import audit, demands, deployment, households, notice_proofs, operations, public, sealing, views
 from api.settings import Settings
 from api.web import errors
 from api.web.bodysize import BodySizeLimit
@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, *, embedded_workers: bool = Fal
                                    swagger_css_url=f"{swagger}/swagger-ui.css",
                                    swagger_favicon_url=f"{swagger}/favicon-32x32.png")
     errors.install(app, pages.error_page)
-    for module in (demands, households, views, audit, public, sealing, operations, deployment):
+    for module in (demands, households, views, audit, public, sealing, notice_proofs, operations,
+                   deployment):
         app.include_router(module.router)
     pages.install(app)
     app.add_middleware(IdempotentPosts)
