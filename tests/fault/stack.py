@@ -1,4 +1,4 @@
-"""Minqing as it is deployed, in real processes on loopback: two API processes and both workers on a
+"""Minqing as it is deployed, in real processes on loopback: two API processes and the three workers on a
 PostgreSQL schema of its own, or the embedded `minqing serve` on a SQLite file of its own."""
 
 from __future__ import annotations
@@ -88,18 +88,19 @@ def postgres_schema() -> Iterator[str]:
 
 @contextmanager
 def on_postgres(database_url: str, logdir: Path) -> Iterator[Stack]:
-    """`minqing api` twice (two processes, each on its own port), the projection worker and the
-    deadline watcher; all stopped with SIGTERM afterwards."""
+    """`minqing api` twice (two processes, each on its own port), the projection worker, the deadline
+    watcher and the sealer; all stopped with SIGTERM afterwards."""
     env = environment(database_url)
     tokens = prepared(env)
     ports = [free_port(), free_port()]
     stack = Stack(env, [f"http://127.0.0.1:{port}" for port in ports], tokens, Processes(),
-                  ["api-1", "api-2"], ["projections", "deadlines"])
+                  ["api-1", "api-2"], ["projections", "deadlines", "seal"])
     try:
         for name, port in zip(stack.apis, ports, strict=True):
             stack.processes.start(name, env, logdir, "api.cli", "api", "--port", str(port))
         stack.processes.start("projections", env, logdir, "workers.projections")
         stack.processes.start("deadlines", env, logdir, "workers.deadlines", "--every", "1")
+        stack.processes.start("seal", env, logdir, "workers.seal", "--every", "1")
         stack.wait_until_answering()
         yield stack
     finally:

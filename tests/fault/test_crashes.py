@@ -8,6 +8,7 @@ asks. The run happens once per store; each test checks one thing the store must 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -87,7 +88,7 @@ def crashed(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 def test_processes_are_killed_at_least_five_times_and_restarted(crashed: Crashed) -> None:
     assert len(crashed.kills) >= 5, crashed.judged.report
     if crashed.store == "postgres":  # each API process and each worker
-        assert set(crashed.kills) == {"api-1", "api-2", "projections", "deadlines"}, crashed.judged.report
+        assert set(crashed.kills) == {"api-1", "api-2", "projections", "deadlines", "seal"}, crashed.judged.report
 
 
 def test_no_acknowledged_write_is_lost_and_nothing_is_stored_twice(crashed: Crashed) -> None:
@@ -112,6 +113,13 @@ def test_a_request_sent_again_with_its_key_gets_the_first_answer_back(crashed: C
 def test_every_hash_chain_is_intact(crashed: Crashed) -> None:
     code, output = crashed.judged.verify
     assert code == 0, output
+
+
+def test_the_log_was_sealed_through_the_crashes_and_only_grew(crashed: Crashed) -> None:
+    code, output = crashed.judged.verify
+    sealed = re.search(r"(\d+) events sealed under signed heads", output)
+    assert code == 0 and sealed is not None and int(sealed[1]) > 0, output
+    assert "the log only grew since it was sealed" in output
 
 
 def test_the_views_equal_a_fresh_rebuild(crashed: Crashed) -> None:
