@@ -126,3 +126,11 @@ def test_too_many_public_requests_from_one_client_are_refused_for_a_while(start_
     # a full minute weighs on the next one too (the limit counts the last 60 s): at most two minutes
     assert 1 <= int(refused.headers["retry-after"]) <= 120
     assert api.get("/api/v1/demands", s.WORKER).status_code == 200   # staff routes are not limited
+
+
+def test_a_residents_progress_page_links_each_notice_of_the_case_to_its_verify_page(api: Api) -> None:
+    case = s.notice_up(api.app)
+    receipt = api.app.demand(case).receipt
+    page = api.get(f"/track/{receipt}", s.NO_TOKEN, headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200
+    assert f'href="/notices/{case}/resolution-1-1/verify">校验</a>' in page.text
