@@ -1,7 +1,7 @@
 """The public `notice_board` view: one row per notice posted (公示), with no personal data — only what
-was posted, how many objections it drew, whether it is still up and the digest of the case history
-behind it. The board's pages read the notices still up, newest first, through an index; the case's
-category and grid cell are read from `view_cases`."""
+was posted, how many objections it drew and whether it is still up (what proves a notice to the public
+is its proof in the sealed log, domain/notice_proof.py). The board's pages read the notices still up,
+newest first, through an index; the case's category and grid cell are read from `view_cases`."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ notice_board = Table(
     Column("ends_at", UTCDateTime, nullable=False),
     Column("ended", Boolean, nullable=False),             # taken down
     Column("objections", Integer, nullable=False),
-    Column("history_digest", String(64), nullable=False),
     Column("version", Integer, nullable=False),           # the case's version that posted it
     # The board (notices up, newest first) and the notices whose period is over, each read by its index.
     Index("ix_view_notice_board_up", "ended", "posted_at"),
@@ -41,7 +40,7 @@ def _posted(_: Row | None, e: Demand.Publicized) -> Row:
     return {"key": notice_key(e), "case_id": id_text(e.originator_id), "notice_id": e.notice_id,
             "kind": e.kind, "step": e.step, "text": e.text, "channels": e.channels,
             "posted_at": e.occurred_at, "ends_at": e.ends_at, "ended": False, "objections": 0,
-            "history_digest": e.chain, "version": e.originator_version}
+            "version": e.originator_version}
 
 
 @needs_row

@@ -419,7 +419,7 @@ def _notice_rows() -> Any:
     """The notice board's rows with the category and cell of the case behind each."""
     n = notice_board.c
     return (select(n.case_id, n.notice_id, n.kind, n.step, n.text, n.channels, n.posted_at, n.ends_at,
-                   n.ended, n.objections, n.history_digest, n.version, cases.c.category, cases.c.cell_id)
+                   n.ended, n.objections, n.version, cases.c.category, cases.c.cell_id)
             .join(cases, cases.c.id == n.case_id))
 
 

@@ -40,8 +40,9 @@ Public = Annotated[Runtime, Depends(limited)]
 def notices(rt: Public, cell: str | None = None, ended: bool = False, limit: Limit = 50,
             offset: Offset = 0, cursor: Cursor = None) -> Any:
     """The public notice board: notices still up (or, with `ended=true`, those taken down once their
-    period was over), with the digest of the case history behind each and `sealed_under`, the signed tree
-    head it was published under (null until the next seal; its proof is at `…/proof`)."""
+    period was over), each with `sealed_under`, the signed tree head it was published under (null until
+    the next seal): its proof, which anyone can check with the log's public key, is at `…/proof`. (The
+    case's chain digest is not shown: it covers personal data, so nobody outside could check it.)"""
     cells = rt.app.deployment.subtree(cell) if cell else None
     with rt.reader.connect() as conn:
         if ended:

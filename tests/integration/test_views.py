@@ -54,7 +54,7 @@ def test_a_street_light_case_through_four_deliberations_shows_in_every_view(
         query = notice_board.select().where(notice_board.c.case_id == str(case))
         board = conn.execute(query).mappings().one()
     assert not board["ended"] and board["text"] == "决议：安装路灯12盏"
-    assert board["history_digest"] == app.history(case)[-1].chain
+    assert board["version"] == app.history(case)[-1].version
 
     clock.advance(days=8)
     app.resolve(case, actor="wang.worker", summary="12 lights installed")
