@@ -175,7 +175,7 @@ def moment_of(name: str, value: str | None) -> datetime | None:
         at = None
     if at is None or at.tzinfo is None:
         raise errors.InvalidInput("{value} is not an ISO date and time with its time zone, e.g. "
-                                  "2026-09-01T18:00:00+08:00", fields=(name,), value=value)
+                                  "2026-09-01T18:00:00+08:00", fields=(f"query.{name}",), value=value)
     return at
 
 

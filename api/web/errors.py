@@ -158,8 +158,9 @@ def install(app: FastAPI, error_page: ErrorPage) -> None:
     async def domain_error(request: Request, error: errors.DomainError) -> Response:
         status = status_of(error)
         title, detail = described(error, request.app.state.runtime.app.deployment)
-        named = ({"errors": [{"path": f"body.{field}", "message": detail, "type": error.code}
-                             for field in error.fields]} if error.fields else {})
+        # A field is the request body's unless the error names where it is (`query.as_of`).
+        named = ({"errors": [{"path": field if "." in field else f"body.{field}", "message": detail,
+                              "type": error.code} for field in error.fields]} if error.fields else {})
         challenge = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
         return answer(request, status, error.code, title, detail, challenge, **named)
 

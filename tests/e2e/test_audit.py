@@ -120,6 +120,7 @@ def test_an_as_of_or_known_at_time_must_be_an_iso_time_with_a_zone(api: Api) -> 
                 response = api.get(path, **{name: value})
                 assert (response.status_code, s.problem_type(response)) == (422, "/problems/invalid-input")
                 assert value in response.json()["detail"] and "时区" in response.json()["detail"]
+                assert [e["path"] for e in response.json()["errors"]] == [f"query.{name}"]
     english = api.get(f"/api/v1/demands/{case}", as_of="yesterday", headers={"Accept-Language": "en"})
     assert "is not an ISO date and time with its time zone" in english.json()["detail"]
 
