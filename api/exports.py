@@ -79,8 +79,8 @@ NAMED: dict[str, Callable[[Names, Any], str]] = {
     "missed_deadline": missed_deadline,
     "escalation": escalation,
     "accountability_flag": accountability_flag,
-    # a time held, as the trace gives it in whole days and hours
-    "duration": lambda names, held: i18n.duration(timedelta(days=held["days"], hours=held["hours"])),
+    # a time held, from the trace's hours: days and hours, or hours and minutes under a day
+    "duration": lambda names, hours: i18n.duration(timedelta(hours=hours)),
 }
 
 

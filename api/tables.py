@@ -178,7 +178,7 @@ def trace_rows(found: dict[str, Any], names: Names) -> list[dict[str, Any]]:
     rows = []
     for period in named_trace(found, names)["periods"]:
         rows.append({"kind": kinds[period["kind"]], "holder": period["holder_name"], "from": period["from"],
-                     "to": period["to"], "duration": period["duration"], "hours": period["hours"],
+                     "to": period["to"], "duration": period["hours"], "hours": period["hours"],
                      "detail": None})
     for missed in found["deadlines_missed"]:
         rows.append({"kind": _("Deadline missed"), "holder": names.term("deadline", missed["deadline"]),

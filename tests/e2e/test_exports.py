@@ -92,4 +92,7 @@ def test_the_trace_exports_as_csv_and_xlsx_with_the_same_rows(api: Api) -> None:
     assert kinds.count("上报") == len(as_json["escalations"]) == 1
     assert [row["说明"] for row in as_csv if row["事项"] == "问责标记"] == ["未按时响应"]
     assert sum(kind in ("承办人", "责任网格", "所处步骤") for kind in kinds) == len(as_json["periods"])
+    for row in (r for r in as_csv if r["事项"] in ("承办人", "责任网格", "所处步骤")):  # held as long as said
+        hours, held = float(row["小时"].replace(",", "")), row["历时"]
+        assert ("天" in held) == (hours >= 24) and ("分钟" in held) == (hours < 24), (hours, held)
     assert datetime.strptime(as_csv[0]["起"], "%Y年%m月%d日 %H:%M")
