@@ -13,11 +13,9 @@ from api.i18n import gettext as _
 from api.names import Names
 from api.notice_texts import check_titles, problems, timeline_words
 from api.pages.render import render
+from api.rest.notice_proofs import notice_and_head
 from api.web.deps import RuntimeDep
-from domain import errors
 from domain.masking import masked
-from projections import queries
-from projections.notice_seals import heads_of_notices
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,11 +38,6 @@ def verify_notice(case_id: UUID, notice_id: Annotated[str, Path(max_length=80)],
                   rt: RuntimeDep) -> Response:
     """A notice's proof, checked in the browser: each check's result, the public key's id to compare with
     the one published on paper, the case's public timeline read from the proved events."""
-    with rt.reader.connect() as conn:
-        notice = queries.notice(conn, case_id, notice_id, now=rt.app.clock())
-        if notice is None:
-            raise errors.NotFound("case {case} has no notice {notice}", case=case_id, notice=notice_id)
-        posted = (str(case_id), int(notice["version"]))
-        head = heads_of_notices(conn, [posted]).get(posted)
+    notice, head = notice_and_head(rt, case_id, notice_id)
     return render(request, "notice_verify.html", notice=masked(notice), head=head,
                   texts=page_texts(Names(rt.app.deployment)))

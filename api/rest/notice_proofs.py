@@ -15,22 +15,29 @@ from api.rest.sealing import sealed_log
 from domain import errors, notice_proof
 from domain.chain import ChainedAggregate
 from domain.masking import mask_text
+from domain.seal import SignedHead
 from projections import queries
 from projections.notice_seals import heads_of_notices
 
 router = APIRouter(prefix="/api/v1/public/notices", tags=["public"])
 
 
-def proof_of_notice(rt: Runtime, case_id: UUID, notice_id: str) -> dict[str, Any]:
-    """The proof of a notice on the board under the head it was published under; NotFound for a notice not
-    on the board, or one posted since the last seal (its proof follows at the next)."""
-    sealed = sealed_log(rt.sealed)
+def notice_and_head(rt: Runtime, case_id: UUID, notice_id: str) -> tuple[dict[str, Any], SignedHead | None]:
+    """A notice on the board and the signed head it was published under (None until the next seal);
+    NotFound for a notice not on the board."""
     with rt.reader.connect() as conn:
         notice = queries.notice(conn, case_id, notice_id, now=rt.app.clock())
         if notice is None:
             raise errors.NotFound("case {case} has no notice {notice}", case=case_id, notice=notice_id)
         posted = (str(case_id), int(notice["version"]))
-        head = heads_of_notices(conn, [posted]).get(posted)
+        return notice, heads_of_notices(conn, [posted]).get(posted)
+
+
+def proof_of_notice(rt: Runtime, case_id: UUID, notice_id: str) -> dict[str, Any]:
+    """The proof of a notice on the board under the head it was published under; NotFound for a notice not
+    on the board, or one posted since the last seal (its proof follows at the next)."""
+    sealed = sealed_log(rt.sealed)
+    notice, head = notice_and_head(rt, case_id, notice_id)
     if head is None:
         raise errors.NotFound("the notice {notice} is not yet sealed: its proof follows within minutes",
                               notice=notice_id)
