@@ -98,6 +98,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
 
 
 @pytest.fixture
+def other_database_url(database_url: str, tmp_path) -> Iterator[str]:
+    """A second, empty database of the same kind as `database_url` (to restore or copy into)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'other.db'}"
+        return
+    with fresh_schema() as schema:
+        yield f"{POSTGRES_URL}?schema={schema}"
+
+
+@pytest.fixture
 def open_app(database_url: str, deployment: Deployment, clock: Clock) -> Iterator[Callable[[], Minqing]]:
     """Opens Applications on the test's database (tables created once), closing them afterwards."""
     settings = Settings(database_url=database_url)

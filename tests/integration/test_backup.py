@@ -11,7 +11,7 @@ import sqlite3
 import stat
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -28,7 +28,7 @@ from api.settings import Settings
 from domain.application import Minqing
 from projections import all_views
 from projections.db import make_engine
-from tests.conftest import POSTGRES_URL, add_staff, fresh_schema
+from tests.conftest import POSTGRES_URL, add_staff
 from tests.e2e import support as s
 
 
@@ -38,15 +38,6 @@ def minqing(database_url: str, *args: str, **env: str) -> Result:
         result.output)  # refusals are messages, never tracebacks
     return result
 
-
-@pytest.fixture
-def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same kind as `database_url`, to restore into."""
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'restored.db'}"
-        return
-    with fresh_schema() as schema:
-        yield f"{POSTGRES_URL}?schema={schema}"
 
 
 @pytest.fixture

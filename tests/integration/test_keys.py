@@ -6,7 +6,6 @@ backup restored into a new store under a new key is the key's rotation."""
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from api.cli import main
 from api.keys import CIPHER_KEY_FILE
 from api.settings import Settings
 from projections.db import make_engine
-from tests.conftest import POSTGRES_URL, fresh_schema
 from tests.e2e import support as s
 
 PHONE = "13912345678"
@@ -70,14 +68,6 @@ def initialised(database_url: str, keys: Path) -> Result:
         app.close()
     return done
 
-
-@pytest.fixture
-def another_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    if database_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'another.db'}"
-        return
-    with fresh_schema() as schema:
-        yield f"{POSTGRES_URL}?schema={schema}"
 
 
 def test_db_init_creates_a_cipher_key_file_readable_by_its_owner_only_and_the_events_are_encrypted(
@@ -134,7 +124,7 @@ def test_a_key_in_the_environment_is_used_instead_of_a_file(database_url: str, k
 
 
 def test_a_store_written_unencrypted_is_refused_until_said_so_and_moves_into_an_encrypted_one(
-        database_url: str, another_database_url: str, keys: Path, tmp_path: Path) -> None:
+        database_url: str, other_database_url: str, keys: Path, tmp_path: Path) -> None:
     plain = {"MINQING_ENCRYPT": "false"}
     assert minqing(database_url, keys, "db", "init", **plain).exit_code == 0
     assert minqing(database_url, keys, "accounts", "create", "li.worker", **plain).exit_code == 0
@@ -149,23 +139,23 @@ def test_a_store_written_unencrypted_is_refused_until_said_so_and_moves_into_an_
     assert events(database_url, keys, **plain) == 1
     backup = tmp_path / "plain.jsonl"
     assert minqing(database_url, keys, "backup", str(backup), **plain).exit_code == 0
-    moved = minqing(another_database_url, keys, "restore", str(backup))
+    moved = minqing(other_database_url, keys, "restore", str(backup))
     assert moved.exit_code == 0, moved.output
-    assert b"li.worker" not in stored_state(another_database_url)
-    assert events(another_database_url, keys) == 1
+    assert b"li.worker" not in stored_state(other_database_url)
+    assert events(other_database_url, keys) == 1
 
 
 def test_rotating_the_key_is_a_restore_into_a_new_store_under_a_new_key(
-        initialised: Result, database_url: str, another_database_url: str, keys: Path,
+        initialised: Result, database_url: str, other_database_url: str, keys: Path,
         tmp_path: Path) -> None:
     backup, new_keys = tmp_path / "minqing.jsonl", tmp_path / "new-keys"
     assert minqing(database_url, keys, "backup", str(backup)).exit_code == 0
-    refused = minqing(another_database_url, new_keys, "restore", str(backup))
+    refused = minqing(other_database_url, new_keys, "restore", str(backup))
     assert refused.exit_code == 1 and "--backup-key" in refused.output
-    rotated = minqing(another_database_url, new_keys, "restore", str(backup),
+    rotated = minqing(other_database_url, new_keys, "restore", str(backup),
                       "--backup-key", str(keys / CIPHER_KEY_FILE))
     assert rotated.exit_code == 0, rotated.output
-    assert events(another_database_url, new_keys) == 3
+    assert events(other_database_url, new_keys) == 3
     old_key = (keys / CIPHER_KEY_FILE).read_text().strip()
-    assert minqing(another_database_url, new_keys, "verify", MINQING_CIPHER_KEY=old_key).exit_code == 1
-    assert PHONE.encode() not in stored_state(another_database_url)
+    assert minqing(other_database_url, new_keys, "verify", MINQING_CIPHER_KEY=old_key).exit_code == 1
+    assert PHONE.encode() not in stored_state(other_database_url)
