@@ -21,7 +21,9 @@ from projections.sealed_log import SealedLog
 
 # Tagged "public" too: documented as rate-limited (429); 404 while the log is not sealed (no signing key).
 router = APIRouter(prefix="/api/v1/log", tags=["sealed log", "public"], responses={404: {"description": ""}})
-Size = Annotated[int, Query(ge=0, description="The size of a signed tree head (its number of events)")]
+LARGEST = 2**63 - 1  # the largest integer the databases keep: a larger size is refused, never sent to them
+Size = Annotated[int, Query(ge=0, le=LARGEST,
+                            description="The size of a signed tree head (its number of events)")]
 
 
 def sealed_log(sealed: SealedLog | None) -> SealedLog:
@@ -41,7 +43,8 @@ def public_key(rt: Public) -> Any:
 
 
 @router.get("/heads")
-def heads(rt: Public, after: Annotated[int, Query(ge=-1, description="Heads larger than this size")] = -1,
+def heads(rt: Public,
+          after: Annotated[int, Query(ge=-1, le=LARGEST, description="Heads larger than this size")] = -1,
           limit: Limit = 50) -> Any:
     """The signed tree heads, smallest first: `{tree_size, root_hash, signed_at, key_id, signature}`; the
     signature is over the canonical JSON of `{tree_size, root_hash, signed_at}` (sorted keys, no spaces).

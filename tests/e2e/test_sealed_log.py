@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from api.settings import Settings
 from domain import merkle
 from domain.seal import SignedHead
 from tests.e2e import support as s
@@ -118,7 +119,8 @@ def test_the_embedded_sealer_seals_what_is_recorded_on_its_own(api: Api) -> None
 
 def test_without_a_signing_key_the_log_is_not_sealed_and_says_so(start_api: Callable[..., Api],
                                                                   tmp_path: Path) -> None:
-    api = start_api(key_dir=tmp_path / "no-keys")
+    # a key folder without signing.key; the store's events are read with the run's cipher key
+    api = start_api(key_dir=tmp_path / "no-keys", cipher_key=Settings().cipher_key_text())
     response = api.get("/api/v1/log/public-key", s.NO_TOKEN)
     assert (response.status_code, s.problem_type(response)) == (404, "/problems/not-found")
     case = s.raised(api.app)

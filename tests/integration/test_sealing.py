@@ -276,9 +276,12 @@ def test_a_replaced_snapshot_is_detected(log: Log, clock: Clock) -> None:
     assert log.verify() == [] and log.app.verify(sealed=log.record).snapshots == 1
     table = "stored_snapshots" if log.database_url.startswith("sqlite") else \
         urlsplit(log.database_url).query.removeprefix("schema=") + ".minqing_snapshots"
-    [(state,)] = log.rows.execute(f"SELECT state FROM {table}")
-    assert b"wang.worker" in bytes(state)
-    log.rows.execute(f"UPDATE {table} SET state = ?", bytes(state).replace(b"wang.worker", b"zhao.worker"))
+    [(stored,)] = log.rows.execute(f"SELECT state FROM {table}")
+    cipher = log.rows.cipher  # an insider with the key, as in test_tamper
+    state = cipher.decrypt(bytes(stored)) if cipher else bytes(stored)
+    assert b"wang.worker" in state
+    replaced = state.replace(b"wang.worker", b"zhao.worker")
+    log.rows.execute(f"UPDATE {table} SET state = ?", cipher.encrypt(replaced) if cipher else replaced)
     assert log.app.repository.get(demand_id).assignee == "zhao.worker"    # what every reader now sees
     found = log.verify()
     assert [(a, v) for a, v, _ in found] == [(demand_id, snapshot.originator_version)]

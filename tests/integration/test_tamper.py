@@ -155,6 +155,7 @@ def test_an_unreadable_first_event_is_reported_by_verify_not_taken_for_a_wrong_k
     rows.execute("UPDATE {t} SET state = ? WHERE originator_id = ? AND originator_version = 1",
                  b"garbled", rows.key(first))
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    initialise(Settings(database_url=database_url))     # `db init`: the sealed log's tables, the signing key
     broken = CliRunner().invoke(main, ["verify"])
     assert broken.exit_code == 1 and f"BROKEN {first} at version 1" in broken.output
 
