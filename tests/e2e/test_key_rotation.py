@@ -1,0 +1,86 @@
+"""After the signing key is rotated, a notice sealed before still proves: the public key endpoint lists the
+retired key, the proof carries the key that signed its head (with when it was retired), and the resident's
+verifier accepts it with the server's keys, saying which key it was."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from api.cli import main
+from api.settings import Settings
+from api.web.app import create_app
+from domain import notice_proof
+from tests.e2e import support as s
+from tests.e2e.support import Api
+from tests.e2e.test_notice_proofs import noticed_case, proof_of
+from workers import seal as seal_worker
+
+
+@pytest.fixture
+def key_dir(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A key folder of the test's own (set before the API's `db init`), and no sealing worker."""
+    folder = tmp_path / "keys"
+    monkeypatch.setenv("MINQING_KEY_DIR", str(folder))
+    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
+    monkeypatch.delenv("MINQING_SIGNING_KEY", raising=False)
+    monkeypatch.setattr(seal_worker, "run", lambda sealer, stop, **_: stop.wait())
+    return folder
+
+
+@contextmanager
+def restarted(database_url: str) -> Iterator[Api]:
+    """The API started again on the same database (its staff already there), reading the keys anew."""
+    with TestClient(create_app(Settings(database_url=database_url))) as client:
+        yield Api(client, client.app.state.runtime.app, {})  # type: ignore[attr-defined]
+
+
+def test_a_notice_sealed_before_a_rotation_proves_with_the_retired_key_the_server_lists(
+        key_dir: Path, start_api: Callable[..., Api], database_url: str, tmp_path: Path) -> None:
+    before_rotation = start_api()
+    case = noticed_case(before_rotation.app)
+    before_rotation.runtime.sealer().seal()  # type: ignore[union-attr]
+    sealed_before = proof_of(before_rotation, case)
+    old_id = sealed_before["head"]["key_id"]
+
+    rotation = CliRunner().invoke(main, ["keys", "rotate-signing"])
+    assert rotation.exit_code == 0, rotation.output
+    with restarted(database_url) as api:    # the servers restarted with the new key
+        check_after_rotation(api, case, old_id, sealed_before, tmp_path)
+
+
+def check_after_rotation(api: Api, case: UUID, old_id: str, sealed_before: Any, tmp_path: Path) -> None:
+    api.app.add_note(case, actor=s.WORKER, text="换钥之后的记录")
+    api.runtime.sealer().seal()             # type: ignore[union-attr]
+
+    keys = api.get("/api/v1/log/public-key", s.NO_TOKEN).json()
+    assert keys["key_id"] != old_id
+    assert [(k["key_id"], bool(k["retired_at"])) for k in keys["retired"]] == [(old_id, True)]
+    proof = proof_of(api, case)
+    assert proof["head"] == sealed_before["head"]   # a proof never changes once its notice is sealed
+    assert proof["public_key"] == keys["retired"][0]
+
+    report = notice_proof.verify(proof, notice_proof.raw_keys(json.dumps(keys)))
+    assert report.ok, report.checks
+    assert (report.key_id, report.retired_at) == (old_id, keys["retired"][0]["retired_at"])
+    current_only = notice_proof.verify(proof, bytes.fromhex(keys["public_key"]))
+    assert next(c.problem for c in current_only.checks if not c.ok) == "other-key"
+
+    saved, server_keys = tmp_path / "proof.json", tmp_path / "public-key.json"
+    saved.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    server_keys.write_text(json.dumps(keys), encoding="utf-8")
+    done = CliRunner().invoke(main, ["verify-notice", str(saved), "--public-key", str(server_keys),
+                                     "--lang", "en"])
+    assert done.exit_code == 0, done.output
+    assert f"Public key id: {old_id}" in done.output
+    assert f"This key was retired at {keys['retired'][0]['retired_at']}" in done.output
+    chinese = CliRunner().invoke(main, ["verify-notice", str(saved), "--public-key", str(server_keys)])
+    assert chinese.exit_code == 0 and "此密钥已于" in chinese.output
