@@ -5,66 +5,72 @@ verifier accepts it with the server's keys, saying which key it was."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.cli import main
+from api.compose import initialise
 from api.settings import Settings
 from api.web.app import create_app
 from domain import notice_proof
+from tests.conftest import add_staff
 from tests.e2e import support as s
 from tests.e2e.support import Api
 from tests.e2e.test_notice_proofs import noticed_case, proof_of
+from workers import deadlines as deadline_worker
 from workers import seal as seal_worker
 
 
 @pytest.fixture
 def key_dir(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A key folder of the test's own (set before the API's `db init`), and no sealing worker."""
+    """A key folder of the test's own, and no sealing worker nor deadline watcher: the test seals."""
     folder = tmp_path / "keys"
     monkeypatch.setenv("MINQING_KEY_DIR", str(folder))
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
     monkeypatch.delenv("MINQING_SIGNING_KEY", raising=False)
     monkeypatch.setattr(seal_worker, "run", lambda sealer, stop, **_: stop.wait())
+    monkeypatch.setattr(deadline_worker, "run", lambda app, engine, stop, **_: stop.wait())
     return folder
 
 
 @contextmanager
-def restarted(database_url: str) -> Iterator[Api]:
-    """The API started again on the same database (its staff already there), reading the keys anew."""
-    with TestClient(create_app(Settings(database_url=database_url))) as client:
-        yield Api(client, client.app.state.runtime.app, {})  # type: ignore[attr-defined]
+def started(database_url: str) -> Iterator[Api]:
+    """The API (its projection workers, no sealer) on the database, reading the keys as they are now."""
+    with TestClient(create_app(Settings(database_url=database_url), embedded_workers=True)) as client:
+        app = client.app.state.runtime.app  # type: ignore[attr-defined]
+        yield Api(client, app, {})
+
+
+def rotated_notice(database_url: str) -> tuple[Any, Any, Any]:
+    """A notice sealed under a first key; the key rotated (`minqing keys rotate-signing`, servers stopped);
+    the case written to and sealed again under the new key: the notice's proof before and after, and the
+    public keys the server lists then."""
+    initialise(Settings(database_url=database_url))
+    with started(database_url) as api:
+        add_staff(api.app)
+        case = noticed_case(api.app)
+        api.runtime.sealer().seal()
+        before = proof_of(api, case)
+    rotation = CliRunner().invoke(main, ["keys", "rotate-signing"])
+    assert rotation.exit_code == 0, rotation.output
+    with started(database_url) as api:      # the servers started again, with the new key
+        api.app.add_note(case, actor=s.WORKER, text="换钥之后的记录")
+        api.runtime.sealer().seal()
+        return before, proof_of(api, case), api.get("/api/v1/log/public-key", s.NO_TOKEN).json()
 
 
 def test_a_notice_sealed_before_a_rotation_proves_with_the_retired_key_the_server_lists(
-        key_dir: Path, start_api: Callable[..., Api], database_url: str, tmp_path: Path) -> None:
-    before_rotation = start_api()
-    case = noticed_case(before_rotation.app)
-    before_rotation.runtime.sealer().seal()  # type: ignore[union-attr]
-    sealed_before = proof_of(before_rotation, case)
+        key_dir: Path, database_url: str, tmp_path: Path) -> None:
+    sealed_before, proof, keys = rotated_notice(database_url)
     old_id = sealed_before["head"]["key_id"]
-
-    rotation = CliRunner().invoke(main, ["keys", "rotate-signing"])
-    assert rotation.exit_code == 0, rotation.output
-    with restarted(database_url) as api:    # the servers restarted with the new key
-        check_after_rotation(api, case, old_id, sealed_before, tmp_path)
-
-
-def check_after_rotation(api: Api, case: UUID, old_id: str, sealed_before: Any, tmp_path: Path) -> None:
-    api.app.add_note(case, actor=s.WORKER, text="换钥之后的记录")
-    api.runtime.sealer().seal()             # type: ignore[union-attr]
-
-    keys = api.get("/api/v1/log/public-key", s.NO_TOKEN).json()
     assert keys["key_id"] != old_id
     assert [(k["key_id"], bool(k["retired_at"])) for k in keys["retired"]] == [(old_id, True)]
-    proof = proof_of(api, case)
     assert proof["head"] == sealed_before["head"]   # a proof never changes once its notice is sealed
     assert proof["public_key"] == keys["retired"][0]
 
