@@ -27,16 +27,19 @@ from workers import deadlines as deadline_worker
 from workers import seal as seal_worker
 
 
-@pytest.fixture
-def key_dir(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def own_keys(folder: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A key folder of the test's own, and no sealing worker nor deadline watcher: the test seals."""
-    folder = tmp_path / "keys"
     monkeypatch.setenv("MINQING_KEY_DIR", str(folder))
     monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
     monkeypatch.delenv("MINQING_SIGNING_KEY", raising=False)
     monkeypatch.setattr(seal_worker, "run", lambda sealer, stop, **_: stop.wait())
     monkeypatch.setattr(deadline_worker, "run", lambda app, engine, stop, **_: stop.wait())
     return folder
+
+
+@pytest.fixture
+def key_dir(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return own_keys(tmp_path / "keys", database_url, monkeypatch)
 
 
 @contextmanager
