@@ -67,6 +67,31 @@ PAGE = 5000
 
 def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
+    if not heads_keyed_by_key(engine):
+        _key_heads_by_key(engine)
+
+
+def heads_keyed_by_key(engine: Engine) -> bool:
+    """Whether the table of signed heads holds two heads of one size by two keys (a database sealed before
+    keys could be rotated keyed them by size alone, until `create_tables` rebuilt it)."""
+    return "key_id" in inspect(engine).get_pk_constraint(signed_heads.name)["constrained_columns"]
+
+
+def _key_heads_by_key(engine: Engine) -> None:
+    """Key the signed heads of a database sealed before keys could be rotated by size and key id, every row
+    kept, in one transaction (PostgreSQL changes the key in place; SQLite cannot, so a copy replaces it)."""
+    name = signed_heads.name
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            old = inspect(conn).get_pk_constraint(name)["name"]
+            conn.execute(text(f'ALTER TABLE {name} DROP CONSTRAINT "{old}", '
+                              "ADD PRIMARY KEY (tree_size, key_id)"))
+            return
+        copy = signed_heads.to_metadata(MetaData(), name=f"{name}_keyed")
+        copy.create(conn)
+        conn.execute(insert(copy).from_select([c.name for c in signed_heads.columns], select(signed_heads)))
+        conn.execute(text(f"DROP TABLE {name}"))
+        conn.execute(text(f"ALTER TABLE {copy.name} RENAME TO {name}"))
 
 
 def _leaf(row: Sequence[Any]) -> Leaf:

@@ -37,7 +37,7 @@ from domain.seal import LOG, Signer, key_id
 from projections import all_views
 from projections.db import make_engine
 from projections.processor import Processor, rebuild
-from projections.sealed_log import SealedLog, Sealer
+from projections.sealed_log import SealedLog, Sealer, heads_keyed_by_key
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
 from workers import seal as seal_worker
@@ -268,7 +268,7 @@ def rotate_signing() -> None:
         sealer = rt.sealer()
         if sealer is None or rt.signer is None or rt.sealed is None:
             raise click.ClickException("no signing key: run `minqing db init`")
-        _present(rt.sealed)
+        _rotatable(rt.sealed)
         sealer.seal()
         old = rt.signer
         new = Signer(keys.rotate_signing_key(settings.key_dir, old.key, rt.app.clock()))
@@ -277,6 +277,14 @@ def rotate_signing() -> None:
     if head:
         click.echo(f"the new key signed a tree head of {head[-1].tree_size} events")
     click.echo("publish the new public key (/api/v1/log/public-key) and back the key folder up")
+
+
+def _rotatable(sealed: SealedLog) -> None:
+    """Refuse before any key is touched when the database cannot keep the new key's head beside the old
+    key's head of the same size (a database sealed before keys could be rotated, not yet upgraded)."""
+    if not heads_keyed_by_key(_present(sealed).engine):
+        raise click.ClickException("the database's signed heads are keyed by size alone: run "
+                                   "`minqing db init` first (it keeps every head), then rotate")
 
 
 @keys_group.command("retire-public")
@@ -299,7 +307,7 @@ def retire_public(keyfile: Path) -> None:
             raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
         if key_id(public) == rt.signer.key_id:
             raise click.ClickException("that is the signing key in use: set the new one first")
-        _present(rt.sealed)
+        _rotatable(rt.sealed)
         path = keys.retire_public_key(rt.settings.key_dir, public, rt.app.clock())
         sealer.seal(vouch=True)
     click.echo(f"kept {path}; heads signed by key {key_id(public)} until now stay verifiable")

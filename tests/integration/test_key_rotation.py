@@ -15,13 +15,15 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Column, MetaData, Table, insert, select
 
 from api import keys as key_files
 from api.cli import main
 from api.compose import Runtime
 from api.keys import RETIRED_SIGNING_DIR, SIGNING_KEY_FILE, parse_signing_key
 from domain.seal import Signer, key_id, public_key_bytes
-from projections.sealed_log import HEADS_FILE, HeadsFile
+from projections.db import make_engine
+from projections.sealed_log import HEADS_FILE, HeadsFile, heads_keyed_by_key, signed_heads
 from tests.integration.test_sealing_cli import record_something, run
 
 
@@ -146,3 +148,34 @@ def test_a_key_in_the_environment_is_rotated_by_the_operator_and_its_public_key_
     verified = run("verify")
     assert f"heads signed by key {key_id(old.public_key())} (retired at" in verified
     assert f"1 heads signed by key {key_id(new.public_key())} (current)" in verified
+
+
+def test_a_database_sealed_before_keys_could_be_rotated_is_refused_until_db_init_keys_its_heads_by_key(
+        keys: Path, database_url: str) -> None:
+    run("db", "init")
+    record_something("li.worker")
+    run("seal")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:        # the table as a database sealed before rotation has it
+            rows = conn.execute(select(signed_heads)).mappings().all()
+            signed_heads.drop(conn)
+            by_size = Table(signed_heads.name, MetaData(),
+                            *(Column(c.name, c.type, primary_key=c.name == "tree_size", nullable=False)
+                              for c in signed_heads.columns))
+            by_size.create(conn)
+            conn.execute(insert(by_size), [dict(row) for row in rows])
+        assert not heads_keyed_by_key(engine)
+        old = signing_key(keys)
+        refused = CliRunner().invoke(main, ["keys", "rotate-signing"])
+        assert refused.exit_code == 1 and "run `minqing db init` first" in refused.output
+        assert key_id(signing_key(keys).public_key()) == key_id(old.public_key())   # nothing was touched
+        assert not (keys / RETIRED_SIGNING_DIR).exists()
+        run("db", "init")
+        assert heads_keyed_by_key(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(signed_heads)).mappings().all() == rows
+    finally:
+        engine.dispose()
+    run("keys", "rotate-signing")
+    assert "the log only grew since it was sealed" in run("verify")
