@@ -147,10 +147,10 @@ def verify_heads_command(older: str, newer: str, server: str, public_key: str | 
         raw = _key(public_key, server.rstrip("/"))
         assert raw is not None      # a server is always given
         keys = [public_key_of(found) for found in raw]
-        for key in keys:
-            if key_id(key) in (first.key_id, second.key_id):
-                click.echo(_("Public key id: {key_id} (compare it with the one published on paper)")
-                           .format(key_id=key_id(key)))
+        named = [key for key in keys if key_id(key) in (first.key_id, second.key_id)]
+        for key in named or keys[:1]:
+            click.echo(_("Public key id: {key_id} (compare it with the one published on paper)")
+                       .format(key_id=key_id(key)))
         query = urlencode({"first": first.tree_size, "second": second.tree_size})
         answer = _json(f"{server.rstrip('/')}{CONSISTENCY_PATH}?{query}")
         try:
