@@ -140,7 +140,7 @@ def test_a_notice_sealed_before_the_key_was_rotated_verifies_with_the_retired_ke
         page: Page, live_server: LiveServer, database_url: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     own_keys(tmp_path / "keys", database_url, monkeypatch)
-    _before, proof, keys = rotated_notice(database_url)
+    _before, proof, keys, _grew = rotated_notice(database_url)
     retired = keys["retired"][0]
     served = [keys["public_key"], retired["public_key"]]
     case, _proof = sealed_notice(page, live_server, tagged("换钥之前封存"))

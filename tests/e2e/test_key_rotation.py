@@ -19,6 +19,7 @@ from api.compose import initialise
 from api.settings import Settings
 from api.web.app import create_app
 from domain import notice_proof
+from domain.seal import SignedHead
 from tests.conftest import add_staff
 from tests.e2e import support as s
 from tests.e2e.support import Api
@@ -50,10 +51,10 @@ def started(database_url: str) -> Iterator[Api]:
         yield Api(client, app, {})
 
 
-def rotated_notice(database_url: str) -> tuple[Any, Any, Any]:
+def rotated_notice(database_url: str) -> tuple[Any, Any, Any, Any]:
     """A notice sealed under a first key; the key rotated (`minqing keys rotate-signing`, servers stopped);
-    the case written to and sealed again under the new key: the notice's proof before and after, and the
-    public keys the server lists then."""
+    the case written to and sealed again under the new key: the notice's proof before and after, the
+    public keys the server lists then, and its consistency proof from the notice's head to the newest."""
     initialise(Settings(database_url=database_url))
     with started(database_url) as api:
         add_staff(api.app)
@@ -64,13 +65,15 @@ def rotated_notice(database_url: str) -> tuple[Any, Any, Any]:
     assert rotation.exit_code == 0, rotation.output
     with started(database_url) as api:      # the servers started again, with the new key
         api.app.add_note(case, actor=s.WORKER, text="换钥之后的记录")
-        api.runtime.sealer().seal()
-        return before, proof_of(api, case), api.get("/api/v1/log/public-key", s.NO_TOKEN).json()
+        newest = api.runtime.sealer().seal()[-1]
+        grew = api.get("/api/v1/log/consistency", s.NO_TOKEN, first=before["head"]["tree_size"],
+                       second=newest.tree_size).json()
+        return (before, proof_of(api, case), api.get("/api/v1/log/public-key", s.NO_TOKEN).json(), grew)
 
 
 def test_a_notice_sealed_before_a_rotation_proves_with_the_retired_key_the_server_lists(
         key_dir: Path, database_url: str, tmp_path: Path) -> None:
-    sealed_before, proof, keys = rotated_notice(database_url)
+    sealed_before, proof, keys, grew = rotated_notice(database_url)
     old_id = sealed_before["head"]["key_id"]
     assert keys["key_id"] != old_id
     assert [(k["key_id"], bool(k["retired_at"])) for k in keys["retired"]] == [(old_id, True)]
@@ -93,3 +96,11 @@ def test_a_notice_sealed_before_a_rotation_proves_with_the_retired_key_the_serve
     assert f"This key was retired at {keys['retired'][0]['retired_at']}" in done.output
     chinese = CliRunner().invoke(main, ["verify-notice", str(saved), "--public-key", str(server_keys)])
     assert chinese.exit_code == 0 and "此密钥已于" in chinese.output
+
+    # a head saved before the rotation and one signed after: each by its key, and the log only grew
+    older, newer = SignedHead.from_json(sealed_before["head"]), SignedHead.from_json(grew["second"])
+    assert (older.key_id, newer.key_id) == (old_id, keys["key_id"])
+    nodes = [bytes.fromhex(node) for node in grew["proof"]]
+    served = [notice_proof.public_key_of(raw) for raw in notice_proof.raw_keys(json.dumps(keys))]
+    assert all(c.ok for c in notice_proof.verify_heads(older, newer, nodes, served))
+    assert not notice_proof.verify_heads(older, newer, nodes, served[:1])[0].ok
