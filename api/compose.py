@@ -144,7 +144,11 @@ class Runtime:
         """The sealed log, read through the reading engine (None without a signing key)."""
         if self.signer is None:
             return None
-        return SealedLog(self.reader, self.heads_file, self.signer.public_key)
+        try:
+            retired = keys.retired_signing_keys(self.settings.key_dir, self.signer.public_key)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        return SealedLog(self.reader, self.heads_file, self.signer.public_key, retired)
 
     def sealer(self) -> Sealer | None:
         """A sealing step on this runtime (None without a signing key)."""

@@ -67,6 +67,7 @@ class Verification:
     sealed: int = 0             # events found under the latest signed head (set by the seal's check)
     unsealed: int = 0           # events recorded since: not yet sealed, which is not a break
     tree_size: int | None = None  # the latest signed head's, when the log is sealed
+    head_keys: dict[str, int] = field(default_factory=dict)  # signed heads in the database, by key id
 
     @property
     def intact(self) -> bool:

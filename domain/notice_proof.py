@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain import merkle
 from domain.chain import ChainedAggregate, plain
-from domain.seal import Leaf, SignedHead, key_id, leaf_content, public_key_bytes
+from domain.seal import Leaf, RetiredKey, SignedHead, key_id, leaf_content, public_key_bytes
 
 FORMAT = "minqing-notice-proof/1"
 # What a verifier checks, in order: the key is the one the head names (and the one pinned, if any); the
@@ -49,10 +49,10 @@ def posted_by(events: Sequence[ChainedAggregate.Event], notice_id: str) -> Chain
 
 def build(case_id: UUID, notice_id: str, notice_text: str, events: Sequence[ChainedAggregate.Event],
           leaves: Sequence[Leaf], head: SignedHead, hashes: Sequence[bytes],
-          public_key: Ed25519PublicKey) -> dict[str, Any]:
+          public_key: Ed25519PublicKey | RetiredKey) -> dict[str, Any]:
     """The proof of a notice under `head`: `events` and `leaves` are the case's (decoded events; sealed
     leaves), `hashes` the first `head.tree_size` leaf hashes of the log, `notice_text` what the board
-    shows."""
+    shows, `public_key` the key that signed `head` (the current one, or a retired one)."""
     by_version = {event.originator_version: event for event in events}
     notice = posted_by(events, notice_id)
     proved = []
@@ -67,8 +67,9 @@ def build(case_id: UUID, notice_id: str, notice_text: str, events: Sequence[Chai
         "notice": {"notice_id": notice_id, "text": notice_text,
                    "version": notice.originator_version if notice else None},
         "head": head.as_json(),
-        "public_key": {"algorithm": "Ed25519", "key_id": key_id(public_key),
-                       "public_key": public_key_bytes(public_key).hex()},
+        "public_key": (public_key.as_json() if isinstance(public_key, RetiredKey) else
+                       {"algorithm": "Ed25519", "key_id": key_id(public_key),
+                        "public_key": public_key_bytes(public_key).hex()}),
         "leaves": proved,
     })
     return proof
@@ -88,12 +89,14 @@ class Check:
 
 @dataclass
 class Report:
-    """What the check of a proof found: each check, the key id used, and the public timeline of the case
+    """What the check of a proof found: each check, the key id used (and when it was retired, if it was),
+    and the public timeline of the case
     read from the leaves that were proved included (`{version, what, occurred_at, details}`)."""
 
     key_id: str
     head: SignedHead
     checks: list[Check] = field(default_factory=list)
+    retired_at: str | None = None     # when the key used was retired since it signed the head
     timeline: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -108,10 +111,11 @@ def public_key_of(raw: bytes) -> Ed25519PublicKey:
         raise ProofUnreadable(f"not an Ed25519 public key: {error}") from None
 
 
-def verify(proof: Any, pinned: bytes | None = None) -> Report:
-    """Check a notice proof (parsed JSON) with the public key `pinned` (raw bytes), or with the key the proof
-    carries when none is pinned (then only its id, compared with the one published, ties it to the log).
-    Raises ProofUnreadable when `proof` is not one."""
+def verify(proof: Any, pinned: bytes | Sequence[bytes] | None = None) -> Report:
+    """Check a notice proof (parsed JSON) with the public keys `pinned` (raw bytes: the log's key and its
+    retired keys, the one the head names is used), or with the key the proof carries when none is pinned
+    (then only its id, compared with the one published, ties it to the log). Raises ProofUnreadable when
+    `proof` is not one."""
     try:
         return _verify(proof, pinned)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -120,14 +124,18 @@ def verify(proof: Any, pinned: bytes | None = None) -> Report:
         raise ProofUnreadable(f"not a notice proof: {type(error).__name__} {error}") from None
 
 
-def _verify(proof: dict[str, Any], pinned: bytes | None) -> Report:
+def _verify(proof: dict[str, Any], pinned: bytes | Sequence[bytes] | None) -> Report:
     if proof.get("format") != FORMAT:
         raise ProofUnreadable(f"not a notice proof of format {FORMAT}")
     case_id, notice = str(proof["case_id"]), proof["notice"]
     head = SignedHead.from_json(proof["head"])
     carried = bytes.fromhex(proof["public_key"]["public_key"])
-    key = public_key_of(pinned if pinned is not None else carried)
+    given = [pinned] if isinstance(pinned, bytes) else list(pinned or [carried])
+    trusted = [public_key_of(raw) for raw in given]
+    key = next((k for k in trusted if key_id(k) == head.key_id), trusted[0])
     report = Report(key_id(key), head)
+    if carried == public_key_bytes(key):
+        report.retired_at = proof["public_key"].get("retired_at")
     checks = report.checks
 
     if carried != public_key_bytes(key):
@@ -177,19 +185,31 @@ def _verify(proof: dict[str, Any], pinned: bytes | None) -> Report:
     return report
 
 
-def verify_heads(older: SignedHead, newer: SignedHead, proof: Sequence[bytes], key: Ed25519PublicKey
-                 ) -> list[Check]:
-    """Check that the log only grew from one saved head to another: both signed by the key, and the
-    consistency proof (RFC 9162) from the server takes the older tree into the newer one."""
+def verify_heads(older: SignedHead, newer: SignedHead, proof: Sequence[bytes],
+                 keys: Sequence[Ed25519PublicKey]) -> list[Check]:
+    """Check that the log only grew from one saved head to another: both signed by one of the keys (the log's
+    and its retired ones; each head by the one it names), and the consistency proof (RFC 9162) from the
+    server takes the older tree into the newer one."""
     checks = []
     for name, head in (("older", older), ("newer", newer)):
-        checks.append(Check(name, True) if head.signed_by(key) else
+        checks.append(Check(name, True) if any(head.signed_by(key) for key in keys) else
                       Check(name, False, "bad-signature"))
     grew = merkle.verify_consistency(older.tree_size, newer.tree_size, older.root_hash, newer.root_hash,
                                      proof)
     checks.append(Check("consistent", True) if grew else
                   Check("consistent", False, "not-grown"))
     return checks
+
+
+def raw_keys(text: str) -> list[bytes]:
+    """Public keys as a resident may hold them: 64 hex digits, PEM, or the public-key endpoint's JSON (the
+    log's key, then its retired keys)."""
+    text = text.strip()
+    if text.startswith("{"):
+        found = json.loads(text)
+        return [raw_key(str(found["public_key"])),
+                *(raw_key(str(retired["public_key"])) for retired in found.get("retired", []))]
+    return [raw_key(text)]
 
 
 def raw_key(text: str) -> bytes:

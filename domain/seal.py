@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -127,6 +127,52 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(public_key_bytes(key)).hexdigest()
 
 
+@dataclass(frozen=True)
+class RetiredKey:
+    """A signing key the log no longer signs with: its public key, kept to check the heads it signed before
+    `retired_at` (ISO text); its private key was destroyed when it was retired."""
+
+    public_key: Ed25519PublicKey
+    retired_at: str
+
+    @property
+    def key_id(self) -> str:
+        return key_id(self.public_key)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"algorithm": "Ed25519", "key_id": self.key_id,
+                "public_key": public_key_bytes(self.public_key).hex(), "retired_at": self.retired_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetiredKey:
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(str(data["public_key"])))
+        datetime.fromisoformat(str(data["retired_at"]))     # refuse a retirement without a readable time
+        return cls(key, str(data["retired_at"]))
+
+
+def key_of(head: SignedHead, record: SealedRecord) -> Ed25519PublicKey | RetiredKey | None:
+    """The key a head names by its id: the log's current key, one of its retired keys, or None (unknown)."""
+    if head.key_id == key_id(record.public_key):
+        return record.public_key
+    return next((retired for retired in record.retired_keys if retired.key_id == head.key_id), None)
+
+
+def head_fault(head: SignedHead, record: SealedRecord) -> str | None:
+    """What is wrong with a head's signature, or None: signed by the current key or by a retired key before it
+    was retired. A head signed with a retired key after its retirement means someone kept its private key."""
+    key = key_of(head, record)
+    if key is None:
+        return f"is signed by a key this log does not know (key id {head.key_id})"
+    public = key.public_key if isinstance(key, RetiredKey) else key
+    if not head.signed_by(public):
+        return f"does not bear a valid signature of its key {head.key_id}"
+    if isinstance(key, RetiredKey) and (datetime.fromisoformat(head.signed_at)
+                                        > datetime.fromisoformat(key.retired_at)):
+        return (f"is signed with the key {head.key_id}, retired at {key.retired_at}, after its retirement: "
+                "someone holds the retired private key")
+    return None
+
+
 class Signer:
     """Signs tree heads with the sealing key."""
 
@@ -142,9 +188,11 @@ class Signer:
 
 
 class SealedRecord(Protocol):
-    """Where the leaves and the signed heads are kept, and the key that signs them."""
+    """Where the leaves and the signed heads are kept, the key that signs them and the keys that signed them
+    before (retired)."""
 
     public_key: Ed25519PublicKey
+    retired_keys: Sequence[RetiredKey]
 
     def size(self) -> int:
         """How many leaves there are (one more than the largest leaf index)."""
@@ -175,9 +223,10 @@ class SealCheck:
     """The seal's part of `verify` (an `audit.LogCheck`): each stored event, in log order, must be the sealed
     leaf at its place, recomputed from the event and the leaf's salt; the leaves must run without a gap; and
     every signed head — those in the database and those saved outside it — must be signed by this log's key
-    and have the root of the first `tree_size` leaves. Two heads that both hold that of one run of leaves
-    are consistent (the smaller tree is a prefix of the larger): the RFC's consistency proof between them is
-    the same fact, so a head that does not is reported as the point where the log stopped only growing.
+    (or by a retired key, before its retirement) and have the root of the first `tree_size` leaves. Two
+    heads that both hold that of one run of leaves are consistent (the smaller tree is a prefix of the
+    larger): the RFC's consistency proof between them is the same fact, so a head that does not is reported
+    as the point where the log stopped only growing.
 
     Events recorded after the last leaf are not yet sealed: counted, not a break."""
 
@@ -226,6 +275,7 @@ class SealCheck:
         held = self.frontier.size
         for head in self.heads:
             self._check_head(head, held, outside=False)
+            self.result.head_keys[head.key_id] = self.result.head_keys.get(head.key_id, 0) + 1
         for head in self.saved:
             self._check_head(head, held, outside=True)
         if self.heads:
@@ -252,8 +302,9 @@ class SealCheck:
     def _check_head(self, head: SignedHead, held: int, *, outside: bool) -> None:
         where = "saved outside the database (heads.jsonl)" if outside else "in the database"
         named = f"the head signed at {head.signed_at} for {head.tree_size} events, {where},"
-        if not head.signed_by(self.record.public_key):
-            self._break(LOG, head.tree_size, f"{named} does not bear a valid signature of this log's key")
+        fault = head_fault(head, self.record)
+        if fault is not None:
+            self._break(LOG, head.tree_size, f"{named} {fault}")
         elif head.tree_size > held:
             cause = ("the database was rolled back to an older copy, or its newest events deleted" if outside
                      else "sealed events were deleted")
@@ -312,9 +363,9 @@ def seal_of(aggregate_id: UUID, sealed: list[Leaf], events: list[ChainedAggregat
     if not heads:
         return found
     head = found.head = heads[-1]
-    if not head.signed_by(record.public_key):
-        found.breaks.append(Break(LOG, head.tree_size,
-                                  "the latest head does not bear a valid signature of this log's key"))
+    fault = head_fault(head, record)
+    if fault is not None:
+        found.breaks.append(Break(LOG, head.tree_size, f"the latest head {fault}"))
         return found
     hashes = record.leaf_hashes(head.tree_size)
     if len(hashes) != head.tree_size or merkle.root(hashes) != head.root_hash:

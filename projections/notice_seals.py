@@ -25,8 +25,11 @@ def heads_of_notices(conn: Connection, posted: Iterable[tuple[str, int]]
     rows = conn.execute(select(leaf.originator_id, leaf.originator_version, first_head)
                         .where(tuple_(leaf.originator_id, leaf.originator_version).in_(wanted))).all()
     sizes = {int(size) for _case, _version, size in rows if size is not None}
-    heads = {head.tree_size: head for head in map(_head, conn.execute(
-        select(signed_heads).where(h.tree_size.in_(sizes))))} if sizes else {}
+    heads: dict[int, SignedHead] = {}
+    # The first head signed of that size: a notice's proof never changes, also once a new key signed it again.
+    for head in map(_head, conn.execute(select(signed_heads).where(h.tree_size.in_(sizes))
+                                        .order_by(h.tree_size, h.signed_at)) if sizes else []):
+        heads.setdefault(head.tree_size, head)
     return {(case, int(version)): heads[int(size)] for case, version, size in rows if size is not None}
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from sqlalchemy import (
 from domain import merkle
 from domain.application import Minqing
 from domain.chain import ChainedAggregate
-from domain.seal import SALT_BYTES, Leaf, SignedHead, Signer, leaf_of
+from domain.seal import SALT_BYTES, Leaf, RetiredKey, SignedHead, Signer, leaf_of
 
 metadata = MetaData()
 log_leaves = Table(
@@ -53,7 +53,8 @@ signed_heads = Table(
     Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
     Column("root_hash", LargeBinary(32), nullable=False),
     Column("signed_at", String(40), nullable=False),     # ISO text, exactly as signed
-    Column("key_id", String(64), nullable=False),
+    # A rotated key's successor signs the tree it took over again at once: two heads of one size then.
+    Column("key_id", String(64), primary_key=True),
     Column("signature", LargeBinary(64), nullable=False),
 )
 HEADS_FILE = "heads.jsonl"
@@ -66,6 +67,31 @@ PAGE = 5000
 
 def create_tables(engine: Engine) -> None:
     metadata.create_all(engine)
+    if not heads_keyed_by_key(engine):
+        _key_heads_by_key(engine)
+
+
+def heads_keyed_by_key(engine: Engine) -> bool:
+    """Whether the table of signed heads holds two heads of one size by two keys (a database sealed before
+    keys could be rotated keyed them by size alone, until `create_tables` rebuilt it)."""
+    return "key_id" in inspect(engine).get_pk_constraint(signed_heads.name)["constrained_columns"]
+
+
+def _key_heads_by_key(engine: Engine) -> None:
+    """Key the signed heads of a database sealed before keys could be rotated by size and key id, every row
+    kept, in one transaction (PostgreSQL changes the key in place; SQLite cannot, so a copy replaces it)."""
+    name = signed_heads.name
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            old = inspect(conn).get_pk_constraint(name)["name"]
+            conn.execute(text(f'ALTER TABLE {name} DROP CONSTRAINT "{old}", '
+                              "ADD PRIMARY KEY (tree_size, key_id)"))
+            return
+        copy = signed_heads.to_metadata(MetaData(), name=f"{name}_keyed")
+        copy.create(conn)
+        conn.execute(insert(copy).from_select([c.name for c in signed_heads.columns], select(signed_heads)))
+        conn.execute(text(f"DROP TABLE {name}"))
+        conn.execute(text(f"ALTER TABLE {copy.name} RENAME TO {name}"))
 
 
 def _leaf(row: Sequence[Any]) -> Leaf:
@@ -87,6 +113,7 @@ class SealedLog:
     engine: Engine
     heads_file: HeadsFile
     public_key: Ed25519PublicKey
+    retired_keys: Sequence[RetiredKey] = field(default_factory=list)
 
     def present(self) -> bool:
         """Whether the database has the sealed log's tables (`minqing db init` creates them)."""
@@ -125,13 +152,15 @@ class SealedLog:
 
     def heads(self, *, after: int = -1, limit: int | None = None) -> list[SignedHead]:
         query = (select(signed_heads).where(signed_heads.c.tree_size > after)
-                 .order_by(signed_heads.c.tree_size).limit(limit))
+                 .order_by(signed_heads.c.tree_size, signed_heads.c.signed_at).limit(limit))
         with self.engine.connect() as conn:
             return [_head(row) for row in conn.execute(query).all()]
 
     def head(self, tree_size: int) -> SignedHead | None:
+        """The head of that size signed last (by the current key, after a rotation)."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(signed_heads).where(signed_heads.c.tree_size == tree_size)).first()
+            row = conn.execute(select(signed_heads).where(signed_heads.c.tree_size == tree_size)
+                               .order_by(signed_heads.c.signed_at.desc())).first()
         return None if row is None else _head(row)
 
     def saved_heads(self) -> list[SignedHead]:
@@ -183,19 +212,22 @@ class Sealer:
         self.batch = batch
         self.frontier = merkle.Frontier()
 
-    def seal(self) -> list[SignedHead]:
-        """Seal everything recorded so far; the heads signed (none when nothing was new)."""
+    def seal(self, *, vouch: bool = False) -> list[SignedHead]:
+        """Seal everything recorded so far; the heads signed (none when nothing was new). With `vouch`, a
+        head of the whole log is signed even when nothing was new (a new key vouching for what it took
+        over)."""
         signed = []
         while True:
-            appended, head = self._seal_batch()
+            appended, head = self._seal_batch(vouch)
             if head is not None:
                 signed.append(head)
             if not appended:
                 return signed
 
-    def _seal_batch(self) -> tuple[int, SignedHead | None]:
+    def _seal_batch(self, vouch: bool = False) -> tuple[int, SignedHead | None]:
         """Append the leaves of at most one batch of new events, and sign a head when caught up with the log
-        (or every SIGN_EVERY leaves on the way): how many leaves were appended, and the head signed."""
+        (or every SIGN_EVERY leaves on the way), or with `vouch` when caught up and this key has not signed
+        the tree yet: how many leaves were appended, and the head signed."""
         with self.engine.begin() as conn:
             self._lock(conn)
             frontier = self._frontier(conn)
@@ -216,7 +248,11 @@ class Sealer:
                 conn.execute(insert(log_leaves), rows)
             caught_up = len(rows) < self.batch
             head = None
-            if frontier.size > latest and (caught_up or frontier.size - latest >= SIGN_EVERY):
+            vouching = vouch and caught_up and frontier.size > 0 and conn.execute(
+                select(func.count()).select_from(signed_heads).where(
+                    signed_heads.c.tree_size == frontier.size,
+                    signed_heads.c.key_id == self.signer.key_id)).scalar() == 0
+            if vouching or (frontier.size > latest and (caught_up or frontier.size - latest >= SIGN_EVERY)):
                 head = self.signer.sign(frontier.size, frontier.root(), self.app.clock())
                 conn.execute(insert(signed_heads).values(
                     tree_size=head.tree_size, root_hash=head.root_hash, signed_at=head.signed_at,

@@ -19,7 +19,7 @@ import click
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from api import auth, i18n
+from api import auth, i18n, keys
 from api import backup as backups
 from api.cli.verify_notice import verify_heads_command, verify_notice
 from api.compose import Runtime, analyze_store, initialise
@@ -32,11 +32,12 @@ from domain.account import ROLES
 from domain.application import SYSTEM
 from domain.errors import DomainError
 from domain.masking import masked
-from domain.seal import LOG
+from domain.notice_proof import public_key_of, raw_key
+from domain.seal import LOG, Signer, key_id
 from projections import all_views
 from projections.db import make_engine
 from projections.processor import Processor, rebuild
-from projections.sealed_log import SealedLog
+from projections.sealed_log import SealedLog, Sealer, heads_keyed_by_key
 from workers import deadlines as deadline_worker
 from workers import projections as projection_worker
 from workers import seal as seal_worker
@@ -192,6 +193,11 @@ def verify() -> None:
     else:
         click.echo(f"{result.sealed} events sealed under signed heads up to {result.tree_size or 0} events; "
                    f"{result.unsealed} recorded since, not yet sealed")
+        retired = {key.key_id: key.retired_at for key in sealed.retired_keys}
+        for signer_id, count in result.head_keys.items():
+            which = f"retired at {retired[signer_id]}" if signer_id in retired else (
+                "current" if signer_id == key_id(sealed.public_key) else "unknown")
+            click.echo(f"{count} heads signed by key {signer_id} ({which})")
     for b in result.breaks:
         where = "sealed log at size" if b.aggregate_id == LOG else f"{b.aggregate_id} at version"
         click.echo(f"BROKEN {where} {b.version}: {b.problem}", err=True)
@@ -240,6 +246,71 @@ def heads_export() -> None:
             raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
         for head in _present(sealed).heads():
             click.echo(json.dumps(head.as_json(), sort_keys=True))
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """The keys kept outside the database (docs/keys.md)."""
+
+
+@keys_group.command("rotate-signing")
+def rotate_signing() -> None:
+    """Replace the signing key: seal what is recorded so far under the current key, keep its public key as
+    retired (retired-signing/ in the key folder), put a new signing.key in its place, destroy the old private
+    key, and sign a head of the whole log with the new key. Stop the servers and sealers first: one still
+    signing with the old key after its retirement makes `verify` report a break."""
+    settings = Settings()
+    if settings.signing_key is not None:
+        raise click.ClickException(
+            "the signing key is set in MINQING_SIGNING_KEY: rotate that secret yourself, then keep the old "
+            "public key with `minqing keys retire-public OLDKEY` (docs/keys.md, Rotating the signing key)")
+    with Runtime.open(settings) as rt:
+        sealer = rt.sealer()
+        if sealer is None or rt.signer is None or rt.sealed is None:
+            raise click.ClickException("no signing key: run `minqing db init`")
+        _rotatable(rt.sealed)
+        sealer.seal()
+        old = rt.signer
+        new = Signer(keys.rotate_signing_key(settings.key_dir, old.key, rt.app.clock()))
+        head = Sealer(rt.app, rt.writer, new, rt.heads_file).seal(vouch=True)
+    click.echo(f"retired key {old.key_id}; signing key now {new.key_id}")
+    if head:
+        click.echo(f"the new key signed a tree head of {head[-1].tree_size} events")
+    click.echo("publish the new public key (/api/v1/log/public-key) and back the key folder up")
+
+
+def _rotatable(sealed: SealedLog) -> None:
+    """Refuse before any key is touched when the database cannot keep the new key's head beside the old
+    key's head of the same size (a database sealed before keys could be rotated, not yet upgraded)."""
+    if not heads_keyed_by_key(_present(sealed).engine):
+        raise click.ClickException("the database's signed heads are keyed by size alone: run "
+                                   "`minqing db init` first (it keeps every head), then rotate")
+
+
+@keys_group.command("retire-public")
+@click.argument("keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def retire_public(keyfile: Path) -> None:
+    """Keep an earlier signing key's public key as retired now, after MINQING_SIGNING_KEY was replaced by a
+    new key, and sign a head of the whole log with the new one. KEYFILE holds the old public key (64 hex
+    digits, PEM, or the public-key endpoint's JSON) or the old private key (only its public key is kept)."""
+    content = keyfile.read_bytes()
+    try:
+        public = keys.parse_signing_key(content).public_key()
+    except ValueError:
+        try:
+            public = public_key_of(raw_key(content.decode("utf-8", "replace")))
+        except (ValueError, KeyError) as error:
+            raise click.ClickException(f"{keyfile} holds no Ed25519 key: {error}") from None
+    with Runtime.open() as rt:
+        sealer = rt.sealer()
+        if sealer is None or rt.signer is None or rt.sealed is None:
+            raise click.ClickException("no signing key: set MINQING_SIGNING_KEY or run `minqing db init`")
+        if key_id(public) == rt.signer.key_id:
+            raise click.ClickException("that is the signing key in use: set the new one first")
+        _rotatable(rt.sealed)
+        path = keys.retire_public_key(rt.settings.key_dir, public, rt.app.clock())
+        sealer.seal(vouch=True)
+    click.echo(f"kept {path}; heads signed by key {key_id(public)} until now stay verifiable")
 
 
 @main.command("backup")

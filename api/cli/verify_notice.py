@@ -18,7 +18,7 @@ from api.i18n import gettext as _
 from api.names import Names
 from api.notice_texts import fact_said, moment, said, timeline_words
 from api.settings import Settings
-from domain.notice_proof import Check, ProofUnreadable, public_key_of, raw_key, verify, verify_heads
+from domain.notice_proof import Check, ProofUnreadable, public_key_of, raw_keys, verify, verify_heads
 from domain.seal import SignedHead, key_id
 
 PUBLIC_KEY_PATH = "/api/v1/log/public-key"
@@ -56,15 +56,16 @@ def _json(source: str) -> Any:
                                    ) from None
 
 
-def _key(given: str | None, server: str | None) -> bytes | None:
-    """The pinned key (hex, PEM, the public-key JSON, or a file or URL holding one), else the server's."""
+def _key(given: str | None, server: str | None) -> list[bytes] | None:
+    """The pinned keys (hex, PEM, the public-key JSON with the retired keys, or a file or URL holding one),
+    else the server's."""
     source = given if given is not None else (server + PUBLIC_KEY_PATH if server else None)
     if source is None:
         return None
     text = _read(source) if _is_url(source) or not _looks_like_key(source) else source
     try:
-        return raw_key(text)
-    except (ProofUnreadable, ValueError, KeyError) as error:
+        return raw_keys(text)
+    except (ProofUnreadable, ValueError, KeyError, TypeError) as error:
         raise click.ClickException(_("Not a public key: {error}").format(error=error)) from None
 
 
@@ -100,6 +101,9 @@ def verify_notice(source: str, public_key: str | None, lang: str) -> None:
             raise click.ClickException(_("Not a notice proof: {error}").format(error=error)) from None
         click.echo(_("Public key id: {key_id} (compare it with the one published on paper)")
                    .format(key_id=report.key_id))
+        if report.retired_at is not None:
+            click.echo(_("This key was retired at {at}: the log signs with a newer key since, and this head "
+                         "was signed before").format(at=report.retired_at))
         if pinned is None:
             click.echo(_("No key was given: the key in the proof itself was used, so only its id, compared "
                          "with the published one, ties the proof to this log"))
@@ -142,16 +146,18 @@ def verify_heads_command(older: str, newer: str, server: str, public_key: str | 
         first, second = sorted((_head(older), _head(newer)), key=lambda h: h.tree_size)
         raw = _key(public_key, server.rstrip("/"))
         assert raw is not None      # a server is always given
-        key = public_key_of(raw)
-        click.echo(_("Public key id: {key_id} (compare it with the one published on paper)")
-                   .format(key_id=key_id(key)))
+        keys = [public_key_of(found) for found in raw]
+        named = [key for key in keys if key_id(key) in (first.key_id, second.key_id)]
+        for key in named or keys[:1]:
+            click.echo(_("Public key id: {key_id} (compare it with the one published on paper)")
+                       .format(key_id=key_id(key)))
         query = urlencode({"first": first.tree_size, "second": second.tree_size})
         answer = _json(f"{server.rstrip('/')}{CONSISTENCY_PATH}?{query}")
         try:
             proof = [bytes.fromhex(node) for node in answer["proof"]]
         except (KeyError, TypeError, ValueError) as error:
             raise click.ClickException(_("Not a consistency proof: {error}").format(error=error)) from None
-        checks = verify_heads(first, second, proof, key)
+        checks = verify_heads(first, second, proof, keys)
         _show(checks)
         if not all(check.ok for check in checks):
             sys.exit(1)

@@ -28,6 +28,7 @@ def page_texts(names: Names) -> dict[str, object]:
             "head": _("Signed tree head: {size} events, root {root}, signed at {at}"),
             "grew": _("From {first} to {second} events, the log only grew"),
             "notGrown": _("Not shown: the heads are not both genuine, or the log did not only grow"),
+            "retired": _("A retired key of this log: retired at {at}, after it signed this head"),
             "unavailable": _("The proof could not be fetched:"),
             "unreadable": _("Not a notice proof or head:"),
             "insecure": _("This browser cannot check signatures here: open the page over HTTPS")}

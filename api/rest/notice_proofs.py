@@ -15,7 +15,7 @@ from api.rest.sealing import sealed_log
 from domain import errors, notice_proof
 from domain.chain import ChainedAggregate
 from domain.masking import mask_text
-from domain.seal import SignedHead
+from domain.seal import SignedHead, key_of
 from projections import queries
 from projections.notice_seals import heads_of_notices
 
@@ -44,12 +44,13 @@ def proof_of_notice(rt: Runtime, case_id: UUID, notice_id: str) -> dict[str, Any
     events = [e for e in rt.app.events.get(case_id) if isinstance(e, ChainedAggregate.Event)]
     return notice_proof.build(case_id, notice_id, mask_text(notice["text"]), events,
                               sealed.leaves_of(str(case_id)), head, sealed.leaf_hashes(head.tree_size),
-                              sealed.public_key)
+                              key_of(head, sealed) or sealed.public_key)
 
 
 @router.get("/{case_id}/{notice_id}/proof")
 def proof(case_id: UUID, notice_id: Annotated[str, Path(max_length=80)], rt: Public) -> Any:
-    """The proof of a public notice: `head` (the signed tree head it was published under), `public_key`,
+    """The proof of a public notice: `head` (the signed tree head it was published under), `public_key` (the
+    key that signed that head, with `retired_at` when it has been retired since),
     `notice` (its id, text and the case's version that posted it), and `leaves` — for each event of the case
     up to that head, `{version, leaf_index, content, path}`: `content` is the exact text whose UTF-8 bytes
     were hashed (RFC 9162 leaf: SHA-256 of 0x00 and the bytes), `path` the leaf's inclusion path (hex). A

@@ -35,11 +35,14 @@ def sealed_log(sealed: SealedLog | None) -> SealedLog:
 @router.get("/public-key")
 def public_key(rt: Public) -> Any:
     """The Ed25519 public key the tree heads are signed with: raw (hex) and PEM, and its id (the SHA-256 of
-    the raw key, as each signed head names it)."""
-    key = sealed_log(rt.sealed).public_key
+    the raw key, as each signed head names it); `retired` lists the keys that signed heads before it, each
+    with `retired_at` (a head it signed after that is not to be trusted), oldest first."""
+    sealed = sealed_log(rt.sealed)
+    key = sealed.public_key
     raw = public_key_bytes(key)
     return {"algorithm": "Ed25519", "key_id": key_id(key), "public_key": raw.hex(),
-            "pem": key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()}
+            "pem": key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(),
+            "retired": [retired.as_json() for retired in sealed.retired_keys]}
 
 
 @router.get("/heads")

@@ -9,6 +9,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from tests.browser.support import (
     desktop_only,
     screenshot,
 )
+from tests.e2e.test_key_rotation import own_keys, rotated_notice
 from tests.e2e.test_notice_proofs import tampered
 
 pytestmark = pytest.mark.timeout(120)
@@ -74,7 +76,7 @@ def test_a_resident_follows_a_notice_to_its_verify_page_and_sees_every_check_pas
     assert_chinese_drawn(page, "h1")
 
 
-def in_the_browser(page: Page, proof: Any, key: str) -> Any:
+def in_the_browser(page: Page, proof: Any, key: str | list[str]) -> Any:
     return page.evaluate("""async ([proof, key]) => {
         try {
             const report = await MinqingProof.verifyNotice(proof, key);
@@ -131,3 +133,30 @@ def test_two_saved_heads_pasted_into_the_page_are_shown_consistent_and_a_forged_
     expect(page.locator("#heads-checks li[data-ok=false]")).not_to_have_count(0)
     expect(page.locator("#heads-status")).to_have_text("未能证实：两个树头并非都是真的，或记录并非只增未改")
     screenshot(page, "notice-verify-heads")
+
+
+@desktop_only
+def test_a_notice_sealed_before_the_key_was_rotated_verifies_with_the_retired_key_the_server_lists(
+        page: Page, live_server: LiveServer, database_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    own_keys(tmp_path / "keys", database_url, monkeypatch)
+    _before, proof, keys, _grew = rotated_notice(database_url)
+    retired = keys["retired"][0]
+    served = [keys["public_key"], retired["public_key"]]
+    case, _proof = sealed_notice(page, live_server, tagged("换钥之前封存"))
+    # the page, given the rotated log's proof and keys as a server would serve them
+    page.route(f"**/api/v1/public/notices/{case}/{NOTICE}/proof",
+               lambda route: route.fulfill(body=json.dumps(proof), content_type="application/json"))
+    page.route("**/api/v1/log/public-key",
+               lambda route: route.fulfill(body=json.dumps(keys), content_type="application/json"))
+    page.goto(f"/notices/{case}/{NOTICE}/verify")
+    expect(page.locator("#proof-status")).to_have_text("校验通过：此公示与已签名树头下公布时一致")
+    expect(page.locator("#key-id")).to_have_text(retired["key_id"])
+    expect(page.locator("#key-retired")).to_be_visible()
+    expect(page.locator("#key-retired")).to_contain_text("本记录已停用的密钥")
+    screenshot(page, "notice-verify-retired-key")
+    for pinned in (served, [keys["public_key"]]):
+        browser = in_the_browser(page, proof, pinned)
+        python = notice_proof.verify(proof, [bytes.fromhex(key) for key in pinned])
+        assert browser["checks"] == [[c.name, c.ok, c.problem] for c in python.checks]
+        assert python.ok == (pinned == served)

@@ -75,13 +75,18 @@ const MinqingProof = (() => {
 
   const check = (name, ok, problem = null, params = {}) => ({name, ok, problem, params});
 
+  // `pinnedHex`: the log's key, or a list of its keys (current and retired): the one the head names is used.
   async function verifyNotice(proof, pinnedHex = null) {
     if (!proof || proof.format !== "minqing-notice-proof/1") throw new Error("not a notice proof");
     const caseId = String(proof.case_id), notice = proof.notice, head = proof.head;
     const carried = unhex(proof.public_key.public_key);
-    const raw = pinnedHex === null ? carried : unhex(pinnedHex);
-    if (raw.length !== 32) throw new Error("not an Ed25519 public key");
-    const report = {keyId: await keyId(raw), head, checks: [], timeline: []};
+    const trusted = pinnedHex === null ? [carried] : [].concat(pinnedHex).map(unhex);
+    if (!trusted.length || trusted.some((k) => k.length !== 32)) throw new Error("not an Ed25519 public key");
+    const ids = await Promise.all(trusted.map(keyId));
+    const at = Math.max(0, ids.indexOf(head.key_id));
+    const raw = trusted[at];
+    const report = {keyId: ids[at], head, checks: [], timeline: [],
+                    retiredAt: same(carried, raw) ? proof.public_key.retired_at ?? null : null};
     const checks = report.checks;
 
     if (!same(carried, raw)) checks.push(check("key", false, "other-key"));
@@ -117,10 +122,13 @@ const MinqingProof = (() => {
     return report;
   }
 
-  async function verifyHeads(older, newer, proofHex, rawKey) {
+  // `rawKeys`: the log's keys, current and retired; each head is checked by the one it names.
+  async function verifyHeads(older, newer, proofHex, rawKeys) {
     const checks = [];
     for (const [name, head] of [["older", older], ["newer", newer]]) {
-      checks.push(await signedBy(head, rawKey) ? check(name, true) : check(name, false, "bad-signature"));
+      let signed = false;
+      for (const raw of rawKeys) signed = signed || await signedBy(head, raw);
+      checks.push(signed ? check(name, true) : check(name, false, "bad-signature"));
     }
     const grew = await verifyConsistency(older.tree_size, newer.tree_size, unhex(older.root_hash),
                                          unhex(newer.root_hash), proofHex.map(unhex));
@@ -163,6 +171,7 @@ const MinqingProof = (() => {
     if (!answer.ok) throw new Error(body.detail || answer.statusText);
     return body;
   };
+  const keysOf = (key) => [key.public_key, ...(key.retired || []).map((r) => r.public_key)];
   const download = (link, name, value) => {
     link.href = URL.createObjectURL(new Blob([JSON.stringify(value, null, 2) + "\n"], {type: "application/json"}));
     link.download = name;
@@ -175,15 +184,18 @@ const MinqingProof = (() => {
     try {
       [proof, key] = await Promise.all([fetched(page.dataset.proof), fetched(page.dataset.key)]);
     } catch (error) { say(`${texts.unavailable} ${error.message}`, true); return; }
-    document.getElementById("key-id").textContent = key.key_id;
     const head = proof.head;
     document.getElementById("head").textContent = fill(texts.head, {size: head.tree_size,
       root: head.root_hash, at: moment(head.signed_at)});
     download(document.getElementById("download-proof"), `notice-proof-${head.tree_size}.json`, proof);
     download(document.getElementById("download-head"), `head-${head.tree_size}.json`, head);
     let report;
-    try { report = await MinqingProof.verifyNotice(proof, key.public_key); }
+    try { report = await MinqingProof.verifyNotice(proof, keysOf(key)); }
     catch (error) { say(`${texts.unreadable} ${error.message}`, true); return; }
+    document.getElementById("key-id").textContent = report.keyId;
+    const retired = document.getElementById("key-retired");
+    retired.hidden = report.retiredAt === null;
+    if (report.retiredAt !== null) retired.textContent = fill(texts.retired, {at: moment(report.retiredAt)});
     show(document.getElementById("checks"), report.checks);
     const ok = report.checks.every((c) => c.ok);
     say(ok ? texts.proved : texts.failed, !ok);
@@ -225,7 +237,7 @@ const MinqingProof = (() => {
       const key = await fetched(page.dataset.key);
       const proof = await fetched(`${page.dataset.consistency}?first=${heads[0].tree_size}&second=${heads[1].tree_size}`);
       const checks = await MinqingProof.verifyHeads(heads[0], heads[1], proof.proof,
-                                                    MinqingProof.unhex(key.public_key));
+                                                    keysOf(key).map(MinqingProof.unhex));
       show(out, checks);
       const ok = checks.every((c) => c.ok);
       result.textContent = ok ? fill(texts.grew, {first: heads[0].tree_size, second: heads[1].tree_size})
