@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         return urlunsplit((url.scheme, netloc, url.path, url.query, ""))
 
     @property
+    def database_shown(self) -> str:
+        """The database URL as messages print it: never with its password."""
+        url = urlsplit(self.database_url)
+        if url.password is None:
+            return self.database_url
+        return url._replace(netloc=url.netloc.replace(f":{url.password}@", ":***@", 1)).geturl()
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
 
@@ -193,7 +201,7 @@ class Settings(BaseSettings):
         except Exception as error:
             app.close()
             raise NotInitialised(
-                f"the database at {self.database_url} has no Minqing tables: run `minqing db init`"
+                f"the database at {self.database_shown} has no Minqing tables: run `minqing db init`"
             ) from error
         self._check_readable(app)
         return app
@@ -218,5 +226,5 @@ class Settings(BaseSettings):
                    "to keep using the store as it is, or move it into an encrypted one with `minqing "
                    "backup` and `minqing restore`)") if self.encrypt else (
                    "they are encrypted and MINQING_ENCRYPT=false turns the cipher off")
-            raise CipherKeyProblem(f"the events in {self.database_url} cannot be read: {why}; docs/keys.md"
+            raise CipherKeyProblem(f"the events in {self.database_shown} cannot be read: {why}; docs/keys.md"
                                    ) from failure

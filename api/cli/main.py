@@ -59,7 +59,7 @@ def db_init() -> None:
     """Create the tables (run once per database, before any server or worker starts)."""
     settings = Settings()
     _initialise(settings)
-    click.echo(f"initialised {settings.database_url}")
+    click.echo(f"initialised {settings.database_shown}")
     if settings.signing_key is None:
         click.echo(f"the log's tree heads are signed with {settings.key_dir / SIGNING_KEY_FILE} "
                    "(back it up; never inside the database)")
@@ -93,7 +93,7 @@ def demo(force: bool, seed: int, scale: int | None, processes: int) -> None:
     with Runtime.open(settings) as rt:
         if already_loaded(rt.app) and not force:
             raise click.ClickException(
-                f"the demo is already loaded in {settings.database_url}; "
+                f"the demo is already loaded in {settings.database_shown}; "
                 "run `minqing demo --force` to load another batch beside it")
         started = time.monotonic()
         try:
@@ -101,7 +101,7 @@ def demo(force: bool, seed: int, scale: int | None, processes: int) -> None:
                 summary = load_demo(rt.app, seed=seed, progress=bar.update)
         except WrongDeployment as error:
             raise click.ClickException(str(error)) from None
-    click.echo(f"loaded the demo (seed {seed}) into {settings.database_url} "
+    click.echo(f"loaded the demo (seed {seed}) into {settings.database_shown} "
                f"in {time.monotonic() - started:.1f} s")
     for line in summary.lines():
         click.echo(line)
@@ -114,7 +114,7 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
     engine = make_engine(settings.database_url)
     try:
         if app.recorder.max_notification_id() and not force:
-            raise click.ClickException(f"{settings.database_url} already holds events; run `minqing demo "
+            raise click.ClickException(f"{settings.database_shown} already holds events; run `minqing demo "
                                        "--scale N --force` to write a history beside them")
         started = time.monotonic()
         with click.progressbar(length=demands, label=f"writing {demands:,} demands") as bar:
@@ -126,7 +126,7 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
         with click.progressbar(length=events * len(views), label="bringing the views up to date") as bar:
             Processor(app, engine).catch_up(progress=bar.update)
         analyze_store(app, engine)
-        click.echo(f"{demands:,} demands in {settings.database_url} in {time.monotonic() - started:,.0f} s "
+        click.echo(f"{demands:,} demands in {settings.database_shown} in {time.monotonic() - started:,.0f} s "
                    f"(views {time.monotonic() - started - written:,.0f} s)")
     finally:
         app.close()
@@ -352,7 +352,7 @@ def restore_command(file: Path, backup_key: Path | None) -> None:
     with Runtime.open(settings) as rt:
         counts = backups.restore(rt.app, rt.writer, settings.cipher_key_text(), file, old_key)
     click.echo(f"restored {counts.events} events and {counts.snapshots} snapshots into "
-               f"{settings.database_url}; now run `minqing projections rebuild` and `minqing verify`")
+               f"{settings.database_shown}; now run `minqing projections rebuild` and `minqing verify`")
 
 
 @contextmanager

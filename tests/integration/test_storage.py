@@ -10,7 +10,7 @@ import pytest
 from domain import errors
 from domain.application import Minqing
 from domain.demand import Demand
-from tests.conftest import Clock, add_staff
+from tests.conftest import POSTGRES_URL, Clock, add_staff
 
 
 def raise_street_lights(app: Minqing) -> Demand:
@@ -112,3 +112,13 @@ def test_servers_do_not_create_tables_and_say_to_run_db_init(tmp_path) -> None:
 
     with pytest.raises(NotInitialised, match="minqing db init"):
         Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}").open_application()
+
+
+def test_a_database_password_is_never_printed_in_a_message(postgres_schema: str) -> None:
+    from api.settings import NotInitialised, Settings
+
+    user_and_host = POSTGRES_URL.removeprefix("postgresql://").split("@")[-1]
+    url = f"postgresql://postgres:s3cret-pw@{user_and_host}?schema={postgres_schema}"
+    with pytest.raises(NotInitialised) as refused:  # the schema has no tables
+        Settings(database_url=url).open_application()
+    assert "s3cret-pw" not in str(refused.value) and "postgres:***@" in str(refused.value)
