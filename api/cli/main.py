@@ -141,12 +141,14 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
 @click.option("--known-at", metavar="TIME", help="Recorded time: only what had been recorded by then (same "
               "forms). With --as-of: what had happened by the one and been recorded by the other.")
 def history(aggregate_id: UUID, personal_data: bool, as_of: str | None, known_at: str | None) -> None:
-    """Print the history of a case (or household, visit, account); personal data masked. Times in UTC."""
+    """Print the history of a case (or household, visit, account); personal data masked. Times in the
+    deployment's time zone, as --as-of and --known-at are read."""
     with Runtime.open() as rt, _domain_errors():
         zone = ZoneInfo(rt.app.deployment.timezone)
         at, known = _moment("--as-of", as_of, zone), _moment("--known-at", known_at, zone)
         entries = rt.app.history(aggregate_id, as_of=at, known_at=known)
         left_out = [] if at is None else rt.app.as_of(aggregate_id, at, known_at=known).left_out
+    click.echo(f"times in {zone.key}")
     if at is not None:
         click.echo(f"as of {at.isoformat()} (occurred time)")
     if known is not None:
@@ -154,8 +156,9 @@ def history(aggregate_id: UUID, personal_data: bool, as_of: str | None, known_at
     for e in entries:
         data = e.data if personal_data else masked(e.data)
         details = ", ".join(f"{k}={v}" for k, v in data.items() if v not in (None, "", [], {}))
-        click.echo(f"v{e.version:<4} {e.occurred_at:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
-                   f"(recorded {e.recorded_at:%Y-%m-%d %H:%M:%S})  {details}")
+        occurred, recorded = e.occurred_at.astimezone(zone), e.recorded_at.astimezone(zone)
+        click.echo(f"v{e.version:<4} {occurred:%Y-%m-%d %H:%M}  {e.type:<24} by {e.actor:<16} "
+                   f"(recorded {recorded:%Y-%m-%d %H:%M:%S})  {details}")
         click.echo(f"      chain {e.chain}")
     for e in left_out:
         click.echo(f"note: v{e.version} {e.type} had happened by then but was recorded after a later fact: "

@@ -328,6 +328,9 @@ def test_the_history_command_reads_the_parking_compact_as_of_a_time_and_as_known
     happened = runner.invoke(main, ["history", case, "--as-of", evening])
     assert happened.exit_code == 0, happened.output
     assert "(occurred time)" in happened.output and forum_line.search(happened.output)
+    local = forum.occurred_at.astimezone(ZoneInfo(deployment.timezone))  # as a reader there reads it
+    assert f"times in {deployment.timezone}" in happened.output and f"{local:%Y-%m-%d %H:%M}  Discussed" in \
+        happened.output
     assert f"v{forum.version + 1} " not in happened.output                 # the draft came days later
     known = runner.invoke(main, ["history", case, "--known-at", evening])
     assert known.exit_code == 0 and "(recorded time)" in known.output
