@@ -27,15 +27,6 @@ from projections.sealed_log import HEADS_FILE, HeadsFile, heads_keyed_by_key, si
 from tests.integration.test_sealing_cli import record_something, run
 
 
-@pytest.fixture
-def keys(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "keys"
-    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
-    monkeypatch.setenv("MINQING_KEY_DIR", str(folder))
-    monkeypatch.delenv("MINQING_SIGNING_KEY", raising=False)
-    return folder
-
-
 def broken(*args: str) -> str:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 1, result.output

@@ -26,14 +26,6 @@ from tests.conftest import Clock
 from workers import seal as seal_worker
 
 
-@pytest.fixture
-def keys(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "keys"
-    monkeypatch.setenv("MINQING_DATABASE_URL", database_url)
-    monkeypatch.setenv("MINQING_KEY_DIR", str(folder))
-    return folder
-
-
 def run(*args: str) -> str:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 0, result.output
