@@ -61,10 +61,10 @@ def test_seal_signs_a_head_that_heads_export_prints_and_verify_accepts(keys: Pat
     assert "the log only grew since it was sealed" in verified
 
 
+# Copying the database file back is SQLite's; PostgreSQL's rollback is in test_sealing.py.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_verify_reports_a_database_restored_from_an_older_copy(keys: Path, database_url: str,
                                                                tmp_path: Path) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("copying the database file is SQLite's; PostgreSQL's rollback is in test_sealing.py")
     run("db", "init")
     record_something("li.worker")
     run("seal")
