@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, tuple_
 
 from domain.seal import SignedHead
-from projections.sealed_log import _head, log_leaves, signed_heads
+from projections.sealed_log import head_of_row, log_leaves, signed_heads
 
 
 def heads_of_notices(conn: Connection, posted: Iterable[tuple[str, int]]
@@ -27,7 +27,7 @@ def heads_of_notices(conn: Connection, posted: Iterable[tuple[str, int]]
     sizes = {int(size) for _case, _version, size in rows if size is not None}
     heads: dict[int, SignedHead] = {}
     # The first head signed of that size: a notice's proof never changes, also once a new key signed it again.
-    for head in map(_head, conn.execute(select(signed_heads).where(h.tree_size.in_(sizes))
+    for head in map(head_of_row, conn.execute(select(signed_heads).where(h.tree_size.in_(sizes))
                                         .order_by(h.tree_size, h.signed_at)) if sizes else []):
         heads.setdefault(head.tree_size, head)
     return {(case, int(version)): heads[int(size)] for case, version, size in rows if size is not None}

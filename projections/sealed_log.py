@@ -98,7 +98,8 @@ def _leaf(row: Sequence[Any]) -> Leaf:
     return Leaf(int(row[0]), int(row[1]), str(row[2]), int(row[3]), bytes(row[4]), bytes(row[5]))
 
 
-def _head(row: Sequence[Any]) -> SignedHead:
+def head_of_row(row: Sequence[Any]) -> SignedHead:
+    """A signed head from a row of `signed_heads` (its columns in table order)."""
     return SignedHead(int(row[0]), bytes(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
 
 
@@ -154,14 +155,14 @@ class SealedLog:
         query = (select(signed_heads).where(signed_heads.c.tree_size > after)
                  .order_by(signed_heads.c.tree_size, signed_heads.c.signed_at).limit(limit))
         with self.engine.connect() as conn:
-            return [_head(row) for row in conn.execute(query).all()]
+            return [head_of_row(row) for row in conn.execute(query).all()]
 
     def head(self, tree_size: int) -> SignedHead | None:
         """The head of that size signed last (by the current key, after a rotation)."""
         with self.engine.connect() as conn:
             row = conn.execute(select(signed_heads).where(signed_heads.c.tree_size == tree_size)
                                .order_by(signed_heads.c.signed_at.desc())).first()
-        return None if row is None else _head(row)
+        return None if row is None else head_of_row(row)
 
     def saved_heads(self) -> list[SignedHead]:
         return self.heads_file.read()
