@@ -47,9 +47,11 @@ from sqlalchemy.types import Date, DateTime
 
 from domain.application import Minqing
 from domain.chain import ChainedAggregate
+from projections.sealed_log import fill_nodes
 
 FORMAT, VERSION = "minqing-backup", 1
-# The sealing tables in the views' database (issue 14, item 2), kept row by row when they exist.
+# The sealing tables in the views' database (issue 14, item 2), kept row by row when they exist. The stored
+# complete subtrees of the log (log_nodes) are not: a restore makes them again from the leaves.
 SEALING_TABLES = ("signed_heads", "log_leaves")
 BATCH = 500  # events written in one transaction by a restore
 
@@ -207,6 +209,9 @@ def restore(app: Minqing, engine: Engine, key: str | None, path: Path, backup_ke
             flush(name)
     for name in pending:
         flush(name)
+    if "log_leaves" in counts.rows:
+        with engine.begin() as conn:
+            fill_nodes(conn)
     return counts
 
 

@@ -48,20 +48,20 @@ def posted_by(events: Sequence[ChainedAggregate.Event], notice_id: str) -> Chain
 
 
 def build(case_id: UUID, notice_id: str, notice_text: str, events: Sequence[ChainedAggregate.Event],
-          leaves: Sequence[Leaf], head: SignedHead, hashes: Sequence[bytes],
+          leaves: Sequence[Leaf], head: SignedHead, subtrees: merkle.Subtrees,
           public_key: Ed25519PublicKey | RetiredKey) -> dict[str, Any]:
     """The proof of a notice under `head`: `events` and `leaves` are the case's (decoded events; sealed
-    leaves), `hashes` the first `head.tree_size` leaf hashes of the log, `notice_text` what the board
-    shows, `public_key` the key that signed `head` (the current one, or a retired one)."""
+    leaves), `subtrees` reads the log's stored complete subtrees (merkle.MissingSubtree when the log no
+    longer holds those of the head's tree), `notice_text` what the board shows, `public_key` the key that
+    signed `head` (the current one, or a retired one)."""
     by_version = {event.originator_version: event for event in events}
     notice = posted_by(events, notice_id)
-    proved = []
-    for leaf in sorted(leaves, key=lambda found: found.originator_version):
-        if leaf.index >= head.tree_size or leaf.originator_version not in by_version:
-            continue
-        proved.append({"version": leaf.originator_version, "leaf_index": leaf.index,
-                       "content": leaf_content(by_version[leaf.originator_version], leaf.salt).decode(),
-                       "path": [node.hex() for node in merkle.inclusion_proof(leaf.index, hashes)]})
+    under = [leaf for leaf in sorted(leaves, key=lambda found: found.originator_version)
+             if leaf.index < head.tree_size and leaf.originator_version in by_version]
+    paths = merkle.stored_inclusion_proofs([leaf.index for leaf in under], head.tree_size, subtrees)
+    proved = [{"version": leaf.originator_version, "leaf_index": leaf.index,
+               "content": leaf_content(by_version[leaf.originator_version], leaf.salt).decode(),
+               "path": [node.hex() for node in paths[leaf.index]]} for leaf in under]
     proof: dict[str, Any] = plain({
         "format": FORMAT, "case_id": case_id,
         "notice": {"notice_id": notice_id, "text": notice_text,

@@ -9,14 +9,15 @@ checked by anyone who is given the salt's commitment, while the event's personal
 the chain's (domain/chain.py): changing it makes what was sealed before unverifiable.
 
 The storage of leaves and heads is the caller's (`SealedRecord`): projections/sealed_log.py keeps them in the
-database, and every signed head also in a file beside the key, so a database rolled back is found out.
+database, and every signed head also in a file beside the key, so a database rolled back is found out; and
+beside the leaves the root of every complete subtree, from which proofs are built (domain/merkle.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import Notification
 
 SALT_BYTES = 16
+NODES_CHECKED_AT_ONCE = 5000
 LOG = "log"     # what a break of the sealed log as a whole names instead of an aggregate
 
 
@@ -206,8 +208,9 @@ class SealedRecord(Protocol):
         """An aggregate's sealed leaves, by version."""
         ...
 
-    def leaf_hashes(self, tree_size: int) -> list[bytes]:
-        """The hashes of the first `tree_size` leaves, in tree order."""
+    def subtrees(self, wanted: Collection[merkle.Node]) -> Mapping[merkle.Node, bytes]:
+        """The stored roots of those of the `wanted` complete subtrees that are stored (a leaf's is its
+        hash)."""
         ...
 
     def heads(self) -> list[SignedHead]:
@@ -226,7 +229,8 @@ class SealCheck:
     (or by a retired key, before its retirement) and have the root of the first `tree_size` leaves. Two
     heads that both hold that of one run of leaves are consistent (the smaller tree is a prefix of the
     larger): the RFC's consistency proof between them is the same fact, so a head that does not is reported
-    as the point where the log stopped only growing.
+    as the point where the log stopped only growing. The stored root of every complete subtree the leaves
+    make must be the one they make (proofs are built from them).
 
     Events recorded after the last leaf are not yet sealed: counted, not a break."""
 
@@ -240,6 +244,8 @@ class SealCheck:
         self.roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         self.frontier = merkle.Frontier()
         self.missing = 0
+        self.closed: dict[merkle.Node, bytes] = {}      # subtrees the leaves closed, not yet checked
+        self.wrong: set[merkle.Node] = set()
         self.leaves = record.leaves(below=record.size())
         self.leaf = next(self.leaves, None)
 
@@ -272,6 +278,7 @@ class SealCheck:
     def finish(self) -> None:
         while self.leaf is not None:
             self._leaf_without_event(self.leaf)
+        self._check_subtrees()
         held = self.frontier.size
         for head in self.heads:
             self._check_head(head, held, outside=False)
@@ -294,10 +301,32 @@ class SealCheck:
                         f"sealed leaves {expected} to {leaf.index - 1} are missing: deleted from the "
                         "sealed log")
             self.missing += leaf.index - expected
-        self.frontier.add(leaf.hash)
+        self.closed.update(self.frontier.add(leaf.hash))
+        if len(self.closed) >= NODES_CHECKED_AT_ONCE:
+            self._check_subtrees()
         if self.frontier.size in self.sizes:
             self.roots[self.frontier.size] = self.frontier.root()
         self.leaf = next(self.leaves, None)
+
+    def _check_subtrees(self) -> None:
+        """Compare the stored roots of the subtrees the leaves closed with theirs. Not once leaves are
+        missing: every later subtree is then out of place, and the gap is the break. A wrong subtree makes
+        each one above it wrong: only the lowest is reported."""
+        if self.missing:
+            return
+        stored = self.record.subtrees(self.closed.keys())
+        for (level, index), hash_ in self.closed.items():
+            if stored.get((level, index)) == hash_:
+                continue
+            self.wrong.add((level, index))
+            if {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & self.wrong:
+                continue
+            first, last = index << level, ((index + 1) << level) - 1
+            state = "is missing" if (level, index) not in stored else "is not the one they make"
+            self._break(LOG, first, f"the stored root of the sealed leaves {first} to {last} {state}: the "
+                                    "stored subtrees or these leaves were changed (the proofs built from "
+                                    "them fail)")
+        self.closed.clear()
 
     def _check_head(self, head: SignedHead, held: int, *, outside: bool) -> None:
         where = "saved outside the database (heads.jsonl)" if outside else "in the database"
@@ -367,8 +396,13 @@ def seal_of(aggregate_id: UUID, sealed: list[Leaf], events: list[ChainedAggregat
     if fault is not None:
         found.breaks.append(Break(LOG, head.tree_size, f"the latest head {fault}"))
         return found
-    hashes = record.leaf_hashes(head.tree_size)
-    if len(hashes) != head.tree_size or merkle.root(hashes) != head.root_hash:
+    under = [leaf.index for leaf in leaves.values() if leaf.index < head.tree_size]
+    try:
+        top = merkle.stored_root(head.tree_size, record.subtrees)
+        proofs = merkle.stored_inclusion_proofs(under, head.tree_size, record.subtrees)
+    except merkle.MissingSubtree:
+        top, proofs = None, {}
+    if top != head.root_hash:
         found.breaks.append(Break(LOG, head.tree_size, "the sealed log does not hold the tree of its latest "
                                                         "signed head: sealed events were deleted or changed"))
         return found
@@ -376,7 +410,7 @@ def seal_of(aggregate_id: UUID, sealed: list[Leaf], events: list[ChainedAggregat
         if leaf.index >= head.tree_size:
             found.unsealed += 1
             continue
-        proof = merkle.inclusion_proof(leaf.index, hashes)
+        proof = proofs[leaf.index]
         included = merkle.verify_inclusion(leaf.index, head.tree_size, leaf.hash, proof, head.root_hash)
         found.inclusions.append(Inclusion(version, leaf.index, leaf.hash, proof, included))
         if not included:

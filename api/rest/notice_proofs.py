@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path
 
 from api.compose import Runtime
 from api.rest.public import Public
-from api.rest.sealing import sealed_log
+from api.rest.sealing import held, sealed_log
 from domain import errors, notice_proof
 from domain.chain import ChainedAggregate
 from domain.masking import mask_text
@@ -43,7 +43,7 @@ def proof_of_notice(rt: Runtime, case_id: UUID, notice_id: str) -> dict[str, Any
                               notice=notice_id)
     events = [e for e in rt.app.events.get(case_id) if isinstance(e, ChainedAggregate.Event)]
     return notice_proof.build(case_id, notice_id, mask_text(notice["text"]), events,
-                              sealed.leaves_of(str(case_id)), head, sealed.leaf_hashes(head.tree_size),
+                              sealed.leaves_of(str(case_id)), head, held(sealed, head.tree_size),
                               key_of(head, sealed) or sealed.public_key)
 
 

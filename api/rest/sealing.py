@@ -4,6 +4,7 @@ one. Hashes and signatures are in hex; the leaves and what they hold are not pub
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -30,6 +31,19 @@ def sealed_log(sealed: SealedLog | None) -> SealedLog:
     if sealed is None:
         raise errors.NotFound("this log is not sealed: no signing key is configured")
     return sealed
+
+
+def held(sealed: SealedLog, tree_size: int) -> merkle.Subtrees:
+    """What reads the stored complete subtrees of the tree of a signed head for its proofs; NotFound when the
+    sealed log no longer holds one of them."""
+
+    def subtrees(wanted: Collection[merkle.Node]) -> Mapping[merkle.Node, bytes]:
+        found = sealed.subtrees(wanted)
+        if len(found) < len(set(wanted)):
+            raise errors.NotFound("the sealed log no longer holds the {size} events of its signed head",
+                                  size=tree_size)
+        return found
+    return subtrees
 
 
 @router.get("/public-key")
@@ -70,11 +84,10 @@ def consistency(rt: Public, first: Size, second: Size) -> Any:
     for size, head in ((first, older), (second, newer)):
         if head is None and size:
             raise errors.NotFound("no signed tree head of {size} events", size=size)
-    leaves = sealed.leaf_hashes(second)
-    if len(leaves) < second:
+    if sealed.size() < second:
         raise errors.NotFound("the sealed log no longer holds the {size} events of its signed head",
                               size=second)
-    proof = merkle.consistency_proof(first, leaves)
+    proof = merkle.stored_consistency_proof(first, second, held(sealed, second))
     return {"first": older.as_json() if older else None, "second": newer.as_json() if newer else None,
             "proof": [node.hex() for node in proof]}
 

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -48,12 +49,13 @@ class Log:
         return [(b.aggregate_id, b.version, b.problem) for b in self.app.verify(sealed=self.record).breaks]
 
     def sql(self, statement: str, *params: object) -> list[tuple[object, ...]]:
-        """Direct SQL on the sealed log's tables ({leaves}, {heads}) and the events' ({t}, whose position in
-        the log is {position})."""
+        """Direct SQL on the sealed log's tables ({leaves}, {heads}, {nodes}) and the events' ({t}, whose
+        position in the log is {position})."""
         sqlite = self.database_url.startswith("sqlite")
         prefix = "" if sqlite else urlsplit(self.database_url).query.removeprefix("schema=") + "."
         return self.rows.execute(statement.replace("{leaves}", f"{prefix}log_leaves")
                                  .replace("{heads}", f"{prefix}signed_heads")
+                                 .replace("{nodes}", f"{prefix}log_nodes")
                                  .replace("{position}", "rowid" if sqlite else "notification_id"), *params)
 
 
@@ -165,6 +167,49 @@ def test_two_sealers_at_once_never_append_the_same_leaf(log: Log, clock: Clock) 
     assert tuple(leaves) == (events, events, events - 1)
     assert heads == len(log.record.saved_heads()) >= 1
     assert log.app.verify(sealed=log.record).intact
+
+
+def test_a_sealer_overtaken_between_its_read_and_its_lock_appends_only_what_is_left(
+        log: Log, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    for _ in range(3):
+        case(log.app, clock)
+    other = Sealer(log.app, log.engine, log.sealer.signer, log.sealer.heads_file, batch=4)
+    log.sealer.batch = 5
+    read = log.app.recorder.select_notifications
+    overtaken: list[int] = []
+
+    def read_then_overtaken(start: int, limit: int, *args: Any, **kwargs: Any) -> Any:
+        page = read(start, limit, *args, **kwargs)
+        if not overtaken:
+            overtaken.append(start)
+            other.seal()          # seals the whole log, this page too, before this sealer takes the lock
+        return page
+
+    monkeypatch.setattr(log.app.recorder, "select_notifications", read_then_overtaken)
+    assert log.sealer.seal() == []    # nothing left to seal, and the tree's head already signed
+    events = log.app.recorder.max_notification_id()
+    assert log.record.size() == events and overtaken == [1]
+    assert [leaf.notification_id for leaf in log.record.leaves(below=events)] == list(range(1, events + 1))
+    assert log.app.verify(sealed=log.record).intact
+
+
+def test_a_sealer_reads_the_log_holding_no_connection_of_the_database_it_locks(
+        log: Log, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite the sealer's lock is the database's write lock; a request saving events waits for it while
+    holding the event store's writer, so a read of the log under the lock could wait for that request."""
+    case(log.app, clock)
+    read = log.app.recorder.select_notifications
+    held: list[int] = []
+
+    def read_noting_connections(*args: Any, **kwargs: Any) -> Any:
+        held.append(log.engine.pool.checkedout())
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(log.app.recorder, "select_notifications", read_noting_connections)
+    log.sealer.batch = 4
+    log.sealer.seal()
+    assert held and set(held) == {0}
+    assert log.record.size() == log.app.recorder.max_notification_id()
 
 
 def test_catching_up_with_a_long_log_signs_one_head_not_one_a_batch(log: Log, clock: Clock) -> None:
@@ -324,3 +369,38 @@ def test_a_case_whose_sealed_events_were_deleted_fails_its_own_verify(log: Log, 
     chain, sealed = log.app.verify_sealed(demand_id, log.record)
     assert chain.intact
     assert [(b.version, "deleted" in b.problem) for b in sealed.breaks] == [(last, True)]
+
+
+def test_a_changed_stored_subtree_fails_the_proofs_built_from_it_and_verify_names_it(log: Log,
+                                                                                   clock: Clock) -> None:
+    first = case(log.app, clock)
+    case(log.app, clock)
+    [head] = log.sealer.seal()
+    [leaf] = [leaf for leaf in log.record.leaves_of(str(first)) if leaf.originator_version == 1]
+    level, index = 2, (leaf.index >> 2) ^ 1         # the four leaves beside leaf's own four: on its path
+    assert head.tree_size >= (index + 1) * 4
+    log.sql("UPDATE {nodes} SET node_hash = ? WHERE level = ? AND node_index = ?", bytes(32), level, index)
+    _, sealed = log.app.verify_sealed(first, log.record)
+    assert (first, 1) in [(b.aggregate_id, b.version) for b in sealed.breaks]
+    [(where, at, problem)] = log.verify()
+    assert (where, at) == (LOG, index * 4)
+    assert f"the stored root of the sealed leaves {index * 4} to {index * 4 + 3} is not the one" in problem
+    log.sql("DELETE FROM {nodes} WHERE level = ? AND node_index = ?", level, index)
+    [(where, at, problem)] = log.verify()
+    assert (where, at) == (LOG, index * 4) and "is missing" in problem
+
+
+def test_a_log_sealed_before_its_subtrees_were_kept_gets_them_from_its_leaves(log: Log, clock: Clock) -> None:
+    demand_id = case(log.app, clock)
+    log.sealer.seal()
+    log.sql("DROP TABLE {nodes}")
+    create_tables(log.engine)                       # `minqing db init`
+    assert log.verify() == []
+    log.sql("DROP TABLE {nodes}")
+    later = Sealer(log.app, log.engine, log.sealer.signer, log.sealer.heads_file)  # the upgraded worker
+    log.app.add_note(demand_id, actor="wang.worker", text="sealed by the upgraded worker")
+    [head] = later.seal()
+    assert log.verify() == []
+    _, sealed = log.app.verify_sealed(demand_id, log.record)
+    assert not sealed.breaks and sealed.head == head
+    assert len(sealed.inclusions) == last_version(log.app, demand_id)

@@ -1,10 +1,13 @@
 """The Merkle tree of RFC 9162 against a naive definition: hashing level by level from the leaves, an odd
-node out carried up as it is (the same tree as the RFC's split at the largest power of two)."""
+node out carried up as it is (the same tree as the RFC's split at the largest power of two); and the proofs
+built from stored complete subtrees against the ones built from every leaf."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -101,3 +104,71 @@ def test_sizes_outside_the_tree_are_refused() -> None:
     assert not merkle.verify_inclusion(4, 4, hashes[0], [], merkle.root(hashes))
     assert not merkle.verify_consistency(5, 4, b"", merkle.root(hashes), [])
     assert not merkle.verify_consistency(2, 4, merkle.root(hashes[:2]), merkle.root(hashes), [])
+
+
+class StoredLog:
+    """A log's complete subtrees as a sealer stores them: each leaf's hash, each node its frontier closes."""
+
+    def __init__(self) -> None:
+        self.frontier = merkle.Frontier()
+        self.nodes: dict[merkle.Node, bytes] = {}
+        self.asked: list[int] = []
+
+    def add(self, leaf: bytes) -> None:
+        self.nodes[0, self.frontier.size] = leaf
+        self.nodes.update(self.frontier.add(leaf))
+
+    def subtrees(self, wanted: Collection[merkle.Node]) -> Mapping[merkle.Node, bytes]:
+        self.asked.append(len(wanted))
+        return {node: self.nodes[node] for node in wanted if node in self.nodes}
+
+
+def test_every_complete_subtree_the_frontier_closes_has_the_naive_root_of_its_leaves() -> None:
+    hashes = leaves(max(SIZES))
+    log = StoredLog()
+    for leaf in hashes:
+        log.add(leaf)
+    assert len(log.nodes) == 2 * len(hashes) - bin(len(hashes)).count("1")     # every complete subtree, once
+    for (level, index), hash_ in log.nodes.items():
+        assert hash_ == naive_root(hashes[index << level:(index + 1) << level])
+
+
+def test_proofs_from_the_stored_subtrees_of_every_size_are_the_ones_from_every_leaf() -> None:
+    hashes = leaves(max(SIZES))
+    log = StoredLog()
+    for n in SIZES:
+        if n:
+            log.add(hashes[n - 1])
+        # only what a log of n leaves has stored: a proof needing a later subtree fails on it
+        assert merkle.stored_root(n, log.subtrees) == naive_root(hashes[:n])
+        assert merkle.Frontier.of(n, log.subtrees).root() == naive_root(hashes[:n])
+        paths = merkle.stored_inclusion_proofs(range(n), n, log.subtrees)
+        assert paths == {index: merkle.inclusion_proof(index, hashes[:n]) for index in range(n)}
+        for first in range(n + 1):
+            assert merkle.stored_consistency_proof(first, n, log.subtrees) == merkle.consistency_proof(
+                first, hashes[:n])
+
+
+def test_a_proof_reads_a_logarithmic_number_of_stored_subtrees_in_one_read() -> None:
+    log = StoredLog()
+    for leaf in leaves(5000):
+        log.add(leaf)
+    for index in (0, 2047, 4095, 4999):
+        log.asked.clear()
+        merkle.stored_inclusion_proofs([index], 5000, log.subtrees)
+        assert len(log.asked) == 1 and log.asked[0] <= 2 * 13
+    log.asked.clear()
+    merkle.stored_consistency_proof(1234, 5000, log.subtrees)
+    assert len(log.asked) == 1 and log.asked[0] <= 2 * 13
+
+
+def test_a_proof_that_needs_a_subtree_not_stored_says_so() -> None:
+    log = StoredLog()
+    for leaf in leaves(8):
+        log.add(leaf)
+    del log.nodes[2, 1]
+    with pytest.raises(merkle.MissingSubtree):
+        merkle.stored_inclusion_proofs([0], 8, log.subtrees)
+    with pytest.raises(merkle.MissingSubtree):
+        merkle.stored_consistency_proof(4, 8, log.subtrees)
+    assert merkle.stored_consistency_proof(6, 8, log.subtrees) == merkle.consistency_proof(6, leaves(8))
