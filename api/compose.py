@@ -58,7 +58,7 @@ def initialise(settings: Settings) -> list[str]:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
         deployment = settings.load_deployment()
         Minqing(deployment, env=settings.event_store_env(create_tables=True)).close()
-        emptied = create_view_tables(engine, deployment.timezone)
+        emptied = create_view_tables(engine, deployment.timezone, deployment.grid)
         with engine.begin() as conn:
             analyze(conn, [table.name for view in all_views().values() for table in view.tables])
         idempotency_metadata.create_all(engine)
@@ -193,6 +193,10 @@ class Runtime:
 
     def positions(self) -> dict[str, int]:
         return Processor(self.app, self.reader).positions()
+
+    def outdated_views(self) -> list[str]:
+        """The views stored by another version than the code's, until `minqing db init` (reads the store)."""
+        return Processor(self.app, self.reader).outdated()
 
     def lagging_views(self) -> list[str]:
         """The views further behind the log than `Settings.ready_lag_seconds` (reads the database)."""

@@ -97,6 +97,8 @@ def views_current(app: Minqing, engine: Engine, rebuild: bool) -> dict[str, floa
             for view in views:
                 for table in view.tables:  # its rollups too, or the rebuild would count every case twice
                     conn.execute(table.delete())
+                if view.make_indexes is not None:  # an index the view keeps, emptied with its rows
+                    view.make_indexes(conn, view.table, True)
             conn.execute(positions.delete().where(positions.c.view.in_([v.name for v in views])))
     started = time.perf_counter()
     events = Processor(app, engine).catch_up(progress=None)

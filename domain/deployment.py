@@ -80,6 +80,11 @@ class Deployment:
     timezone: str = "Asia/Shanghai"   # the zone people read times in (pages, exports)
 
     # --- the grid ---
+    @property
+    def grid(self) -> dict[str, str | None]:
+        """Each cell's parent (None at the top)."""
+        return {cell.id: cell.parent for cell in self.cells.values()}
+
     def cell(self, cell_id: str) -> Cell:
         try:
             return self.cells[cell_id]

@@ -108,7 +108,9 @@ class Rollup:
         if row is None:
             return
         for group, counts in self.contributions(row):
-            summed = into.setdefault(group, dict.fromkeys(self.counts, 0))
+            summed = into.get(group)
+            if summed is None:
+                summed = into[group] = dict.fromkeys(self.counts, 0)
             for name, n in counts.items():
                 summed[name] += sign * n
 
@@ -152,14 +154,21 @@ class View:
     # views do not hold in clear what the events hide.
     free_text: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     masks_numbers: bool = False
-    # Indexes a table's own `Index` items cannot declare (a full-text index, triggers that keep it), made
-    # once the table is created or swapped in by a rebuild: called with the connection and the table.
-    make_indexes: Callable[[Connection, Table], None] | None = None
+    # Indexes a table's own `Index` items cannot declare (a full-text index), made by `db init` and when a
+    # rebuild swaps the table in: called with the connection, the table and whether it is new (just
+    # created or swapped in: its rows, if any, have new rowids) or one `db init` kept, whose indexes are
+    # made only where missing. An index the view's code keeps is given each row as it is inserted
+    # (`index_inserted`, with the connection and the table); such a view never deletes a row but by a rebuild.
+    make_indexes: Callable[[Connection, Table, bool], None] | None = None
+    index_inserted: Callable[[Connection, Table, Sequence[Row]], None] | None = None
     rollups: tuple[Rollup, ...] = ()
     # What the rows hold, beyond the table's shape: bumped when the same columns come to be computed
     # otherwise (and naming what they depend on, such as the time zone months are cut in), so that `db init`
     # empties the view, to be built again from the log.
     version: str = ""
+    # What the rollups hold beyond their tables' shape (such as the grid they are cut by): when it changes,
+    # `db init` sums them afresh from the view's rows.
+    rollups_version: str = ""
 
     @property
     def tables(self) -> list[Table]:
@@ -200,6 +209,8 @@ class View:
             conn.execute(delete(self.table).where(self.key_column.in_(chunk)))
         if new:
             conn.execute(insert(self.table), new)
+            if self.index_inserted is not None:
+                self.index_inserted(conn, self.table, new)
         if changed:
             statement = update(self.table).where(self.key_column == bindparam("key__"))
             updated = conn.execute(statement, changed).rowcount

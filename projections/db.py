@@ -40,7 +40,11 @@ def make_engine(database_url: str, *, writer: bool = True, wait_seconds: float =
         return engine
     schema = parse_qs(url.query).get("schema", [""])[0]
     plain = urlunsplit(("postgresql+psycopg", url.netloc, url.path, "", ""))
-    options = [f"-c statement_timeout={int(statement_timeout * 1000)}"]
+    # Every statement planned for its own values (a scope of one cell or a thousand, one bucket or another):
+    # psycopg prepares a statement run five times, and PostgreSQL then settles on a generic plan, which read
+    # a summary's rank in 7-15 ms instead of 1 (100,000 demands; docs/performance.md, issue 12 fourth round).
+    options = [f"-c statement_timeout={int(statement_timeout * 1000)}",
+               "-c plan_cache_mode=force_custom_plan"]
     if schema:
         options.append(f"-c search_path={schema}")
     return create_engine(plain, connect_args={"connect_timeout": 2, "options": " ".join(options)},

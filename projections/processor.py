@@ -38,7 +38,7 @@ from sqlalchemy.types import TypeEngine
 
 from domain.application import Minqing
 from domain.deployment import DEFAULT_TIMEZONE
-from projections import all_views
+from projections import all_views, views_of
 from projections.core import (
     Fold,
     PositionMoved,
@@ -54,6 +54,7 @@ from projections.core import (
     versions,
 )
 from projections.db import analyze
+from projections.rollups import Grid
 
 BATCH = 500                # events per transaction when keeping up (the worker)
 CATCH_UP_PAGE = 5_000      # events read and decoded at a time when catching up
@@ -64,12 +65,13 @@ SHADOW = "__rebuild"
 RETIRED = {"satisfaction": "view_satisfaction", "response_times": "view_response_times"}  # into cases
 
 
-def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE) -> list[str]:
+def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE, grid: Grid | None = None) -> list[str]:
     """Create the views' tables and the positions table (part of `minqing db init`; months cut in `zone`,
-    the deployment's); returns the views whose stored table no longer had the columns of the code, by name
-    or kind of type, or was built by another version of the view (`View.version`: an upgrade changed the
-    view, or the deployment its time zone): those are emptied and recreated with their position at 0, so
-    the worker builds them again."""
+    the summaries' scopes by `grid`: the deployment's); returns the views whose stored table no longer had
+    the columns of the code, by name or kind of type, or was built by another version of the view
+    (`View.version`: an upgrade changed the view, or the deployment its time zone): those are emptied and
+    recreated with their position at 0, so the worker builds them again. A view's rollups are summed afresh
+    from its rows when their tables or what they hold changed (`View.rollups_version`: the grid)."""
     replaced = []
     with engine.begin() as conn:
         tracking_metadata.create_all(conn)
@@ -77,8 +79,8 @@ def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE) -> list[str]:
             conn.execute(text(f"DROP TABLE IF EXISTS {table_name}"))
             conn.execute(positions.delete().where(positions.c.view == retired))
         stored = inspect(conn)
-        built = {view: version for view, version in conn.execute(select(versions.c.view, versions.c.version))}
-        for view in all_views(zone).values():
+        built = _built_versions(conn)
+        for view in all_views(zone, grid).values():
             table = view.table
             exists = stored.has_table(table.name)
             shape = _declared_shape(table, conn.dialect)
@@ -94,10 +96,15 @@ def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE) -> list[str]:
             table.metadata.create_all(conn, tables=[table])
             for index in table.indexes:  # an index an upgrade added to a table that kept its shape
                 index.create(conn, checkfirst=True)
-            if not exists and view.make_indexes is not None:
-                view.make_indexes(conn, table)
+            if view.make_indexes is not None:
+                view.make_indexes(conn, table, not exists)
+            rollups_name = _rollups_name(view)
+            rollups_built = built.get(rollups_name, "")
+            if view.rollups and rollups_built != view.rollups_version:
+                conn.execute(versions.delete().where(versions.c.view == rollups_name))
+                conn.execute(versions.insert().values(view=rollups_name, version=view.rollups_version))
             for rollup in view.rollups:  # summed from the view's rows: afresh when either is new or changed
-                kept = stored.has_table(rollup.table.name) and \
+                kept = rollups_built == view.rollups_version and stored.has_table(rollup.table.name) and \
                     _stored_shape(stored.get_columns(rollup.table.name)) == _declared_shape(rollup.table,
                                                                                            conn.dialect) \
                     and not _rowid_table(conn, rollup.table.name)
@@ -108,6 +115,15 @@ def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE) -> list[str]:
                 if exists:
                     rollup.refill(conn, table)
     return replaced
+
+
+def _built_versions(conn: Connection) -> dict[str, str]:
+    return {view: version for view, version in conn.execute(select(versions.c.view, versions.c.version))}
+
+
+def _rollups_name(view: View) -> str:
+    """The key of a view's rollups in the versions table."""
+    return f"{view.name} rollups"
 
 
 def _rowid_table(conn: Connection, name: str) -> bool:
@@ -160,7 +176,7 @@ class Processor:
                  batch_size: int | None = None) -> None:
         self.recorder, self.mapper = app.recorder, app.mapper
         self.engine = engine
-        chosen = list(views if views is not None else all_views(app.deployment.timezone).values())
+        chosen = list(views if views is not None else views_of(app.deployment).values())
         # Events encrypted at rest: the views must not hold in clear the numbers typed into free text.
         masks = app.mapper.cipher is not None
         self.views = [replace(view, masks_numbers=True) for view in chosen] if masks else chosen
@@ -171,6 +187,20 @@ class Processor:
     def positions(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {v.name: position_of(conn, v.name) for v in self.views}
+
+    def outdated(self) -> list[str]:
+        """The views, and views' rollups, stored by another version than the code's (see `create_tables`):
+        left by an upgrade, or a changed grid or time zone, until `minqing db init` builds them again. What
+        they hold is not what the code reads (a summary over rollups of another version fails)."""
+        with self.engine.connect() as conn:
+            built = _built_versions(conn)
+        outdated = []
+        for view in self.views:
+            if built.get(view.name, "") != view.version:
+                outdated.append(view.name)
+            if view.rollups and built.get(_rollups_name(view), "") != view.rollups_version:
+                outdated.append(_rollups_name(view))
+        return outdated
 
     def head(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
@@ -323,7 +353,7 @@ def shadow_of(view: View) -> View:
     columns = [Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
                for c in view.table.columns]
     return replace(view, name=view.name + SHADOW, table=Table(view.table.name + SHADOW, MetaData(), *columns),
-                   rollups=())  # summed afresh from the new table at the swap
+                   rollups=(), index_inserted=None)  # summed and indexed from the new table at the swap
 
 
 def rebuild(app: Minqing, engine: Engine, view: View, progress: Callable[[int], None] | None = None,
@@ -350,7 +380,7 @@ def rebuild(app: Minqing, engine: Engine, view: View, progress: Callable[[int], 
         for index in view.table.indexes:
             index.create(conn)
         if view.make_indexes is not None:
-            view.make_indexes(conn, view.table)
+            view.make_indexes(conn, view.table, True)
         for rollup in view.rollups:
             rollup.refill(conn, view.table)
         analyze(conn, [table.name for table in view.tables])

@@ -11,12 +11,29 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Table, Text, and_, case, cast, func, or_, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    values,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -25,13 +42,21 @@ from domain.demand import OPEN_STATUSES
 from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
 from domain.masking import mask_number
 from projections import rollups, text_search
-from projections.cases import cases
+from projections.cases import OPEN, cases
 from projections.core import Rollup
 from projections.notice_board import notice_board
 from projections.objections import objections
 from projections.paging import BadQuery, Page, SortKey, read_page
 from projections.staff import staff
-from projections.stats import Histogram, median_of, p90_of, share
+from projections.stats import (
+    Histogram,
+    median_from,
+    median_of,
+    median_ranks,
+    p90_of,
+    p90_rank,
+    share,
+)
 from projections.visit_coverage import visit_coverage
 from projections.visits import visits
 
@@ -70,11 +95,31 @@ def _in_cells(columns: Sequence[ColumnElement[Any]], cells: Sequence[str] | None
 URGENCY = "urgency"  # a queue's order: overdue first (longest overdue first), then by due time, oldest
 
 
-def overdue_at(now: datetime) -> ColumnElement[bool]:
+def _open(dialect: str) -> ColumnElement[bool]:
+    """Not closed. On PostgreSQL the term of the open cases' partial indexes (`cases.OPEN`). SQLite keeps
+    the statuses bound: given them as constants its planner gathers every open case of the store (through
+    `overdue_from`) rather than read a broad scope in the list's order (bench/scale.py, 35,032 demands,
+    the district: its queue 10 → 25 ms, overdue 8 → 46, growing with the store)."""
+    return OPEN if dialect == "postgresql" else cases.c.status.in_(OPEN_STATUSES)
+
+
+def overdue_at(now: datetime, dialect: str) -> ColumnElement[bool]:
     """Open and past due as of `now` (逾期): a deadline recorded missed, or the earliest open deadline
-    passed (see the view's `overdue_from`). A closed case is never overdue; each item of a search as of
-    `now` says so as `overdue`."""
-    return cases.c.overdue_from <= now
+    passed (see the view's `overdue_from`). A closed case is never overdue (it has no `overdue_from`); the
+    open term is stated too, for the open cases' indexes (`cases.OPEN`). Each item of a search as of `now`
+    says so as `overdue`."""
+    return and_(_open(dialect), cases.c.overdue_from <= now)
+
+
+def _scoped_lists(cells: Sequence[str] | None, where: Sequence[ColumnElement[bool]], dialect: str
+                  ) -> tuple[Select[Any], Select[Any]]:
+    """The cases within `cells` matching `where`: the statement to read a page of (a broad scope on SQLite
+    kept from the cell indexes, `_in_cells`), and the one to count (open to them: a count reads in no
+    order, and a sparse filter's matches in a street office are fewer gathered through its cells than
+    found walking the whole store)."""
+    scope = [cases.c.cell_id, cases.c.responsible_cell_id]
+    return (select(cases).where(and_(True, *_in_cells(scope, cells, dialect), *where)),
+            select(cases).where(and_(True, *_in_cells(scope, cells), *where)))
 
 
 def _not_overdue_at(now: datetime) -> ColumnElement[bool]:
@@ -98,22 +143,22 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
     see `overdue_at`, or not), `due_within` (open, not overdue and an open deadline within that time), the
     sort `URGENCY`, and each item's `overdue`."""
     c = cases.c
-    where = _in_cells([c.cell_id, c.responsible_cell_id], cells, conn.dialect.name)
+    where: list[ColumnElement[bool]] = []
     if visit_ids is not None:
         where.append(c.visit_id.in_([str(visit) for visit in visit_ids]))
-    for column, value in ((c.status, status), (c.track, track), (c.current_step, step),
-                          (c.category, category), (c.assignee, assignee), (c.channel, channel),
-                          (c.receipt, receipt), (c.rating, rating)):
+    for field, value in ((c.status, status), (c.track, track), (c.current_step, step),
+                         (c.category, category), (c.assignee, assignee), (c.channel, channel),
+                         (c.receipt, receipt), (c.rating, rating)):
         if value is not None:
-            where.append(column == value)
+            where.append(field == value)
     if text:
-        where.append(text_search.found(conn.dialect.name, c.id, c.title, c.description, c.receipt, text))
+        where.append(text_search.found(conn, cases, text))
     if phone:  # in clear, or masked as the view keeps it when the events are encrypted (the default)
         masked = mask_number(phone) if len(phone) > 4 else phone  # four or fewer: all would be masked
         where.append(or_(c.resident_phone.contains(phone, autoescape=True),
                          c.resident_phone.contains(masked, autoescape=True)))
     if open_only:
-        where.append(c.status.in_(OPEN_STATUSES))
+        where.append(_open(conn.dialect.name))
     if raised_from is not None:
         where.append(c.raised_at >= raised_from)
     if raised_to is not None:
@@ -121,16 +166,16 @@ def search_cases(conn: Connection, *, text: str | None = None, status: str | Non
     if (overdue is not None or due_within is not None or sort == URGENCY) and now is None:
         raise BadQuery("being overdue, being due soon and the urgency sort are as of a time: give `now`")
     if now is not None and overdue is not None:
-        where.append(overdue_at(now) if overdue else _not_overdue_at(now))
+        where.append(overdue_at(now, conn.dialect.name) if overdue else _not_overdue_at(now))
     if now is not None and due_within is not None:
         where += [c.overdue_from > now, c.overdue_from <= now + due_within]  # open, none missed: the due time
-    query = select(cases).where(and_(True, *where))
     if sort == URGENCY:
         assert now is not None
         keys = [SortKey(c.overdue_from), SortKey(c.raised_at)]
     else:
         keys = _sorted_by(cases, sort)
-    page = read_page(conn, query, keys, c.id, limit=limit, offset=offset, cursor=cursor)
+    query, matches = _scoped_lists(cells, where, conn.dialect.name)
+    page = read_page(conn, query, keys, c.id, limit=limit, offset=offset, cursor=cursor, matches=matches)
     if now is not None:
         for item in page.items:
             item["overdue"] = item["overdue_from"] is not None and item["overdue_from"] <= now
@@ -142,15 +187,17 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
                sort: str = "raised_at", limit: int = 50, offset: int = 0, cursor: str | None = None) -> Page:
     """Overdue cases (应予解决而未解决: open and past due), with what an accountability review needs."""
     c = cases.c
-    where = [overdue_at(now), *_in_cells([c.cell_id, c.responsible_cell_id], cells, conn.dialect.name)]
+    dialect = conn.dialect.name
+    where = [overdue_at(now, dialect)]
     if category is not None:
         where.append(c.category == category)
     if assignee is not None:
         where.append(c.assignee == assignee)
     if flagged is not None:
         where.append(c.flags > 0 if flagged else c.flags == 0)
-    page = read_page(conn, select(cases).where(and_(*where)), _sorted_by(cases, sort), c.id, limit=limit,
-                     offset=offset, cursor=cursor)
+    query, matches = _scoped_lists(cells, where, dialect)
+    page = read_page(conn, query, _sorted_by(cases, sort), c.id, limit=limit, offset=offset, cursor=cursor,
+                     matches=matches)
     items = [{
         "id": r["id"], "title": r["title"], "category": r["category"], "step": r["current_step"],
         "cell_id": r["cell_id"], "responsible_cell_id": r["responsible_cell_id"], "assignee": r["assignee"],
@@ -162,48 +209,102 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 
 # ---------------------------------------------------------------- summaries
-# Read from the rollups the cases view keeps (projections.rollups): counts exact, times exact to the minute.
+# Read from the rollups the cases view keeps (projections.rollups): counts exact, times exact to the minute;
+# by category, cell and month from the rows of the summary's scope, by worker from the rows per cell.
 def _checked_month(month: str) -> str:
     if not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
         raise BadQuery("a month is YYYY-MM, not {month}", month=month)
     return month
 
 
-def _rollup_scope(table: Table, *, category: str | None, cells: Sequence[str] | None,
-                  month: str | None = None, month_from: str | None = None,
-                  month_to: str | None = None) -> list[ColumnElement[bool]]:
-    """The rows of a rollup within a category, cells and a month or a range of months (both ends
-    included; YYYY-MM text compares in calendar order)."""
+@dataclass(frozen=True)
+class Period:
+    """The months of a summary: one `month`, or `month_from` to `month_to` (both included; YYYY-MM text
+    compares in calendar order), or every month."""
+
+    month: str | None = None
+    month_from: str | None = None
+    month_to: str | None = None
+
+    def within(self, column: ColumnElement[str]) -> list[ColumnElement[bool]]:
+        where = []
+        if self.month is not None:
+            where.append(column == _checked_month(self.month))
+        if self.month_from is not None:
+            where.append(column >= _checked_month(self.month_from))
+        if self.month_to is not None:
+            where.append(column <= _checked_month(self.month_to))
+        return where
+
+    @property
+    def every_month(self) -> bool:
+        return self.month is None and self.month_from is None and self.month_to is None
+
+
+EVERY_MONTH = Period()
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """The rollup scopes a summary within `cells` reads (`rollups.paths`): `whole`, those it sums for
+    the whole; `parts`, those it reads by cell — the cells directly under the whole and each top cell alone
+    — each with the cell it is reported as."""
+
+    whole: list[str]
+    parts: dict[str, str]
+
+
+def scopes(deployment: Deployment, cells: Sequence[str] | None) -> Scopes:
+    """The scopes of a summary within `cells` (a union of subtrees of the grid, as a caller's scope is;
+    None: the whole grid)."""
+    grid = deployment.grid
+    inside = set(grid if cells is None else cells)
+    tops = sorted(cell for cell in inside if grid.get(cell) not in inside)
+    parts = {cell: cell for cell, parent in grid.items() if parent in tops}
+    under = set(grid.values())
+    parts.update({rollups.ALONE + top if top in under else top: top for top in tops})
+    return Scopes(tops, parts)
+
+
+def _checked_grouping(by: str) -> str:
+    if by not in GROUPINGS:
+        raise BadQuery("group by one of {choices}, not {by}", choices=", ".join(GROUPINGS), by=by)
+    return by
+
+
+def _by_cell_rows(table: Table, cells: Sequence[str] | None, category: str | None,
+                  period: Period) -> list[ColumnElement[bool]]:
+    """The rows of a rollup per cell and worker (`rollups.BY_CELL`) within cells, a category and months."""
     where = _in_cells([table.c.cell_id], cells)
     if category is not None:
         where.append(table.c.category == category)
-    if month is not None:
-        where.append(table.c.month == _checked_month(month))
-    if month_from is not None:
-        where.append(table.c.month >= _checked_month(month_from))
-    if month_to is not None:
-        where.append(table.c.month <= _checked_month(month_to))
-    return where
+    return where + period.within(table.c.month)
 
 
-def _grouping(by: str) -> str:
-    """The rollups' column for one of GROUPINGS."""
-    if by not in GROUPINGS:
-        raise BadQuery("group by one of {choices}, not {by}", choices=", ".join(GROUPINGS), by=by)
-    return "cell_id" if by == "cell" else by
-
-
-Scope = dict[str, Any]  # the filters of a summary: category, cells, month or month_from and month_to
-
-
-def _summed(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict[str | None, dict[str, int]]:
-    """The rollup's counts within `scope` summed per group of `column` (None for a group with no value),
-    in order."""
+def _by_worker(conn: Connection, rollup: Rollup, cells: Sequence[str] | None, category: str | None,
+               period: Period) -> dict[str | None, dict[str, int]]:
+    """The rollup's counts per worker within cells, a category and months, in order."""
     t = rollup.table.c
-    query = (select(t[column].label("group"), *(func.sum(t[name]).label(name) for name in rollup.counts))
-             .where(*_rollup_scope(rollup.table, **scope)).group_by(t[column]))
-    found = {r["group"] or None: {name: int(r[name]) for name in rollup.counts}
+    query = (select(t.worker, *(func.sum(t[name]).label(name) for name in rollup.counts))
+             .where(*_by_cell_rows(rollup.table, cells, category, period)).group_by(t.worker))
+    found = {r["worker"] or None: {name: int(r[name]) for name in rollup.counts}
              for r in conn.execute(query).mappings()}
+    return dict(sorted(found.items(), key=lambda kv: str(kv[0])))
+
+
+def _summed(conn: Connection, table: Table, counts: Sequence[str], by: str, within: Scopes,
+            category: str | None, period: Period) -> dict[str | None, dict[str, int]]:
+    """A scoped rollup's counts (per scope, category and month) summed per category, cell or month, in
+    order."""
+    t = table.c
+    group = t.scope if by == "cell" else t[by]
+    where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), *period.within(t.month)]
+    if category is not None:
+        where.append(t.category == category)
+    query = select(group.label("group"), *(func.sum(t[name]).label(name) for name in counts)) \
+        .where(*where).group_by(group)
+    found = {(within.parts[r["group"]] if by == "cell" else r["group"] or None):
+             {name: int(r[name]) for name in counts} for r in conn.execute(query).mappings()}
     return dict(sorted(found.items(), key=lambda kv: str(kv[0])))
 
 
@@ -216,46 +317,155 @@ class Ranked(TypedDict):
     p90: float | None
 
 
-def _ranked(conn: Connection, rollup: Rollup, column: str, scope: Scope) -> dict[str | None, Ranked]:
-    """The rollup's per-minute counts within `scope` added up per group of `column`, and each group's
-    median and 90th percentile read from them. The rows are streamed in group order and only one group's
-    minutes are held at a time: a district's minutes all at once took 230 MB at 1M demands. (The same
-    ranks taken in SQL by window functions were 40-60 % slower on SQLite at 300k.)"""
-    t = rollup.table.c
-    query = (select(t[column], t.minutes, func.sum(t.n)).where(*_rollup_scope(rollup.table, **scope))
-             .group_by(t[column], t.minutes).order_by(t[column], t.minutes))
+NOTHING: Ranked = {"count": 0, "median": None, "p90": None}
+
+
+def _ranked(conn: Connection, buckets: Select[Any], minutes: Table, group: ColumnElement[str],
+            where: Sequence[ColumnElement[bool]]) -> dict[str | None, Ranked]:
+    """Each group's count, median and 90th percentile from its times counted per bucket (`buckets`: rows
+    of group, bucket and how many, in that order) and per minute (the `minutes` table's rows within
+    `where`, whose group is `group`): the ranks are located in the buckets, then the minute at each rank
+    within its bucket is read for every group in one statement (`_times_at`)."""
+    totals: dict[str, int] = {}
+    located: dict[tuple[str, int], tuple[int, int]] = {}  # (group, rank): (bucket, rank within it)
+    for name, rows in itertools.groupby(conn.execute(buckets).all(), key=lambda row: row[0]):
+        counted: Histogram = [(b, int(n)) for _, b, n in rows]
+        total = sum(n for _, n in counted)
+        if total:  # else every time of the group was taken back (a reopened case's resolution): rows of 0
+            totals[name] = total
+            for rank in (*median_ranks(total), p90_rank(total)):
+                located[(name, rank)] = _in_bucket(counted, rank)
+    at = _times_at(conn, minutes, group, where, {(name, *place) for (name, _), place in located.items()})
+
+    def time_at(name: str, rank: int) -> int:
+        return at[(name, *located[(name, rank)])]
+
     found: dict[str | None, Ranked] = {}
-    rows = conn.execution_options(yield_per=10_000).execute(query)  # a server-side cursor on PostgreSQL
-    for group, minutes in itertools.groupby(rows, key=lambda row: row[0]):
-        histogram: Histogram = [(m, int(n)) for _, m, n in minutes]
-        found[group or None] = {"count": sum(n for _, n in histogram), "median": median_of(histogram),
-                                "p90": p90_of(histogram)}
+    for name, total in totals.items():
+        lower, upper = median_ranks(total)
+        found[name] = {"count": total, "median": median_from(time_at(name, lower), time_at(name, upper)),
+                       "p90": time_at(name, p90_rank(total))}
     return found
 
 
-NOTHING: Ranked = {"count": 0, "median": None, "p90": None}
+def _times_at(conn: Connection, minutes: Table, group: ColumnElement[str],
+              where: Sequence[ColumnElement[bool]], wanted: Collection[tuple[str, int, int]]
+              ) -> dict[tuple[str, int, int], int]:
+    """The time at each wanted (group, bucket, rank within the bucket), found by the database in one
+    statement: the minutes of each wanted bucket counted (rows of the `minutes` table within `where`) and
+    the first minute whose running count reaches the rank. A few rows come back, not the buckets' minutes
+    (a bucket of a district's resolution times holds thousands)."""
+    if not wanted:
+        return {}
+    m = minutes.c
+    targets = values(column("of_group", String), column("of_bucket", Integer), column("at_rank", Integer),
+                     name="targets").data(sorted(wanted)).cte("targets")
+    target = (targets.c.of_group, targets.c.of_bucket, targets.c.at_rank)
+    per_minute = (select(*target, m.minutes, func.sum(m.n).label("n"))
+                  .join_from(targets, minutes,
+                             and_(group == targets.c.of_group, m.bucket == targets.c.of_bucket))
+                  .where(*where).group_by(*target, m.minutes).subquery())
+    of_target = (per_minute.c.of_group, per_minute.c.of_bucket, per_minute.c.at_rank)
+    running = select(*of_target, per_minute.c.minutes, func.sum(per_minute.c.n).over(
+        partition_by=of_target, order_by=per_minute.c.minutes).label("seen")).subquery()
+    first = (select(running.c.of_group, running.c.of_bucket, running.c.at_rank, func.min(running.c.minutes))
+             .where(running.c.seen >= running.c.at_rank)
+             .group_by(running.c.of_group, running.c.of_bucket, running.c.at_rank))
+    return {(name, b, rank): int(t) for name, b, rank, t in conn.execute(first)}
+
+
+def _in_bucket(buckets: Histogram, rank: int) -> tuple[int, int]:
+    """The bucket holding the `rank`-th smallest time, and its rank within that bucket."""
+    seen = 0
+    for b, n in buckets:
+        if seen + n >= rank:
+            return b, rank - seen
+        seen += n
+    raise ValueError(f"rank {rank} beyond the {seen} times counted")
+
+
+def _ranked_times(conn: Connection, times: rollups.Times, by: str, within: Scopes, category: str | None,
+                  period: Period) -> dict[str | None, Ranked]:
+    """A time's count, median and 90th percentile per category, cell or month within the scopes, a
+    category and months."""
+    b, m = times.buckets.c, times.minutes.c
+    if by == "cell":
+        group, scoped = b.scope, b.scope.in_(list(within.parts))
+    else:
+        group, scoped = b[by], b.scope.in_(within.whole)
+    if by == "category":
+        of_category = b.category == category if category is not None else b.category != rollups.EVERY
+    else:
+        of_category = b.category == (category or rollups.EVERY)
+    # Over every month and not by month, the rows of every month; else those of each month.
+    def of_months(month: Column[str]) -> list[ColumnElement[bool]]:
+        return ([month == rollups.EVERY] if period.every_month and by != "month" else
+                [month != rollups.EVERY, *period.within(month)])
+
+    buckets = (select(group, b.bucket, func.sum(b.n)).where(scoped, of_category, *of_months(b.month))
+               .group_by(group, b.bucket).order_by(group, b.bucket))
+    where = of_months(m.month)
+    if by != "cell":
+        where.append(m.scope.in_(within.whole))
+    if by != "category":  # the minutes are kept per category only: every category is read one by one
+        where.append(m.category.in_([category] if category is not None else _categories(conn, within)))
+    minutes_group = {"cell": m.scope, "category": m.category, "month": m.month}[by]
+    found = _ranked(conn, buckets, times.minutes, minutes_group, where)
+    if by == "cell":
+        return {within.parts[scope]: ranked for scope, ranked in found.items() if scope is not None}
+    return {group or None: ranked for group, ranked in found.items()}
+
+
+def _categories(conn: Connection, within: Scopes) -> list[str]:
+    """The categories of the cases within the scopes (NONE for those with none yet)."""
+    t = rollups.scoped_cases.c
+    return list(conn.execute(select(t.category).where(t.scope.in_(within.whole)).distinct()).scalars())
+
+
+def _ranked_by_worker(conn: Connection, rollup: Rollup, cells: Sequence[str] | None, category: str | None,
+                      period: Period) -> dict[str | None, Ranked]:
+    """The rollup's per-minute counts (per cell and worker) added up per worker, and each worker's median and
+    90th percentile read from them, one worker's minutes held at a time."""
+    t = rollup.table.c
+    query = (select(t.worker, t.minutes, func.sum(t.n)).where(*_by_cell_rows(rollup.table, cells, category,
+                                                                              period))
+             .group_by(t.worker, t.minutes).order_by(t.worker, t.minutes))
+    found: dict[str | None, Ranked] = {}
+    rows = conn.execution_options(yield_per=10_000).execute(query)  # a server-side cursor on PostgreSQL
+    for worker, minutes in itertools.groupby(rows, key=lambda row: row[0]):
+        histogram: Histogram = [(m, int(n)) for _, m, n in minutes]
+        found[worker or None] = {"count": sum(n for _, n in histogram), "median": median_of(histogram),
+                                 "p90": p90_of(histogram)}
+    return found
 
 
 def _in_units(value: float | None, minutes: int) -> float | None:
     return None if value is None else value / minutes
 
 
-def response_time_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                          cells: Sequence[str] | None = None, month: str | None = None,
-                          month_from: str | None = None, month_to: str | None = None) -> list[dict[str, Any]]:
-    """Per group (month: the month raised, in the deployment's time zone): cases, median and 90th
-    percentile of hours to first response (triage) and to resolution, exact to the minute; the share
-    resolved on time (of those resolved: no deadline recorded missed and resolved by the earliest deadline
-    open); the share responded to on time (of those responded to: triaged at or before the first-response
-    deadline then due). The worker is the assignee, else whoever first resolved the case. `month`, or
-    `month_from` to `month_to` (both included): only the cases raised then."""
-    column = _grouping(by)
-    scope = {"category": category, "cells": cells, "month": month, "month_from": month_from,
-             "month_to": month_to}
-    first = _ranked(conn, rollups.first_response, column, scope)
-    resolution = _ranked(conn, rollups.resolution, column, scope)
+def response_time_summary(conn: Connection, deployment: Deployment, *, by: str = "category",
+                          category: str | None = None, cells: Sequence[str] | None = None,
+                          month: str | None = None, month_from: str | None = None,
+                          month_to: str | None = None) -> list[dict[str, Any]]:
+    """Per group (month: the month raised, in the deployment's time zone; cell: the cells directly under the
+    scope `cells`, and the cell at its top for the cases raised there): cases, median and 90th percentile of
+    hours to first response (triage) and to resolution, exact to the minute; the share resolved on time (of
+    those resolved: no deadline recorded missed and resolved by the earliest deadline open); the share
+    responded to on time (of those responded to: triaged at or before the first-response deadline then
+    due). The worker is the assignee, else whoever first resolved the case. `month`, or `month_from` to
+    `month_to` (both included): only the cases raised then."""
+    period = Period(month, month_from, month_to)
+    if _checked_grouping(by) == "worker":
+        first = _ranked_by_worker(conn, rollups.first_response, cells, category, period)
+        resolution = _ranked_by_worker(conn, rollups.resolution, cells, category, period)
+        counted = _by_worker(conn, rollups.case_times, cells, category, period)
+    else:
+        within = scopes(deployment, cells)
+        first = _ranked_times(conn, rollups.first_response_times, by, within, category, period)
+        resolution = _ranked_times(conn, rollups.resolution_times, by, within, category, period)
+        counted = _summed(conn, rollups.scoped_cases, rollups.TIMES, by, within, category, period)
     summary = []
-    for group, counts in _summed(conn, rollups.case_times, column, scope).items():
+    for group, counts in counted.items():
         if not counts["cases"]:
             continue
         summary.append({
@@ -271,36 +481,51 @@ def response_time_summary(conn: Connection, *, by: str = "category", category: s
     return summary
 
 
-def step_time_summary(conn: Connection, *, category: str | None = None,
+def step_time_summary(conn: Connection, deployment: Deployment, *, category: str | None = None,
                       cells: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per deliberation step: how many times it was held (a vote without a quorum holds no step), the
     median and p90 days spent in it, exact to the minute (from when the step was first awaited — after the
     step before, or the triage, or a reopening — to when it was held), and the share held on time (at or
     before the step deadline then due)."""
-    scope = {"category": category, "cells": cells}
-    on_time = _summed(conn, rollups.step_times, "step", scope)
+    within = scopes(deployment, cells)
+    s, m = rollups.step_buckets.c, rollups.step_minutes.c
+    of_category = [s.scope.in_(within.whole)] + ([s.category == category] if category is not None else [])
+    on_time = {step: (int(n), int(held)) for step, n, held in conn.execute(
+        select(s.step, func.sum(s.n), func.sum(s.on_time)).where(*of_category).group_by(s.step))}
+    buckets = (select(s.step, s.bucket, func.sum(s.n)).where(*of_category)
+               .group_by(s.step, s.bucket).order_by(s.step, s.bucket))
+
+    where: list[ColumnElement[bool]] = [m.scope.in_(within.whole)]
+    if category is not None:
+        where.append(m.category == category)
+
     return [{"step": step, "count": held["count"], "days_median": _in_units(held["median"], 1440),
              "days_p90": _in_units(held["p90"], 1440),
-             "on_time_share": share(on_time[step]["on_time"], on_time[step]["n"])}
-            for step, held in sorted(_ranked(conn, rollups.step_times, "step", scope).items(),
-                                     key=lambda kv: str(kv[0]))]
+             "on_time_share": share(on_time[step][1], on_time[step][0])}
+            for step, held in sorted(_ranked(conn, buckets, rollups.step_minutes, m.step, where).items(),
+                                       key=lambda kv: str(kv[0]))]
 
 
 RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissatisfied", "expired",
                  "reopens")
 
 
-def satisfaction_summary(conn: Connection, *, by: str = "category", category: str | None = None,
-                         cells: Sequence[str] | None = None, month: str | None = None,
-                         month_from: str | None = None, month_to: str | None = None) -> list[dict[str, Any]]:
-    """Per group (month: the month feedback was first asked): feedback asked, answered, each rating,
-    expired, reopens; satisfaction rate = (satisfied + basically satisfied) / answered; response
-    rate = answered / asked. The worker is the assignee, else whoever first asked for feedback.
-    `month`, or `month_from` to `month_to` (both included): only the feedback first asked then."""
-    scope = {"category": category, "cells": cells, "month": month, "month_from": month_from,
-             "month_to": month_to}
+def satisfaction_summary(conn: Connection, deployment: Deployment, *, by: str = "category",
+                         category: str | None = None, cells: Sequence[str] | None = None,
+                         month: str | None = None, month_from: str | None = None,
+                         month_to: str | None = None) -> list[dict[str, Any]]:
+    """Per group (month: the month feedback was first asked; cell: as in `response_time_summary`): feedback
+    asked, answered, each rating, expired, reopens; satisfaction rate = (satisfied + basically satisfied) /
+    answered; response rate = answered / asked. The worker is the assignee, else whoever first asked for
+    feedback. `month`, or `month_from` to `month_to` (both included): only the feedback first asked then."""
+    period = Period(month, month_from, month_to)
+    if _checked_grouping(by) == "worker":
+        counted = _by_worker(conn, rollups.feedback, cells, category, period)
+    else:
+        counted = _summed(conn, rollups.scoped_feedback, rollups.FEEDBACK, by, scopes(deployment, cells),
+                          category, period)
     summary = []
-    for group, totals in _summed(conn, rollups.feedback, _grouping(by), scope).items():
+    for group, totals in counted.items():
         if totals["asked"] == 0 and totals["reopens"] == 0:
             continue
         summary.append({
@@ -346,10 +571,10 @@ def household_visits(conn: Connection, *, cells: Sequence[str] | None = None, vi
     missed; `due_before`: only those due before that time."""
     w = visits.c
     where = _in_cells([w.cell_id], cells)
-    for column, value in ((w.visitor, visitor), (w.household_id, household and str(household)),
-                          (w.status, status)):
+    for field, value in ((w.visitor, visitor), (w.household_id, household and str(household)),
+                         (w.status, status)):
         if value is not None:
-            where.append(column == value)
+            where.append(field == value)
     if due_before is not None:
         where.append(w.due_at < due_before)
     return read_page(conn, select(visits).where(and_(True, *where)), _sorted_by(visits, sort), w.id,
@@ -380,12 +605,23 @@ def _of_household_category(category: str) -> ColumnElement[bool]:
 VISIT_GROUPINGS = ("cell", "visitor", "category")
 
 
-def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
+def _part_of(grid: rollups.Grid, tops: Collection[str], cell: str) -> str:
+    """The cell a figure of `cell` is reported under by cell within the subtrees of `tops` (as the case
+    summaries report it, see `Scopes`): the cell directly under a top that holds it, or a top itself."""
+    parent = grid.get(cell)
+    while cell not in tops and parent is not None and parent not in tops:
+        cell, parent = parent, grid.get(parent)
+    return cell
+
+
+def visit_coverage_summary(conn: Connection, deployment: Deployment, *, now: datetime, by: str = "cell",
                            cells: Sequence[str] | None = None,
                            category: str | None = None) -> list[dict[str, Any]]:
-    """Per cell, per last visitor or per household category: households (户), those with a cadence,
-    overdue, visits (户次); counted by the database. `category`: only households of that category. By
-    category, a household of two categories counts in both (one count read per category)."""
+    """Per cell (the cells directly under the scope `cells`, and the cell at its top for the households
+    registered there, as the case summaries group them), per last visitor or per household category:
+    households (户), those with a cadence, overdue, visits (户次); counted by the database per household's
+    cell, then added up per cell reported. `category`: only households of that category. By category, a
+    household of two categories counts in both (one count read per category)."""
     if by not in VISIT_GROUPINGS:
         raise BadQuery("visit coverage is grouped by one of {choices}, not {by}",
                        choices=", ".join(VISIT_GROUPINGS), by=by)
@@ -404,7 +640,10 @@ def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
     else:
         group = v.cell_id if by == "cell" else v.last_visitor
         query = select(group.label("group"), *figures).where(*where).group_by(group)
-        rows = sorted((dict(r) for r in conn.execute(query).mappings()), key=lambda r: str(r["group"]))
+        found = [dict(r) for r in conn.execute(query).mappings()]
+        if by == "cell":
+            found = _added_up_per_part(found, deployment.grid, scopes(deployment, cells).whole)
+        rows = sorted(found, key=lambda r: str(r["group"]))
     summary = []
     for r in rows:
         summary.append({by: r["group"], "households": r["households"], "with_cadence": r["with_cadence"],
@@ -412,6 +651,22 @@ def visit_coverage_summary(conn: Connection, *, now: datetime, by: str = "cell",
                         "covered_share": share(r["with_cadence"] - int(r["overdue"]), r["with_cadence"]),
                         "visits_conducted": int(r["conducted"]), "visits_missed": int(r["missed"])})
     return summary
+
+
+def _added_up_per_part(rows: list[dict[str, Any]], grid: rollups.Grid, tops: Collection[str]
+                       ) -> list[dict[str, Any]]:
+    """Figures per cell (`group`) added up per cell reported (`_part_of`)."""
+    parts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        part = _part_of(grid, tops, row["group"])
+        if part in parts:
+            summed = parts[part]
+            for name, value in row.items():
+                if name != "group":
+                    summed[name] = int(summed[name]) + int(value)
+        else:
+            parts[part] = {**row, "group": part}
+    return list(parts.values())
 
 
 # ---------------------------------------------------------------- notices

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 
 from api.compose import Runtime
-from projections import all_views
+from projections import views_of
 from workers import deadlines, projections, seal
 
 
 def start_embedded(rt: Runtime) -> None:
     """Start the projection, deadline and (with a signing key) sealing workers on the runtime's Application
     and engines; closing the runtime stops and joins them."""
-    views = list(all_views(rt.app.deployment.timezone).values())
+    views = list(views_of(rt.app.deployment).values())
     rt.threads = [
         threading.Thread(target=projections.run, args=(rt.app, rt.writer, views, rt.stop),
                          name="minqing-projections", daemon=True),

@@ -20,7 +20,8 @@ from sqlalchemy.exc import DBAPIError
 from api.compose import Runtime
 from api.web.errors import UNAVAILABLE
 from domain.application import Minqing
-from projections import all_views
+from domain.deployment import Deployment
+from projections import views_of
 from projections.core import View
 from projections.processor import Processor
 from workers.logs import configure as configure_logs
@@ -183,10 +184,10 @@ def run(app: Minqing, engine: Engine, views: Sequence[View], stop: threading.Eve
         log.info("projection_worker_stopped")
 
 
-def chosen(names: tuple[str, ...], zone: str) -> list[View]:
-    """The views named (all of them when none is), their months cut in `zone`, or a usage error naming
+def chosen(names: tuple[str, ...], deployment: Deployment) -> list[View]:
+    """The views named (all of them when none is), as the deployment cuts them, or a usage error naming
     the views there are."""
-    views = all_views(zone)
+    views = views_of(deployment)
     unknown = set(names) - set(views)
     if unknown:
         raise click.BadParameter(f"unknown views {sorted(unknown)}; views are {sorted(views)}")
@@ -201,7 +202,7 @@ def main(only: tuple[str, ...], batch_size: int) -> None:
     configure_logs()
     stop = stop_on_signals()
     with Runtime.open() as rt:
-        run(rt.app, rt.writer, chosen(only, rt.app.deployment.timezone), stop, batch_size=batch_size)
+        run(rt.app, rt.writer, chosen(only, rt.app.deployment), stop, batch_size=batch_size)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from domain.errors import DomainError
 from domain.masking import masked
 from domain.notice_proof import public_key_of, raw_key
 from domain.seal import LOG, Signer, key_id
-from projections import all_views
+from projections import views_of
 from projections.db import make_engine
 from projections.processor import Processor, rebuild
 from projections.sealed_log import SealedLog, Sealer, heads_keyed_by_key
@@ -46,7 +46,7 @@ from workers.logs import configure as configure_logs
 
 @click.group()
 def main() -> None:
-    """民情 Minqing: residents' demands and household visits, event-sourced."""
+    """The server's commands (api/cli/__init__.py lists them under `minqing`)."""
 
 
 @main.group()
@@ -122,7 +122,7 @@ def _demo_at_scale(settings: Settings, demands: int, *, seed: int, processes: in
                                    progress=bar.update)
         written = time.monotonic() - started
         click.echo(f"wrote {events:,} events in {written:,.0f} s")
-        views = list(all_views(app.deployment.timezone).values())
+        views = list(views_of(app.deployment).values())
         with click.progressbar(length=events * len(views), label="bringing the views up to date") as bar:
             Processor(app, engine).catch_up(progress=bar.update)
         analyze_store(app, engine)
@@ -400,7 +400,7 @@ def projections_status() -> None:
 def projections_rebuild(names: tuple[str, ...]) -> None:
     """Rebuild views from the whole log beside the live ones, then swap them in."""
     with Runtime.open() as rt:
-        views = projection_worker.chosen(names, rt.app.deployment.timezone)
+        views = projection_worker.chosen(names, rt.app.deployment)
         total = rt.app.recorder.max_notification_id() or 0
         for view in views:
             started = time.perf_counter()

@@ -129,7 +129,7 @@ def dashboard_scope(app: Minqing, account: Account) -> list[str]:
 def _satisfaction(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters,
                   whole: bool) -> list[Panel]:
     def by(group: str, title: str, chart: Chart) -> Panel:
-        rows = queries.satisfaction_summary(conn, by=group, category=f.category, cells=cells,
+        rows = queries.satisfaction_summary(conn, app.deployment, by=group, category=f.category, cells=cells,
                                             month_from=f.month_from, month_to=f.month_to)
         return Panel(f"by-{group}", title, tables.satisfaction(group), rows, (chart,))
 
@@ -145,7 +145,7 @@ def _response_times(conn: Connection, app: Minqing, cells: list[str] | None, f: 
              "resolution_hours_p90")
 
     def by(group: str, title: str, kind: str, across: bool) -> Panel:
-        rows = queries.response_time_summary(conn, by=group, category=f.category, cells=cells,
+        rows = queries.response_time_summary(conn, app.deployment, by=group, category=f.category, cells=cells,
                                              month_from=f.month_from, month_to=f.month_to)
         return Panel(f"by-{group}", title, tables.response_times(group), rows,
                      (Chart(hours, kind, across),
@@ -156,7 +156,7 @@ def _response_times(conn: Connection, app: Minqing, cells: list[str] | None, f: 
 
 
 def _steps(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters, whole: bool) -> list[Panel]:
-    rows = queries.step_time_summary(conn, category=f.category, cells=cells)
+    rows = queries.step_time_summary(conn, app.deployment, category=f.category, cells=cells)
     return [Panel("steps", _("Days in each deliberation step"), tables.step_times(), rows,
                   (Chart(("days_median", "days_p90"), across=True), Chart(("on_time_share",), across=True)))]
 
@@ -182,7 +182,8 @@ def _visits(conn: Connection, app: Minqing, cells: list[str] | None, f: Filters,
     now = app.clock()
 
     def coverage(group: str, title: str) -> Panel:
-        rows = queries.visit_coverage_summary(conn, now=now, by=group, cells=cells, category=f.category)
+        rows = queries.visit_coverage_summary(conn, app.deployment, now=now, by=group, cells=cells,
+                                              category=f.category)
         return Panel(f"by-{group}", title, tables.visit_coverage(group), rows,
                      (Chart(("covered_share",), across=True), Chart(("overdue",), across=True)))
 

@@ -23,7 +23,12 @@ async def alive() -> dict[str, str]:
 
 @router.get("/readyz")
 async def ready(rt: RuntimeDep) -> dict[str, str]:
-    """The database answers and every view is within the configured lag (MINQING_READY_LAG_SECONDS)."""
+    """The database answers, every view is stored as this version of the code keeps it (else `minqing db
+    init` is due), and every view is within the configured lag (MINQING_READY_LAG_SECONDS)."""
+    if await run_in_threadpool(rt.outdated_views):
+        raise Problem(503, "not-ready", gettext("Not ready"),
+                      gettext("the views were stored by another version: run minqing db init"),
+                      {"Retry-After": "5"})
     if await run_in_threadpool(rt.lagging_views):
         raise Problem(503, "not-ready", gettext("Not ready"), gettext("the views are behind the log"),
                       {"Retry-After": "5"})

@@ -42,11 +42,13 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
                    steps: bool = False, format: Format = "json", after: After = None) -> Any:
     """Time to first response and to resolution (hours: count, median, p90, share on time) by category,
     cell, worker or month (raised in `month`, or from `month_from` to `month_to`); with steps=true, days
-    spent in each deliberation step (over all months). Counts are exact; medians and 90th percentiles are
-    exact to the minute (each time counted as its whole minutes), read from rollups the views keep per
-    group, so the answer costs the same at any size of the record. A month is cut in the deployment's time
-    zone (`timezone` of `GET /api/v1/deployment`): a demand raised at 07:00 on 1 November Beijing time is
-    November's.
+    spent in each deliberation step (over all months). By cell: the cells directly under the scope (the
+    caller's cells, or `cell`), and the scope's own cell for the cases raised there. Counts are exact;
+    medians and 90th percentiles are exact to the minute (each time counted as its whole minutes), read from
+    rollups the views keep per scope of the grid, so that the answer costs about the same at any size of the
+    record (by worker: per cell and worker, so it grows with the cases in scope). A month is cut in the
+    deployment's time zone (`timezone` of `GET /api/v1/deployment`): a demand raised at 07:00 on 1 November
+    Beijing time is November's.
 
     On-time shares, each a fraction from 0 to 1, null when nothing was counted:
     `on_time_share` = resolved with no deadline recorded missed and at or before the earliest deadline then
@@ -59,10 +61,11 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
     running."""
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
+    deployment = rt.app.deployment
     with rt.reader.connect() as conn:
-        rows = (queries.step_time_summary(conn, category=category, cells=cells) if steps else
-                queries.response_time_summary(conn, by=by, category=category, cells=cells, month=month,
-                                              month_from=month_from, month_to=month_to))
+        rows = (queries.step_time_summary(conn, deployment, category=category, cells=cells) if steps else
+                queries.response_time_summary(conn, deployment, by=by, category=category, cells=cells,
+                                              month=month, month_from=month_from, month_to=month_to))
     return answered(rt.app, rows, format, tables.step_times() if steps else tables.response_times(by))
 
 
@@ -73,12 +76,12 @@ def satisfaction(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "cat
                  format: Format = "json", after: After = None) -> Any:
     """Feedback asked, answered, each rating, expired, reopens; satisfaction and response rates (exact
     counts, read from rollups the views keep per group), for feedback first asked in `month`, or from
-    `month_from` to `month_to`."""
+    `month_from` to `month_to`. By cell: the cells directly under the scope, as for response times."""
     rt.wait_for_views(after, ["cases"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
-        rows = queries.satisfaction_summary(conn, by=by, category=category, cells=cells, month=month,
-                                            month_from=month_from, month_to=month_to)
+        rows = queries.satisfaction_summary(conn, rt.app.deployment, by=by, category=category, cells=cells,
+                                            month=month, month_from=month_from, month_to=month_to)
     return answered(rt.app, rows, format, tables.satisfaction(by))
 
 
@@ -114,9 +117,12 @@ def visit_coverage(rt: RuntimeDep, scope: Scope, actor: Staff,
                                                                      "category")] = None,
                    format: Format = "json", after: After = None) -> Any:
     """Households (户), those with a visiting cadence, overdue, visits conducted and missed (户次), by cell,
-    last visitor or household category (a household of two categories counts in both)."""
+    last visitor or household category (a household of two categories counts in both). By cell: the cells
+    directly under the scope (yours, or `cell`), and the scope's own cell for households registered there,
+    as satisfaction and response times group them."""
     rt.wait_for_views(after, ["visit_coverage"])
     cells = narrowed(rt.app, scope, cell)
     with rt.reader.connect() as conn:
-        rows = queries.visit_coverage_summary(conn, now=rt.app.clock(), by=by, cells=cells, category=category)
+        rows = queries.visit_coverage_summary(conn, rt.app.deployment, now=rt.app.clock(), by=by, cells=cells,
+                                              category=category)
     return answered(rt.app, rows, format, tables.visit_coverage(by))

@@ -26,7 +26,10 @@ def test_visit_coverage_by_household_category_counts_a_household_in_each_of_its_
     api.runtime.wait_for_views(api.head())
     by_category = api.get("/api/v1/views/visit-coverage", s.REVIEWER, by="category").json()
     assert {row["category"]: row["households"] for row in by_category} == {"elderly_alone": 2, "disabled": 1}
+    # by cell: the cells directly under the reviewer's township, as the case summaries group them
     [cell] = api.get("/api/v1/views/visit-coverage", s.REVIEWER, by="cell", category="disabled").json()
-    assert (cell["cell"], cell["households"]) == (s.CELL, 1)
+    assert (cell["cell"], cell["households"]) == ("qingshui.dongcun", 1)
+    [cell] = api.get("/api/v1/views/visit-coverage", s.REVIEWER, by="cell", cell="qingshui.dongcun").json()
+    assert (cell["cell"], cell["households"], cell["with_cadence"]) == (s.CELL, 2, 2)
     refused = api.get("/api/v1/views/visit-coverage", s.REVIEWER, by="category", category="rich")
     assert (refused.status_code, s.problem_type(refused)) == (422, "/problems/bad-query")

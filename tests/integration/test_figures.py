@@ -19,9 +19,10 @@ WORKER, SUPERVISOR = "wang.worker", "chen.supervisor"
 CELL = "qingshui.dongcun.g1"
 
 
-def figures(engine: Engine, **filters: object) -> dict[str, dict[str, object]]:
+def figures(app: Minqing, engine: Engine, **filters: object) -> dict[str, dict[str, object]]:
     with engine.connect() as conn:
-        return {row["month"]: row for row in queries.response_time_summary(conn, by="month", **filters)}
+        return {row["month"]: row for row in queries.response_time_summary(conn, app.deployment, by="month",
+                                                                           **filters)}
 
 
 def test_a_demand_raised_at_seven_in_the_morning_of_1_november_beijing_time_counts_in_november(
@@ -32,11 +33,12 @@ def test_a_demand_raised_at_seven_in_the_morning_of_1_november_beijing_time_coun
     stored_app.triage(case, actor=WORKER, category="repairs")
     stored_app.resolve(case, actor=WORKER, summary="已更换井盖")
     Processor(stored_app, views_engine).catch_up()
-    assert set(figures(views_engine)) == {"2026-11"}
-    assert figures(views_engine, month_from="2026-11", month_to="2026-11")["2026-11"]["count"] == 1
-    assert figures(views_engine, month="2026-10") == {}
+    assert set(figures(stored_app, views_engine)) == {"2026-11"}
+    november = figures(stored_app, views_engine, month_from="2026-11", month_to="2026-11")
+    assert november["2026-11"]["count"] == 1
+    assert figures(stored_app, views_engine, month="2026-10") == {}
     with views_engine.connect() as conn:
-        [asked] = queries.satisfaction_summary(conn, by="month")
+        [asked] = queries.satisfaction_summary(conn, stored_app.deployment, by="month")
     assert asked["month"] == "2026-11"   # feedback first asked at 09:00 Beijing time on 1 November
 
 
@@ -60,7 +62,7 @@ def test_a_vote_without_a_quorum_holds_no_step_and_leaves_its_clock_running(
              abstained=2)
     Processor(app, views_engine).catch_up()
     with views_engine.connect() as conn:
-        steps = {row["step"]: row for row in queries.step_time_summary(conn)}
+        steps = {row["step"]: row for row in queries.step_time_summary(conn, app.deployment)}
     assert steps["resolution_vote"]["count"] == 1
     assert steps["resolution_vote"]["days_median"] == 10  # since the assembly's review, not the failed vote
     assert [held["step"] for held in _row(views_engine, case)["steps"]] == [
@@ -83,10 +85,10 @@ def test_the_share_of_first_responses_and_of_steps_on_time_counts_those_by_their
     app.discuss(late, actor=WORKER, step="branch_proposal")    # 23 days after it began: late
     app.discuss(prompt, actor=WORKER, step="two_committees")   # 20 days after the step before: late
     Processor(app, views_engine).catch_up()
-    [row] = figures(views_engine).values()
+    [row] = figures(stored_app, views_engine).values()
     assert (row["count"], row["responded"], row["first_response_on_time_share"]) == (3, 2, 0.5)
     with views_engine.connect() as conn:
-        steps = {s["step"]: s for s in queries.step_time_summary(conn)}
+        steps = {s["step"]: s for s in queries.step_time_summary(conn, app.deployment)}
     assert (steps["branch_proposal"]["count"], steps["branch_proposal"]["on_time_share"]) == (2, 0.5)
     assert (steps["two_committees"]["count"], steps["two_committees"]["on_time_share"]) == (1, 0.0)
     assert _row(views_engine, never)["responded_on_time"] is None
@@ -108,6 +110,27 @@ def test_reopening_clears_the_rating_in_the_case_and_in_its_row_alike(
         assert queries.search_cases(conn, rating="dissatisfied").items == []
 
 
+def test_a_reopened_case_alone_in_its_category_has_no_resolution_time_left_in_any_summary(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    """Reopening takes the case's resolution time back out of the rollups: a group whose every time was taken
+    back reports its cases and no median, not an error."""
+    app = stored_app
+    case = app.raise_demand(actor=WORKER, channel="phone", title="路灯不亮", cell_id=CELL).id
+    clock.advance(hours=1)
+    app.triage(case, actor=WORKER, category="repairs")
+    clock.advance(hours=8)
+    app.resolve(case, actor=WORKER, summary="已换灯泡")
+    Processor(app, views_engine).catch_up()      # the time is written, then taken back
+    clock.advance(hours=1)
+    app.reopen(case, actor=SUPERVISOR, reason="回访复查：仍不亮")
+    Processor(app, views_engine).catch_up()
+    with views_engine.connect() as conn:
+        for by in ("category", "cell", "month", "worker"):
+            [row] = queries.response_time_summary(conn, app.deployment, by=by)
+            assert (row["count"], row["resolved"], row["resolution_hours_median"]) == (1, 0, None), by
+            assert row["first_response_hours_median"] == 1.0, by
+
+
 def test_the_cases_view_is_built_again_when_the_deployment_changes_its_time_zone(
         stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
     clock.now = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
@@ -118,7 +141,7 @@ def test_the_cases_view_is_built_again_when_the_deployment_changes_its_time_zone
     assert create_tables(views_engine, "Europe/London") == []
     with views_engine.connect() as conn:
         assert conn.execute(select(cases.c.id)).first() is None  # emptied, its rollups too
-        assert queries.response_time_summary(conn, by="month") == []
+        assert queries.response_time_summary(conn, stored_app.deployment, by="month") == []
         built = dict(conn.execute(select(versions.c.view, versions.c.version)).all())
     assert built["cases"].endswith("Europe/London") and built.get("staff", "") == ""
 
@@ -137,5 +160,5 @@ def test_months_are_cut_where_the_zone_says_on_both_sides_of_midnight(
     stored_app.raise_demand(actor=WORKER, channel="phone", title="路面积水", cell_id=CELL)
     clock.advance(minutes=1)
     Processor(stored_app, views_engine).catch_up()
-    counts = {month: row["count"] for month, row in figures(views_engine).items()}
+    counts = {month: row["count"] for month, row in figures(stored_app, views_engine).items()}
     assert counts == {"2026-10": 1, "2026-11": 1}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,11 +18,14 @@ import pytest
 from sqlalchemy import Engine
 
 from api.demo.history import History, copy_events, generate
+from api.settings import Settings
 from domain.application import Minqing
 from domain.deployment import Deployment
 from domain.templates import TEMPLATES
 from projections import queries
-from projections.processor import Processor
+from projections.db import make_engine
+from projections.processor import Processor, create_tables
+from tests.conftest import POSTGRES_URL, fresh_schema
 
 
 @pytest.fixture(scope="module")
@@ -102,35 +106,58 @@ def recompute_case(app: Minqing, demand_id: Any, zone: ZoneInfo) -> dict[str, An
     return case
 
 
+def reported_cell(deployment: Deployment, cell: str, top: str) -> str:
+    """The cell a case raised in `cell` is reported under in a summary by cell within the subtree of `top`:
+    the cell directly under `top` that holds it, or `top` itself for a case raised there."""
+    path = [cell, *deployment.ancestors(cell)]
+    return top if cell == top else path[path.index(top) - 1]
+
+
 @pytest.fixture(scope="module")
 def truth(history: History, deployment: Deployment) -> list[dict[str, Any]]:
     zone = ZoneInfo(deployment.timezone)
-    return [recompute_case(history.app, d, zone) for d in history.demands]
+    cases = [recompute_case(history.app, d, zone) for d in history.demands]
+    for case in cases:
+        case["part"] = reported_cell(deployment, case["cell"], deployment.root.id)
+    return cases
 
 
 def close(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, abs_tol=1e-6))
 
 
-@pytest.fixture
-def views(open_app: Callable[[], Minqing], history: History, views_engine: Engine) -> Engine:
-    app = open_app()
-    copy_events(history.app, app)
-    Processor(app, views_engine, batch_size=1000).catch_up()
-    return views_engine
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def views(request: pytest.FixtureRequest, history: History, deployment: Deployment,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The history's views on each store, caught up once for the module (the tests only read them), in
+    batches of 100 events: a case's rollup rows written in one batch are changed in later ones."""
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('truth') / 'minqing.db'}"
+        else:
+            url = f"{POSTGRES_URL}?schema={stack.enter_context(fresh_schema())}"
+        app = Minqing(deployment, env=Settings(database_url=url).event_store_env(create_tables=True))
+        stack.callback(app.close)
+        copy_events(history.app, app)
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        create_tables(engine)
+        Processor(app, engine, batch_size=100).catch_up()
+        yield engine
 
 
-GROUP_KEYS = {"category": "category", "cell": "cell", "worker": "worker", "month": "month"}
+GROUP_KEYS = {"category": "category", "cell": "part", "worker": "worker", "month": "month"}
 
 
 @pytest.mark.parametrize("by", queries.GROUPINGS)
 def test_response_time_figures_match_a_recomputation_from_the_histories(
-        views: Engine, truth: list[dict[str, Any]], by: str) -> None:
+        views: Engine, truth: list[dict[str, Any]], deployment: Deployment, by: str) -> None:
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for case in truth:
         groups[case[GROUP_KEYS[by]]].append(case)
     with views.connect() as conn:
-        summary = {row[by]: row for row in queries.response_time_summary(conn, by=by)}
+        summary = {row[by]: row for row in queries.response_time_summary(conn, deployment, by=by)}
+    assert len(groups) > 2
     assert set(summary) == set(groups)
     for group, cases in groups.items():
         row = summary[group]
@@ -158,9 +185,9 @@ def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
     within = [c for c in truth if c["cell"] in cells and c["category"] == "repairs" and c["month"] == month]
     assert within
     with views.connect() as conn:
-        [row] = queries.response_time_summary(conn, by="category", cells=cells, category="repairs",
-                                              month=month)
-        steps = queries.step_time_summary(conn, cells=cells, category="public_works")
+        [row] = queries.response_time_summary(conn, deployment, by="category", cells=cells,
+                                              category="repairs", month=month)
+        steps = queries.step_time_summary(conn, deployment, cells=cells, category="public_works")
     first = [c["first"] for c in within if c["first"] is not None]
     hours = [c["resolution"] for c in within if c["resolution"] is not None]
     assert (row["count"], row["resolved"]) == (len(within), len(hours))
@@ -172,16 +199,51 @@ def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
     assert proposal["count"] == len(held) and close(proposal["days_median"], statistics.median(held))
 
 
+@pytest.mark.parametrize("top", ["qingshui.dongcun", "qingshui.community"])
+@pytest.mark.parametrize("by", ["category", "cell", "month"])
+@pytest.mark.parametrize("filtered", [False, True])
+def test_figures_by_category_cell_and_month_within_a_scope_match_a_recomputation(
+        views: Engine, truth: list[dict[str, Any]], deployment: Deployment, top: str, by: str,
+        filtered: bool) -> None:
+    """Read from the rollups of the scope (buckets, then the minutes of the bucket holding each rank): with
+    and without a category and a range of months, which read the minutes kept per month."""
+    cells = deployment.subtree(top)
+    months = sorted({case["month"] for case in truth})
+    period = {"month_from": months[1], "month_to": months[-2]} if filtered else {}
+    category = "repairs" if filtered and by != "category" else None
+    within = [c for c in truth if c["cell"] in cells and category in (None, c["category"])
+              and (not filtered or months[1] <= c["month"] <= months[-2])]
+    groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for case in within:
+        key = reported_cell(deployment, case["cell"], top) if by == "cell" else case[by]
+        groups[key].append(case)
+    with views.connect() as conn:
+        summary = {row[by]: row for row in queries.response_time_summary(
+            conn, deployment, by=by, cells=cells, category=category, **period)}
+    assert len(groups) > 1 and set(summary) == set(groups)
+    for group, cases in groups.items():
+        first = [c["first"] for c in cases if c["first"] is not None]
+        hours = [c["resolution"] for c in cases if c["resolution"] is not None]
+        row = summary[group]
+        assert (row["count"], row["resolved"]) == (len(cases), len(hours))
+        assert close(row["first_response_hours_median"], statistics.median(first) if first else None)
+        assert close(row["first_response_hours_p90"], nearest_rank_p90(first))
+        assert close(row["resolution_hours_median"], statistics.median(hours) if hours else None)
+        assert close(row["resolution_hours_p90"], nearest_rank_p90(hours))
+
+
 def test_a_range_of_months_counts_the_cases_of_those_months_both_ends_included(
-        views: Engine, truth: list[dict[str, Any]]) -> None:
+        views: Engine, truth: list[dict[str, Any]], deployment: Deployment) -> None:
     months = sorted({case["month"] for case in truth})
     first, last = months[1], months[3]
     raised = [c for c in truth if first <= c["month"] <= last]
     rated = [c for c in truth
              if c["sat_month"] and first <= c["sat_month"] <= last and c["category"] == "repairs"]
     with views.connect() as conn:
-        by_month = queries.response_time_summary(conn, by="month", month_from=first, month_to=last)
-        by_category = queries.satisfaction_summary(conn, by="category", month_from=first, month_to=last)
+        by_month = queries.response_time_summary(conn, deployment, by="month", month_from=first,
+                                                 month_to=last)
+        by_category = queries.satisfaction_summary(conn, deployment, by="category", month_from=first,
+                                                   month_to=last)
     [repairs] = [row for row in by_category if row["category"] == "repairs"]
     assert [row["month"] for row in by_month] == months[1:4]
     assert sum(row["count"] for row in by_month) == len(raised)
@@ -190,7 +252,7 @@ def test_a_range_of_months_counts_the_cases_of_those_months_both_ends_included(
 
 
 def test_time_in_each_deliberation_step_matches_a_recomputation(
-        views: Engine, truth: list[dict[str, Any]]) -> None:
+        views: Engine, truth: list[dict[str, Any]], deployment: Deployment) -> None:
     per_step: dict[str, list[float]] = defaultdict(list)
     on_time: dict[str, int] = defaultdict(int)
     for case in truth:
@@ -198,7 +260,7 @@ def test_time_in_each_deliberation_step_matches_a_recomputation(
             per_step[step].append(days)
             on_time[step] += in_time
     with views.connect() as conn:
-        summary = {row["step"]: row for row in queries.step_time_summary(conn)}
+        summary = {row["step"]: row for row in queries.step_time_summary(conn, deployment)}
     assert set(summary) == set(per_step)
     for step, days in per_step.items():
         assert summary[step]["count"] == len(days)
@@ -210,14 +272,14 @@ def test_time_in_each_deliberation_step_matches_a_recomputation(
 
 @pytest.mark.parametrize("by", queries.GROUPINGS)
 def test_satisfaction_figures_match_a_recomputation_from_the_histories(
-        views: Engine, truth: list[dict[str, Any]], by: str) -> None:
-    key = {"category": "category", "cell": "cell", "worker": "sat_worker", "month": "sat_month"}[by]
+        views: Engine, truth: list[dict[str, Any]], deployment: Deployment, by: str) -> None:
+    key = {"category": "category", "cell": "part", "worker": "sat_worker", "month": "sat_month"}[by]
     groups: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for case in truth:
         if case["asked"] or case["reopens"]:
             groups[case[key]].append(case)
     with views.connect() as conn:
-        summary = {row[by]: row for row in queries.satisfaction_summary(conn, by=by)}
+        summary = {row[by]: row for row in queries.satisfaction_summary(conn, deployment, by=by)}
     assert set(summary) == set(groups)
     for group, cases in groups.items():
         row = summary[group]

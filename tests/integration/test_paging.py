@@ -14,6 +14,7 @@ from domain.application import Minqing
 from projections import paging, queries
 from projections.processor import Processor
 from tests.conftest import Clock
+from tests.unit import cases as story
 
 WORKER = "wang.worker"
 CELLS = ["qingshui.dongcun.g1", "qingshui.dongcun.g2"]
@@ -87,18 +88,22 @@ def test_a_list_is_counted_up_to_its_cap(many: list[UUID], views_engine: Engine,
 @pytest.mark.parametrize("sort", ["-raised_at", queries.URGENCY])
 def test_a_broad_scope_lists_what_a_narrow_one_does(many: list[UUID], views_engine: Engine, clock: Clock,
                                                     monkeypatch: pytest.MonkeyPatch, sort: str) -> None:
-    """A broad scope is read without the cell indexes on SQLite (queries.BROAD_SCOPE): the same list."""
-    def listed() -> tuple[list[str], list[str]]:
+    """A broad scope is read without the cell indexes on SQLite (queries.BROAD_SCOPE), and counted through
+    them: the same list, the same count."""
+    def listed() -> list[tuple[list[str], int]]:
         with views_engine.connect() as conn:
-            cases = queries.search_cases(conn, cells=CELLS[:1], sort=sort, now=clock.now,
-                                         limit=paging.MAX_PAGE)
-            late = queries.unresolved(conn, cells=CELLS[:1], now=clock.now, limit=paging.MAX_PAGE)
-        return [item["id"] for item in cases.items], [item["id"] for item in late.items]
+            pages = [queries.search_cases(conn, cells=CELLS[:1], sort=sort, now=clock.now, limit=limit,
+                                          **filters)  # type: ignore[arg-type]
+                     for limit in (3, paging.MAX_PAGE)
+                     for filters in ({}, {"open_only": True}, {"overdue": True}, {"overdue": False})]
+            pages.append(queries.unresolved(conn, cells=CELLS[:1], now=clock.now, limit=paging.MAX_PAGE))
+        return [([item["id"] for item in page.items], page.total) for page in pages]
 
     narrow = listed()
     monkeypatch.setattr(queries, "BROAD_SCOPE", 0)
     assert listed() == narrow
-    assert 0 < len(narrow[0]) < len(many)
+    whole, open_, overdue = (narrow[i][1] for i in (4, 5, 6))
+    assert 0 < overdue <= open_ < whole < len(many)
 
 
 def test_a_cursor_of_another_list_or_beside_an_offset_is_refused(many: list[UUID], views_engine: Engine,
@@ -128,3 +133,26 @@ def test_a_closed_case_is_never_overdue(stored_app: Minqing, views_engine: Engin
         unresolved = queries.unresolved(conn, now=clock.now).items
     assert [item["id"] for item in overdue] == [str(late)] == [item["id"] for item in unresolved]
     assert [(item["id"], item["overdue"]) for item in on_time] == [(str(closed), False)]
+
+
+def test_a_case_whose_result_is_made_public_after_it_closed_is_not_overdue(stored_app: Minqing,
+                                                                          views_engine: Engine,
+                                                                          clock: Clock) -> None:
+    """The implementation result (the second 公开) is made public once the case is resolved: a deadline missed
+    on the way stays in the case's record, not in its being overdue."""
+    app = stored_app
+    case = story.village_vote_pending(app, clock)
+    clock.advance(days=40)
+    app.record_missed_deadlines(case)
+    story.representatives_vote(app, clock, case, present=20, in_favour=11)
+    story.resolution_notice(app, clock, case)
+    clock.advance(days=7)
+    app.resolve(case, actor=WORKER, summary="道路已硬化")
+    app.publicize(case, actor=WORKER, kind="result", text="实施结果：道路已硬化")
+    Processor(app, views_engine).catch_up()
+    with views_engine.connect() as conn:
+        assert queries.search_cases(conn, now=clock.now, overdue=True).items == []
+        assert queries.unresolved(conn, now=clock.now).items == []
+        [item] = queries.search_cases(conn, now=clock.now, overdue=False).items
+        assert (item["id"], item["status"], item["overdue"]) == (str(case), "closed", False)
+        assert item["missed_deadlines"] >= 1

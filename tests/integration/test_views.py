@@ -88,6 +88,27 @@ def test_visits_move_a_households_next_due_date(
     assert (coverage["conducted"], coverage["scheduled"]) == (1, 0)
 
 
+def test_visit_coverage_by_cell_groups_by_the_cells_directly_under_the_scope(
+        stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
+    app = stored_app
+    for cell, address in (("qingshui.dongcun.g1", "东村一组1号"), ("qingshui.dongcun.g2", "东村二组2号"),
+                          ("qingshui.dongcun", "东村村委旁3号"), ("qingshui.xicun.g1", "西村一组4号")):
+        app.register_household(actor="chen.supervisor", cell_id=cell, address=address,
+                               categories=["elderly_alone"])
+    Processor(app, views_engine).catch_up()
+
+    def by_cell(cells: list[str] | None) -> dict[str, int]:
+        with views_engine.connect() as conn:
+            return {r["cell"]: r["households"] for r in queries.visit_coverage_summary(
+                conn, app.deployment, now=clock.now, cells=cells)}
+
+    assert by_cell(None) == {"qingshui.dongcun": 3, "qingshui.xicun": 1}           # the township's villages
+    village = app.deployment.subtree("qingshui.dongcun")
+    assert by_cell(village) == {"qingshui.dongcun": 1, "qingshui.dongcun.g1": 1,    # its groups, and the
+                                "qingshui.dongcun.g2": 1}                           # village's own cell
+    assert by_cell(["qingshui.dongcun.g2"]) == {"qingshui.dongcun.g2": 1}
+
+
 def test_a_view_whose_table_changed_in_an_upgrade_is_emptied_and_built_again(
         stored_app: Minqing, views_engine: Engine, clock: Clock) -> None:
     case = stored_app.raise_demand(actor="wang.worker", channel="phone", title="漏水 leak",

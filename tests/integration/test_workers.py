@@ -180,6 +180,11 @@ def test_a_worker_whose_database_session_was_lost_gives_up_its_views_until_it_ta
         with views_engine.connect() as admin:  # as a database restart would: the session and its locks go
             admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": session})
             admin.commit()
+            # pg_terminate_backend only signals the session: its locks go when it has exited
+            deadline = time.monotonic() + 10
+            while admin.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                {"pid": session}).scalar_one() and time.monotonic() < deadline:
+                time.sleep(0.05)
         assert second.acquire() == views
         assert first.acquire() == []  # it noticed, and writes nothing while another holds the views
         second.release()
