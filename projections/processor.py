@@ -63,6 +63,9 @@ FLUSH_EVENTS = 200_000     # events folded before the rows and positions are wri
 SHADOW = "__rebuild"
 # Views an upgrade retired, by name and table: their tables and positions are dropped at `db init`.
 RETIRED = {"satisfaction": "view_satisfaction", "response_times": "view_response_times"}  # into cases
+# Rollups an upgrade retired: their tables are dropped at `db init`. Step times per cell, read by nothing
+# since the step-time summary reads the scoped rollups.
+RETIRED_ROLLUPS = ("rollup_step_times",)
 
 
 def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE, grid: Grid | None = None) -> list[str]:
@@ -78,6 +81,8 @@ def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE, grid: Grid | Non
         for retired, table_name in RETIRED.items():
             conn.execute(text(f"DROP TABLE IF EXISTS {table_name}"))
             conn.execute(positions.delete().where(positions.c.view == retired))
+        for table_name in RETIRED_ROLLUPS:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table_name}"))
         stored = inspect(conn)
         built = _built_versions(conn)
         for view in all_views(zone, grid).values():

@@ -141,21 +141,13 @@ def _feedback(row: Row) -> Iterator[tuple[Group, Counts]]:
         yield _group(row, row["assignee"] or row["asked_by"], row["feedback_month"]), counts
 
 
-def _step_times(row: Row) -> Iterator[tuple[Group, Counts]]:
-    for held in row["steps"]:
-        yield ((row["category"] or NONE, row["cell_id"], held["step"], int(held["seconds"] // 60)),
-               {"n": 1, "on_time": int(held["on_time"])})
-
-
 HISTOGRAM = (*GROUP, "minutes")
 case_times = _rollup("rollup_case_times", GROUP, TIMES, _case_times)
 first_response = _rollup("rollup_first_response", HISTOGRAM, ("n",),
                          partial(_per_minute, _first_response_minutes))
 resolution = _rollup("rollup_resolution", HISTOGRAM, ("n",), partial(_per_minute, _resolution_minutes))
 feedback = _rollup("rollup_feedback", GROUP, FEEDBACK, _feedback)
-step_times = _rollup("rollup_step_times", ("category", "cell_id", "step", "minutes"), ("n", "on_time"),
-                     _step_times)
-BY_CELL = (case_times, first_response, resolution, feedback, step_times)
+BY_CELL = (case_times, first_response, resolution, feedback)
 
 
 # ---------------------------------------------------------------- per scope

@@ -128,13 +128,15 @@ def test_a_view_whose_table_changed_in_an_upgrade_is_emptied_and_built_again(
     assert row(views_engine, cases, case)["due_at"] == clock.now + timedelta(hours=24)
 
 
-def test_a_view_an_upgrade_retired_leaves_no_table_or_position_behind(views_engine: Engine) -> None:
+def test_a_view_or_rollup_an_upgrade_retired_leaves_no_table_or_position_behind(views_engine: Engine) -> None:
     with views_engine.begin() as conn:
         conn.execute(text("CREATE TABLE view_satisfaction (id VARCHAR(36) PRIMARY KEY)"))
+        conn.execute(text("CREATE TABLE rollup_step_times (category VARCHAR(100) PRIMARY KEY)"))
         conn.execute(positions.insert().values(view="satisfaction", position=7))
     create_tables(views_engine)
     with views_engine.connect() as conn:
         assert not inspect(conn).has_table("view_satisfaction")
+        assert not inspect(conn).has_table("rollup_step_times")
         assert conn.execute(select(positions).where(positions.c.view == "satisfaction")).first() is None
 
 
