@@ -2,7 +2,7 @@
 
 The residents' commands (`verify-notice`, `verify-heads`: api/cli/verify_notice.py) are loaded without the
 server's: a resident checking a notice waits for its proof, not for the API, the views and the workers to be
-imported (3 s on a busy 2-core machine against 1). Every other command comes from api/cli/main.py, imported
+imported (3 s on a busy 2-core machine against 1). Every other command comes from api/cli/server.py, imported
 when one of them is asked for or listed (click's lazily loaded subcommands)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class _Minqing(click.Group):
 
 
 def _server_commands() -> click.Group:
-    from api.cli.main import main as server  # the server's commands, when asked for
+    from api.cli.server import main as server  # the server's commands, when asked for
 
     return server
 

@@ -12,7 +12,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api.cli.main import main
+from api.cli.server import main
 from api.settings import Settings
 from domain.application import Minqing
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from api.cli.main import main
+from api.cli.server import main
 from api.demo.history import generate
 from domain.deployment import load
 from projections import queries

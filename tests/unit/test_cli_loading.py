@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SERVER_MODULES = ("api.cli.main", "api.web.app", "api.compose", "projections.queries", "uvicorn")
+SERVER_MODULES = ("api.cli.server", "api.web.app", "api.compose", "projections.queries", "uvicorn")
 
 
 def loaded_after(*args: str) -> set[str]:
@@ -29,3 +29,12 @@ def test_every_command_is_listed_and_the_servers_load_when_asked_for() -> None:
     for command in ("db", "serve", "api", "worker", "verify", "verify-notice", "verify-heads"):
         assert f"  {command} " in listing
     assert "api.web.app" in loaded_after("db", "--help")
+
+
+def test_the_command_stays_the_command_once_the_servers_are_loaded() -> None:
+    # A submodule named like the package's attribute would replace it when imported (`api.cli.main` did:
+    # later `from api.cli import main` got the module, not the command).
+    program = ("import api.cli\ntry:\n    api.cli.main(['db', '--help'])\nexcept SystemExit:\n    pass\n"
+               "from api.cli import main\nprint(type(main).__name__)")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "_Minqing"
