@@ -176,6 +176,8 @@ def calls(client: Client, word: str) -> list[Call]:
         Call("satisfaction by month", "/api/v1/views/satisfaction?by=month"),
         Call("response times by category", "/api/v1/views/response-times?by=category"),
         Call("response times by cell", "/api/v1/views/response-times?by=cell"),
+        Call("satisfaction by worker", "/api/v1/views/satisfaction?by=worker"),
+        Call("response times by worker", "/api/v1/views/response-times?by=worker"),
         Call("step times", "/api/v1/views/response-times?steps=true"),
         Call("visit coverage by cell", "/api/v1/views/visit-coverage?by=cell"),
         Call("households overdue", "/api/v1/households?overdue=true&limit=50"),
