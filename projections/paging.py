@@ -88,22 +88,24 @@ def check_page(limit: int, offset: int) -> None:
 
 
 def read_page(conn: Connection, query: Select[Any], keys: Sequence[SortKey], tiebreak: ColumnElement[Any], *,
-              limit: int, offset: int = 0, cursor: str | None = None, matches: Select[Any] | None = None
-              ) -> Page:
+              limit: int, offset: int = 0, cursor: str | None = None, matches: Select[Any] | None = None,
+              count_in_order: bool = True) -> Page:
     """One page of `query` in the order of `keys` then `tiebreak` (a unique column, ascending): the page
     at `offset`, or the page after `cursor` (a page's `next_cursor`); its matches counted up to TOTAL_CAP
-    (from `matches`, when given: the same rows, in a statement the store counts faster)."""
+    (from `matches`, when given: the same rows, in a statement the store counts faster; on PostgreSQL in
+    the list's order unless `count_in_order` is false)."""
     check_page(limit, offset)
     keys = [*keys, SortKey(tiebreak)]
     orderings = [key.ordering() for key in keys]
     # the rows' order key alone: a row's other columns are not read to be counted
     capped = (query if matches is None else matches).with_only_columns(tiebreak, maintain_column_froms=True)
     capped = capped.limit(TOTAL_CAP + 1)
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and count_in_order:
         # Counted in the list's order, so the planner may read the rows as it reads the page's (a common
         # word: the first 1,001 rows in order hold it) rather than gather every match first. SQLite's
         # planner takes an order as a reason to walk the order's index, through the whole store when fewer
-        # than 1,001 rows match.
+        # than 1,001 rows match. Not where the matches are gathered from indexes at no more cost than the
+        # first 1,001 of them (the overdue cases: see `queries.search_cases`).
         capped = capped.order_by(*orderings)
     counted = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
     labels = [f"sort_key_{i}" for i in range(len(keys))]
