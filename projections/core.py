@@ -48,6 +48,7 @@ Event = TypeVar("Event")
 Context = ParamSpec("Context")
 JSON_TEXT = JSON(none_as_null=True)
 CHUNK = 500  # keys in one IN (...) list
+REFILL_ROWS = 20_000  # a view's rows summed into a rollup at a time when it is summed afresh
 
 tracking_metadata = MetaData()
 positions = Table(
@@ -131,10 +132,12 @@ class Rollup:
         """Empty the table and sum every row of `source` (the view's table) into it afresh: after a rebuild
         swapped in a new view table, or when an upgrade brought a new rollup."""
         conn.execute(delete(self.table))
-        summed: dict[Group, Counts] = {}
-        for row in conn.execute(select(source)).mappings():
-            self.add(summed, dict(row), 1)
-        self.write(conn, summed)
+        rows = conn.execute(select(source).execution_options(yield_per=REFILL_ROWS)).mappings()
+        for some in rows.partitions():  # summed and added a part at a time: memory bounded by the part
+            summed: dict[Group, Counts] = {}
+            for row in some:
+                self.add(summed, dict(row), 1)
+            self.write(conn, summed)
 
 
 NONE = ""  # a rollup's group column with no value (no category yet, no worker)

@@ -13,8 +13,10 @@ the live one only once it has caught up) and by tests.
 from __future__ import annotations
 
 import bisect
+import gc
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,8 +66,10 @@ SHADOW = "__rebuild"
 # Views an upgrade retired, by name and table: their tables and positions are dropped at `db init`.
 RETIRED = {"satisfaction": "view_satisfaction", "response_times": "view_response_times"}  # into cases
 # Rollups an upgrade retired: their tables are dropped at `db init`. Step times per cell, read by nothing
-# since the step-time summary reads the scoped rollups.
-RETIRED_ROLLUPS = ("rollup_step_times",)
+# since the step-time summary reads the scoped rollups; the rollups per cell, worker and month, since the
+# summaries by worker read the scoped ones too.
+RETIRED_ROLLUPS = ("rollup_step_times", "rollup_case_times", "rollup_first_response", "rollup_resolution",
+                   "rollup_feedback")
 
 
 def create_tables(engine: Engine, zone: str = DEFAULT_TIMEZONE, grid: Grid | None = None) -> list[str]:
@@ -237,12 +241,13 @@ class Processor:
         a row changed by many events is written once, not once per page.
         """
         target, done = self.head(), 0
-        while True:
-            known = self.positions()
-            behind = [self._fold_from(v, known[v.name]) for v in self.views if known[v.name] < target]
-            if not behind:
-                return done
-            done += self._catch_up(behind, target, progress)
+        with _collector_paused():
+            while True:
+                known = self.positions()
+                behind = [self._fold_from(v, known[v.name]) for v in self.views if known[v.name] < target]
+                if not behind:
+                    return done
+                done += self._catch_up(behind, target, progress)
 
     def _catch_up(self, folds: list[Fold], target: int, progress: Callable[[int], None] | None) -> int:
         start = min(f.position for f in folds) + 1
@@ -259,6 +264,7 @@ class Processor:
             if (self.batch_size or folded >= FLUSH_EVENTS or start > target
                     or sum(len(f.changes) for f in folds) >= FLUSH_ROWS):
                 applied += sum(self._record(f) for f in folds)
+                gc.collect()
                 folded = 0
                 folds = [f for f in folds if f.cache.position is not None]  # the others were overtaken
         return applied + sum(self._record(f) for f in folds)
@@ -342,6 +348,22 @@ class Processor:
                     seconds = max(0.0, now - event.timestamp.timestamp())
             lags.append(Lag(name, position, head, seconds))
         return lags
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused while catching up, and run once after each write instead: folding
+    a page makes and drops hundreds of thousands of rows and rollup groups, and the collector, started by
+    every 700 of them, walked every object alive each time it reached its oldest generation (the row cache,
+    the folds, every module loaded): 37 % of a catch-up's time at 10,000 and at 100,000 demands
+    (bench/views_catchup.py, docs/performance.md). Nothing the catch-up makes is kept alive by a cycle."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _read_missing(conn: Connection, folds: list[Fold], numbered: list[tuple[int, Any]]) -> None:

@@ -43,7 +43,6 @@ from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
 from domain.masking import mask_number
 from projections import rollups, text_search
 from projections.cases import OPEN, cases
-from projections.core import Rollup
 from projections.notice_board import notice_board
 from projections.objections import objections
 from projections.paging import BadQuery, Page, SortKey, read_page
@@ -51,9 +50,7 @@ from projections.staff import staff
 from projections.stats import (
     Histogram,
     median_from,
-    median_of,
     median_ranks,
-    p90_of,
     p90_rank,
     share,
 )
@@ -277,33 +274,19 @@ def _checked_grouping(by: str) -> str:
     return by
 
 
-def _by_cell_rows(table: Table, cells: Sequence[str] | None, category: str | None,
-                  period: Period) -> list[ColumnElement[bool]]:
-    """The rows of a rollup per cell and worker (`rollups.BY_CELL`) within cells, a category and months."""
-    where = _in_cells([table.c.cell_id], cells)
-    if category is not None:
-        where.append(table.c.category == category)
-    return where + period.within(table.c.month)
-
-
-def _by_worker(conn: Connection, rollup: Rollup, cells: Sequence[str] | None, category: str | None,
-               period: Period) -> dict[str | None, dict[str, int]]:
-    """The rollup's counts per worker within cells, a category and months, in order."""
-    t = rollup.table.c
-    query = (select(t.worker, *(func.sum(t[name]).label(name) for name in rollup.counts))
-             .where(*_by_cell_rows(rollup.table, cells, category, period)).group_by(t.worker))
-    found = {r["worker"] or None: {name: int(r[name]) for name in rollup.counts}
-             for r in conn.execute(query).mappings()}
-    return dict(sorted(found.items(), key=lambda kv: str(kv[0])))
+def _of_worker(worker: Column[str], by: str) -> ColumnElement[bool]:
+    """The rows of each worker when summing by worker, else those of every worker."""
+    return worker != rollups.EVERY if by == "worker" else worker == rollups.EVERY
 
 
 def _summed(conn: Connection, table: Table, counts: Sequence[str], by: str, within: Scopes,
             category: str | None, period: Period) -> dict[str | None, dict[str, int]]:
-    """A scoped rollup's counts (per scope, category and month) summed per category, cell or month, in
-    order."""
+    """A scoped rollup's counts (per scope, worker, category and month) summed per category, cell, worker or
+    month, in order."""
     t = table.c
     group = t.scope if by == "cell" else t[by]
-    where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), *period.within(t.month)]
+    where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), _of_worker(t.worker, by),
+             *period.within(t.month)]
     if category is not None:
         where.append(t.category == category)
     query = select(group.label("group"), *(func.sum(t[name]).label(name) for name in counts)) \
@@ -391,57 +374,31 @@ def _in_bucket(buckets: Histogram, rank: int) -> tuple[int, int]:
 
 def _ranked_times(conn: Connection, times: rollups.Times, by: str, within: Scopes, category: str | None,
                   period: Period) -> dict[str | None, Ranked]:
-    """A time's count, median and 90th percentile per category, cell or month within the scopes, a
+    """A time's count, median and 90th percentile per category, cell, worker or month within the scopes, a
     category and months."""
-    b, m = times.buckets.c, times.minutes.c
-    if by == "cell":
-        group, scoped = b.scope, b.scope.in_(list(within.parts))
-    else:
-        group, scoped = b[by], b.scope.in_(within.whole)
-    if by == "category":
-        of_category = b.category == category if category is not None else b.category != rollups.EVERY
-    else:
-        of_category = b.category == (category or rollups.EVERY)
-    # Over every month and not by month, the rows of every month; else those of each month.
-    def of_months(month: Column[str]) -> list[ColumnElement[bool]]:
-        return ([month == rollups.EVERY] if period.every_month and by != "month" else
-                [month != rollups.EVERY, *period.within(month)])
+    def rows_of(table: Table) -> tuple[ColumnElement[str], list[ColumnElement[bool]]]:
+        """The group and the rows a summary reads of a table of times (`buckets` or `minutes`)."""
+        t = table.c
+        where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), _of_worker(t.worker, by)]
+        if by == "category":
+            where.append(t.category == category if category is not None else t.category != rollups.EVERY)
+        else:
+            where.append(t.category == (category or rollups.EVERY))
+        # Over every month and not by month, the rows of every month; else those of each month.
+        if period.every_month and by != "month":
+            where.append(t.month == rollups.EVERY)
+        else:
+            where += [t.month != rollups.EVERY, *period.within(t.month)]
+        return (t.scope if by == "cell" else t[by]), where
 
-    buckets = (select(group, b.bucket, func.sum(b.n)).where(scoped, of_category, *of_months(b.month))
-               .group_by(group, b.bucket).order_by(group, b.bucket))
-    where = of_months(m.month)
-    if by != "cell":
-        where.append(m.scope.in_(within.whole))
-    if by != "category":  # the minutes are kept per category only: every category is read one by one
-        where.append(m.category.in_([category] if category is not None else _categories(conn, within)))
-    minutes_group = {"cell": m.scope, "category": m.category, "month": m.month}[by]
-    found = _ranked(conn, buckets, times.minutes, minutes_group, where)
+    b = times.buckets.c
+    group, where = rows_of(times.buckets)
+    buckets = select(group, b.bucket, func.sum(b.n)).where(*where).group_by(group, b.bucket) \
+        .order_by(group, b.bucket)
+    found = _ranked(conn, buckets, times.minutes, *rows_of(times.minutes))
     if by == "cell":
         return {within.parts[scope]: ranked for scope, ranked in found.items() if scope is not None}
     return {group or None: ranked for group, ranked in found.items()}
-
-
-def _categories(conn: Connection, within: Scopes) -> list[str]:
-    """The categories of the cases within the scopes (NONE for those with none yet)."""
-    t = rollups.scoped_cases.c
-    return list(conn.execute(select(t.category).where(t.scope.in_(within.whole)).distinct()).scalars())
-
-
-def _ranked_by_worker(conn: Connection, rollup: Rollup, cells: Sequence[str] | None, category: str | None,
-                      period: Period) -> dict[str | None, Ranked]:
-    """The rollup's per-minute counts (per cell and worker) added up per worker, and each worker's median and
-    90th percentile read from them, one worker's minutes held at a time."""
-    t = rollup.table.c
-    query = (select(t.worker, t.minutes, func.sum(t.n)).where(*_by_cell_rows(rollup.table, cells, category,
-                                                                              period))
-             .group_by(t.worker, t.minutes).order_by(t.worker, t.minutes))
-    found: dict[str | None, Ranked] = {}
-    rows = conn.execution_options(yield_per=10_000).execute(query)  # a server-side cursor on PostgreSQL
-    for worker, minutes in itertools.groupby(rows, key=lambda row: row[0]):
-        histogram: Histogram = [(m, int(n)) for _, m, n in minutes]
-        found[worker or None] = {"count": sum(n for _, n in histogram), "median": median_of(histogram),
-                                 "p90": p90_of(histogram)}
-    return found
 
 
 def _in_units(value: float | None, minutes: int) -> float | None:
@@ -459,16 +416,11 @@ def response_time_summary(conn: Connection, deployment: Deployment, *, by: str =
     responded to on time (of those responded to: triaged at or before the first-response deadline then
     due). The worker is the assignee, else whoever first resolved the case. `month`, or `month_from` to
     `month_to` (both included): only the cases raised then."""
-    period = Period(month, month_from, month_to)
-    if _checked_grouping(by) == "worker":
-        first = _ranked_by_worker(conn, rollups.first_response, cells, category, period)
-        resolution = _ranked_by_worker(conn, rollups.resolution, cells, category, period)
-        counted = _by_worker(conn, rollups.case_times, cells, category, period)
-    else:
-        within = scopes(deployment, cells)
-        first = _ranked_times(conn, rollups.first_response_times, by, within, category, period)
-        resolution = _ranked_times(conn, rollups.resolution_times, by, within, category, period)
-        counted = _summed(conn, rollups.scoped_cases, rollups.TIMES, by, within, category, period)
+    period, within = Period(month, month_from, month_to), scopes(deployment, cells)
+    by = _checked_grouping(by)
+    first = _ranked_times(conn, rollups.first_response_times, by, within, category, period)
+    resolution = _ranked_times(conn, rollups.resolution_times, by, within, category, period)
+    counted = _summed(conn, rollups.scoped_cases, rollups.TIMES, by, within, category, period)
     summary = []
     for group, counts in counted.items():
         if not counts["cases"]:
@@ -523,12 +475,8 @@ def satisfaction_summary(conn: Connection, deployment: Deployment, *, by: str = 
     asked, answered, each rating, expired, reopens; satisfaction rate = (satisfied + basically satisfied) /
     answered; response rate = answered / asked. The worker is the assignee, else whoever first asked for
     feedback. `month`, or `month_from` to `month_to` (both included): only the feedback first asked then."""
-    period = Period(month, month_from, month_to)
-    if _checked_grouping(by) == "worker":
-        counted = _by_worker(conn, rollups.feedback, cells, category, period)
-    else:
-        counted = _summed(conn, rollups.scoped_feedback, rollups.FEEDBACK, by, scopes(deployment, cells),
-                          category, period)
+    counted = _summed(conn, rollups.scoped_feedback, rollups.FEEDBACK, _checked_grouping(by),
+                      scopes(deployment, cells), category, Period(month, month_from, month_to))
     summary = []
     for group, totals in counted.items():
         if totals["asked"] == 0 and totals["reopens"] == 0:

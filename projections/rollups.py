@@ -10,12 +10,11 @@ is its assignee, else whoever first resolved it (response times) or first asked 
 Scoped rollups (`for_grid`): a summary over a street office or a whole district must not read a row per
 case, so each case counts in every scope of the grid it lies in (`paths`: its cell alone, the subtree of
 its cell and of every cell above it) and a summary reads the rows of its own scope:
-by category and by month within it, by cell from the scopes of the cells directly under it. A time is
-counted twice: per bucket (`bucket`: a time's magnitude, to a 32nd or a 16th of it) with its month,
-and per minute within its bucket. A rank is found in the buckets first, then in the minutes of the one
-bucket that holds it: a summary reads about a hundred rows per group, not one per case. `EVERY` stands for
-"every category" where a summary may read all categories at once.
-The rollups per cell, worker and month (`BY_CELL`) serve summaries by worker.
+by category, by worker and by month within it, by cell from the scopes of the cells directly under it. A
+time is counted twice: per bucket (`bucket`: a time's magnitude, to a 32nd or a 16th of it) with its
+month, and per minute within its bucket. A rank is found in the buckets first, then in the minutes of the
+one bucket that holds it: a summary reads about a hundred rows per group, not one per case. `EVERY` stands
+for "every worker", "every category" or "every month" where a summary may read them all at once.
 
 On time: a first response (triage) by the first-response deadline then due, a deliberation step held by the
 step deadline then due (`responded_on_time`, each held step's `on_time` in the cases view).
@@ -35,14 +34,13 @@ from domain.demand import RATINGS
 from projections.core import NONE, Counts, Group, Rollup, Row
 
 metadata = MetaData()
-GROUP = ("category", "cell_id", "worker", "month")
 TIMES = ("cases", "responded", "resolved", "on_time", "responded_on_time")
 FEEDBACK = ("asked", "answered", *RATINGS, "expired", "reopens")
 INTEGERS = ("minutes", "bucket")
 
 Grid = Mapping[str, str | None]  # each cell's parent, None at the top: the deployment's grid
 ALONE = "="       # before a cell id: the scope of that cell alone, without the cells under it
-EVERY = "*"       # the category of a row counting every category, the month of a row counting every month
+EVERY = "*"       # the worker, category or month of a row counting every worker, category or month
 
 
 def _table(name: str, groups: tuple[str, ...], counts: tuple[str, ...]) -> Table:
@@ -52,11 +50,6 @@ def _table(name: str, groups: tuple[str, ...], counts: tuple[str, ...]) -> Table
                  # kept in the order of its key on SQLite (a rowid table reads each row through its key's
                  # index, one look-up a row: a summary's scan 12x slower, bench in the issue-12 note)
                  sqlite_with_rowid=False)
-
-
-def _rollup(name: str, groups: tuple[str, ...], counts: tuple[str, ...],
-            contributions: Callable[[Row], Iterator[tuple[Group, Counts]]]) -> Rollup:
-    return Rollup(_table(name, groups, counts), groups, counts, contributions)
 
 
 def minutes(start: datetime, end: datetime) -> int:
@@ -89,13 +82,13 @@ def paths(grid: Grid) -> dict[str, list[str]]:
     return found
 
 
-# ---------------------------------------------------------------- per cell, worker and month
-def _group(row: Row, worker: str | None, month: str | None) -> Group:
-    return (row["category"] or NONE, row["cell_id"], worker or NONE, month or NONE)
+# ---------------------------------------------------------------- what a case counts
+def _times_worker(row: Row) -> str:
+    return row["assignee"] or row["resolved_by"] or NONE
 
 
-def _times_group(row: Row) -> Group:
-    return _group(row, row["assignee"] or row["resolved_by"], row["raised_month"])
+def _feedback_worker(row: Row) -> str:
+    return row["assignee"] or row["asked_by"] or NONE
 
 
 def _resolved(row: Row) -> bool:
@@ -125,31 +118,6 @@ def _feedback_counts(row: Row) -> Counts | None:
             "reopens": row["reopen_count"]}
 
 
-def _case_times(row: Row) -> Iterator[tuple[Group, Counts]]:
-    yield _times_group(row), _case_counts(row)
-
-
-def _per_minute(minutes_of: Callable[[Row], int | None], row: Row) -> Iterator[tuple[Group, Counts]]:
-    taken = minutes_of(row)
-    if taken is not None:
-        yield (*_times_group(row), taken), {"n": 1}
-
-
-def _feedback(row: Row) -> Iterator[tuple[Group, Counts]]:
-    counts = _feedback_counts(row)
-    if counts is not None:
-        yield _group(row, row["assignee"] or row["asked_by"], row["feedback_month"]), counts
-
-
-HISTOGRAM = (*GROUP, "minutes")
-case_times = _rollup("rollup_case_times", GROUP, TIMES, _case_times)
-first_response = _rollup("rollup_first_response", HISTOGRAM, ("n",),
-                         partial(_per_minute, _first_response_minutes))
-resolution = _rollup("rollup_resolution", HISTOGRAM, ("n",), partial(_per_minute, _resolution_minutes))
-feedback = _rollup("rollup_feedback", GROUP, FEEDBACK, _feedback)
-BY_CELL = (case_times, first_response, resolution, feedback)
-
-
 # ---------------------------------------------------------------- per scope
 Paths = Mapping[str, list[str]]  # the scopes a case raised in each cell counts in (see `paths`)
 
@@ -158,45 +126,44 @@ def _scopes(paths: Paths, cell: str) -> list[str]:
     return paths.get(cell) or [cell]  # a cell since taken out of the grid: its own scope only
 
 
-SCOPED = ("scope", "category", "month")
+def _every(value: str) -> tuple[str, str]:
+    """A case counts under its own worker, category or month, and under `EVERY`."""
+    return value, EVERY
+
+
+SCOPED = ("scope", "worker", "category", "month")
 scoped_cases = _table("rollup_scope_cases", SCOPED, TIMES)
 scoped_feedback = _table("rollup_scope_feedback", SCOPED, FEEDBACK)
 
 
 class Times:
     """One kind of time per case (to first response, to resolution) per scope, counted by the month the
-    case was raised: `buckets` per category (and `EVERY`), month (and `EVERY`: a summary over every month
-    reads a bucket row per category, not one per month) and bucket; `minutes` per category, bucket, month
-    (and `EVERY`: a bucket's minutes over every month are at most its width, not its width per month)
-    and minute."""
+    case was raised and its worker: `buckets` per worker, category, month and bucket; `minutes` per worker,
+    category, bucket, month and minute — each under its own worker, category and month and under `EVERY`
+    of each, so that a summary over every worker, category or month reads a row per bucket (a bucket's
+    minutes: at most its width), not one per worker, category and month."""
 
     def __init__(self, name: str, minutes_of: Callable[[Row], int | None]) -> None:
         self.minutes_of = minutes_of
-        self.buckets = _table(f"rollup_scope_{name}_buckets", ("scope", "category", "month", "bucket"),
-                              ("n",))
-        self.minutes = _table(f"rollup_scope_{name}_minutes", ("scope", "category", "bucket", "month",
-                                                                "minutes"), ("n",))
+        self.buckets = _table(f"rollup_scope_{name}_buckets", (*SCOPED, "bucket"), ("n",))
+        self.minutes = _table(f"rollup_scope_{name}_minutes",
+                              ("scope", "worker", "category", "bucket", "month", "minutes"), ("n",))
 
     def rollups(self, paths: Paths) -> tuple[Rollup, ...]:
-        return (Rollup(self.buckets, _keys(self.buckets), ("n",), partial(self._buckets, paths)),
-                Rollup(self.minutes, _keys(self.minutes), ("n",), partial(self._minutes, paths)))
+        return (Rollup(self.buckets, _keys(self.buckets), ("n",), partial(self._counted, paths, False)),
+                Rollup(self.minutes, _keys(self.minutes), ("n",), partial(self._counted, paths, True)))
 
-    def _buckets(self, paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
+    def _counted(self, paths: Paths, per_minute: bool, row: Row) -> Iterator[tuple[Group, Counts]]:
         taken = self.minutes_of(row)
-        if taken is not None:
-            counted = bucket(taken)
-            for scope in _scopes(paths, row["cell_id"]):
-                for category in (row["category"] or NONE, EVERY):
-                    for month in (row["raised_month"], EVERY):
-                        yield (scope, category, month, counted), {"n": 1}
-
-    def _minutes(self, paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
-        taken = self.minutes_of(row)
-        if taken is not None:
-            counted = bucket(taken)
-            for scope in _scopes(paths, row["cell_id"]):
-                for month in (row["raised_month"], EVERY):
-                    yield (scope, row["category"] or NONE, counted, month, taken), {"n": 1}
+        if taken is None:
+            return
+        counted = bucket(taken)
+        for scope in _scopes(paths, row["cell_id"]):
+            for worker in _every(_times_worker(row)):
+                for category in _every(row["category"] or NONE):
+                    for month in _every(row["raised_month"]):
+                        yield ((scope, worker, category, counted, month, taken) if per_minute else
+                               (scope, worker, category, month, counted)), {"n": 1}
 
 
 first_response_times = Times("first_response", _first_response_minutes)
@@ -214,14 +181,16 @@ def _keys(table: Table) -> tuple[str, ...]:
 def _scoped_cases(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
     counts = _case_counts(row)
     for scope in _scopes(paths, row["cell_id"]):
-        yield (scope, row["category"] or NONE, row["raised_month"]), counts
+        for worker in _every(_times_worker(row)):
+            yield (scope, worker, row["category"] or NONE, row["raised_month"]), counts
 
 
 def _scoped_feedback(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
     counts = _feedback_counts(row)
     if counts is not None:
         for scope in _scopes(paths, row["cell_id"]):
-            yield (scope, row["category"] or NONE, row["feedback_month"] or NONE), counts
+            for worker in _every(_feedback_worker(row)):
+                yield (scope, worker, row["category"] or NONE, row["feedback_month"] or NONE), counts
 
 
 def _step_buckets(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
@@ -240,14 +209,14 @@ def _step_minutes(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
 
 
 # What the scoped rollups count, beside the grid they are cut by: bumped when that changes (see `version`).
-VERSION = 4  # 2: buckets of five binary digits; 3: buckets of every month; 4: minutes of every month
+VERSION = 5  # 2: buckets of five binary digits; 3: buckets of every month; 4: minutes of every month;
+# 5: per worker (and every worker), and minutes of every category
 
 
 def for_grid(grid: Grid) -> tuple[Rollup, ...]:
     """Every rollup of the cases view, the scoped ones cut by `grid`."""
     scoped = paths(grid)
-    return (*BY_CELL,
-            Rollup(scoped_cases, SCOPED, TIMES, partial(_scoped_cases, scoped)),
+    return (Rollup(scoped_cases, SCOPED, TIMES, partial(_scoped_cases, scoped)),
             Rollup(scoped_feedback, SCOPED, FEEDBACK, partial(_scoped_feedback, scoped)),
             *first_response_times.rollups(scoped), *resolution_times.rollups(scoped),
             Rollup(step_buckets, _keys(step_buckets), ("n", "on_time"), partial(_step_buckets, scoped)),

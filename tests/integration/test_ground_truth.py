@@ -200,13 +200,13 @@ def test_figures_within_a_scope_a_category_and_a_month_match_a_recomputation(
 
 
 @pytest.mark.parametrize("top", ["qingshui.dongcun", "qingshui.community"])
-@pytest.mark.parametrize("by", ["category", "cell", "month"])
+@pytest.mark.parametrize("by", ["category", "cell", "month", "worker"])
 @pytest.mark.parametrize("filtered", [False, True])
-def test_figures_by_category_cell_and_month_within_a_scope_match_a_recomputation(
+def test_figures_by_category_cell_month_and_worker_within_a_scope_match_a_recomputation(
         views: Engine, truth: list[dict[str, Any]], deployment: Deployment, top: str, by: str,
         filtered: bool) -> None:
     """Read from the rollups of the scope (buckets, then the minutes of the bucket holding each rank): with
-    and without a category and a range of months, which read the minutes kept per month."""
+    and without a category and a range of months, which read the minutes kept per category and month."""
     cells = deployment.subtree(top)
     months = sorted({case["month"] for case in truth})
     period = {"month_from": months[1], "month_to": months[-2]} if filtered else {}

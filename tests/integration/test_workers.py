@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from api.demo.history import copy_events, generate
 from domain.application import Minqing
 from domain.demand import Demand
 from domain.deployment import Deployment
-from projections import all_views
+from projections import all_views, core
 from projections.cases import cases
 from projections.processor import Processor, create_tables, rebuild
 from tests.conftest import Clock
@@ -114,7 +115,7 @@ def test_status_and_rebuild_commands_report_lag_and_throughput(
     assert f"{0:>10}{total:>10}{total:>12}" in status.output
     Processor(app, views_engine).catch_up()
     summed = rollup_rows(views_engine, all_views()["cases"])  # added up event by event
-    assert summed["rollup_case_times"]
+    assert summed["rollup_scope_cases"]
     rebuilt = runner.invoke(main, ["projections", "rebuild", "cases"])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert f"cases: {total} events" in rebuilt.output and "events/s" in rebuilt.output
@@ -126,22 +127,42 @@ def test_status_and_rebuild_commands_report_lag_and_throughput(
         [str(total), str(total), "0"]
 
 
+def test_a_catch_up_pauses_the_cycle_collector_and_leaves_it_as_it_found_it(
+        open_app: Callable[[], Minqing], deployment: Deployment, views_engine: Engine) -> None:
+    app = open_app()
+    copy_events(generate(deployment, demands=10, seed=4).app, app)
+    collecting: list[bool] = []
+    assert gc.isenabled()
+    Processor(app, views_engine).catch_up(progress=lambda _: collecting.append(gc.isenabled()))
+    assert collecting and not any(collecting)
+    assert gc.isenabled()
+    gc.disable()  # paused by someone else: a catch-up does not start it
+    try:
+        Processor(app, views_engine).catch_up()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_db_init_keeps_rollups_in_their_key_order_on_sqlite(open_app: Callable[[], Minqing],
                                                               deployment: Deployment,
-                                                              views_engine: Engine) -> None:
-    """A rollup made before rollups were WITHOUT ROWID on SQLite is made again and summed afresh."""
+                                                              views_engine: Engine, monkeypatch) -> None:
+    """A rollup made before rollups were WITHOUT ROWID on SQLite is made again and summed afresh, a part of
+    the view's rows at a time."""
+    monkeypatch.setattr(core, "REFILL_ROWS", 7)
     app = open_app()
     copy_events(generate(deployment, demands=30, seed=8).app, app)
     Processor(app, views_engine).catch_up()
     view = all_views()["cases"]
     summed = rollup_rows(views_engine, view)
-    feedback = next(r.table for r in view.rollups if r.table.name == "rollup_feedback")
+    feedback = next(r.table for r in view.rollups if r.table.name == "rollup_scope_feedback")
     if views_engine.dialect.name == "sqlite":
         with views_engine.begin() as conn:  # as an earlier version made it: a table with rowids
             conn.execute(text(f"ALTER TABLE {feedback.name} RENAME TO old_feedback"))
             conn.execute(text(f"CREATE TABLE {feedback.name} AS SELECT * FROM old_feedback"))
             conn.execute(text("DROP TABLE old_feedback"))
-    assert create_tables(views_engine) == []
+    # summed afresh by the scopes of the deployment's grid, as the processor counted them
+    assert create_tables(views_engine, deployment.timezone, deployment.grid) == []
     assert rollup_rows(views_engine, view) == summed
     if views_engine.dialect.name == "sqlite":
         with views_engine.connect() as conn:
