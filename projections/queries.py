@@ -43,6 +43,7 @@ from domain.deployment import HOUSEHOLD_CATEGORIES, Deployment
 from domain.masking import mask_number
 from projections import rollups, text_search
 from projections.cases import OPEN, cases
+from projections.core import NONE
 from projections.notice_board import notice_board
 from projections.objections import objections
 from projections.paging import BadQuery, Page, SortKey, read_page
@@ -373,17 +374,18 @@ def _in_bucket(buckets: Histogram, rank: int) -> tuple[int, int]:
 
 
 def _ranked_times(conn: Connection, times: rollups.Times, by: str, within: Scopes, category: str | None,
-                  period: Period) -> dict[str | None, Ranked]:
+                  period: Period, counted: Collection[str | None]) -> dict[str | None, Ranked]:
     """A time's count, median and 90th percentile per category, cell, worker or month within the scopes, a
-    category and months."""
+    category and months, of the groups `counted` there (per worker or category: read by name, each a seek
+    in the rollup's key, not a walk through every worker's or category's rows of the scope)."""
+    named = [NONE if group is None else group for group in counted]
+
     def rows_of(table: Table) -> tuple[ColumnElement[str], list[ColumnElement[bool]]]:
         """The group and the rows a summary reads of a table of times (`buckets` or `minutes`)."""
         t = table.c
-        where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), _of_worker(t.worker, by)]
-        if by == "category":
-            where.append(t.category == category if category is not None else t.category != rollups.EVERY)
-        else:
-            where.append(t.category == (category or rollups.EVERY))
+        where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole),
+                 t.worker.in_(named) if by == "worker" else t.worker == rollups.EVERY,
+                 t.category.in_(named) if by == "category" else t.category == (category or rollups.EVERY)]
         # Over every month and not by month, the rows of every month; else those of each month.
         if period.every_month and by != "month":
             where.append(t.month == rollups.EVERY)
@@ -418,9 +420,9 @@ def response_time_summary(conn: Connection, deployment: Deployment, *, by: str =
     `month_to` (both included): only the cases raised then."""
     period, within = Period(month, month_from, month_to), scopes(deployment, cells)
     by = _checked_grouping(by)
-    first = _ranked_times(conn, rollups.first_response_times, by, within, category, period)
-    resolution = _ranked_times(conn, rollups.resolution_times, by, within, category, period)
     counted = _summed(conn, rollups.scoped_cases, rollups.TIMES, by, within, category, period)
+    first = _ranked_times(conn, rollups.first_response_times, by, within, category, period, counted)
+    resolution = _ranked_times(conn, rollups.resolution_times, by, within, category, period, counted)
     summary = []
     for group, counts in counted.items():
         if not counts["cases"]:
