@@ -60,8 +60,9 @@ def _json_text(value: Any) -> str:
 def analyze(conn: Connection, tables: Iterable[str]) -> None:
     """Gather the planner's statistics on `tables` (after `db init`, a rebuild or a large load): without
     them SQLite cannot tell a township's cases from a village's, and sorts every row of a list to show 50.
-    SQLite samples each index (`analysis_limit`) rather than reading it whole, as its manual advises."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+    SQLite reads each index whole: a sample (`analysis_limit=1000`) saw the first cells of an index by cell
+    only and put every cell at 1,001 cases, so a township's open cases were counted by reading the whole
+    view (116,454 demands: 72 ms, 7 ms through the indexes); every table of that store analysed whole
+    takes 5 s."""
     for table in tables:
         conn.exec_driver_sql(f"ANALYZE {table}")

@@ -213,7 +213,7 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 # ---------------------------------------------------------------- summaries
 # Read from the rollups the cases view keeps (projections.rollups): counts exact, times exact to the minute;
-# by category, cell and month from the rows of the summary's scope, by worker from the rows per cell.
+# by category, worker and month from the rows of the summary's scope, by cell from the cells' under it.
 def _checked_month(month: str) -> str:
     if not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
         raise BadQuery("a month is YYYY-MM, not {month}", month=month)

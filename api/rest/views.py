@@ -45,8 +45,8 @@ def response_times(rt: RuntimeDep, scope: Scope, actor: Staff, by: Grouping = "c
     spent in each deliberation step (over all months). By cell: the cells directly under the scope (the
     caller's cells, or `cell`), and the scope's own cell for the cases raised there. Counts are exact;
     medians and 90th percentiles are exact to the minute (each time counted as its whole minutes), read from
-    rollups the views keep per scope of the grid, so that the answer costs about the same at any size of the
-    record (by worker: per cell and worker, so it grows with the cases in scope). A month is cut in the
+    rollups the views keep per scope of the grid (and worker), so that the answer costs about the same at any
+    size of the record. A month is cut in the
     deployment's time zone (`timezone` of `GET /api/v1/deployment`): a demand raised at 07:00 on 1 November
     Beijing time is November's.
 
