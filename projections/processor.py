@@ -16,7 +16,7 @@ import bisect
 import gc
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -241,7 +241,7 @@ class Processor:
         a row changed by many events is written once, not once per page.
         """
         target, done = self.head(), 0
-        with _collector_paused():
+        with nullcontext() if self.batch_size else _collector_paused():
             while True:
                 known = self.positions()
                 behind = [self._fold_from(v, known[v.name]) for v in self.views if known[v.name] < target]
@@ -264,7 +264,8 @@ class Processor:
             if (self.batch_size or folded >= FLUSH_EVENTS or start > target
                     or sum(len(f.changes) for f in folds) >= FLUSH_ROWS):
                 applied += sum(self._record(f) for f in folds)
-                gc.collect()
+                if not self.batch_size:  # the collector is paused (see `_collector_paused`)
+                    gc.collect()
                 folded = 0
                 folds = [f for f in folds if f.cache.position is not None]  # the others were overtaken
         return applied + sum(self._record(f) for f in folds)
@@ -352,11 +353,13 @@ class Processor:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector paused while catching up, and run once after each write instead: folding
-    a page makes and drops hundreds of thousands of rows and rollup groups, and the collector, started by
-    every 700 of them, walked every object alive each time it reached its oldest generation (the row cache,
-    the folds, every module loaded): 37 % of a catch-up's time at 10,000 and at 100,000 demands
-    (bench/views_catchup.py, docs/performance.md). Nothing the catch-up makes is kept alive by a cycle."""
+    """Python's cycle collector paused while catching up in memory, and run once after each write instead
+    (a catch-up in pages of `batch_size` holds a page at a time and is left alone): folding a page makes
+    and drops hundreds of thousands of rows and rollup groups, and the collector, started by every 700 of
+    them, walked every object alive each time it reached its oldest generation (the row cache, the folds,
+    every module loaded): 37 % of a catch-up's time at 10,000 and at 100,000 demands (bench/scale.py
+    --rebuild; docs/performance.md, issue 12 seventh round). Nothing the catch-up makes is kept alive by a
+    cycle."""
     paused = gc.isenabled()
     gc.disable()
     try:

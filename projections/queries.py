@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from sqlalchemy import (
-    Column,
     ColumnElement,
     Connection,
     Integer,
@@ -213,7 +212,7 @@ def unresolved(conn: Connection, *, now: datetime, cells: Sequence[str] | None =
 
 # ---------------------------------------------------------------- summaries
 # Read from the rollups the cases view keeps (projections.rollups): counts exact, times exact to the minute;
-# by category, worker and month from the rows of the summary's scope, by cell from the cells' under it.
+# by category, worker and month from the rows of the summary's scope, by cell from the scopes under it.
 def _checked_month(month: str) -> str:
     if not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
         raise BadQuery("a month is YYYY-MM, not {month}", month=month)
@@ -275,18 +274,14 @@ def _checked_grouping(by: str) -> str:
     return by
 
 
-def _of_worker(worker: Column[str], by: str) -> ColumnElement[bool]:
-    """The rows of each worker when summing by worker, else those of every worker."""
-    return worker != rollups.EVERY if by == "worker" else worker == rollups.EVERY
-
-
 def _summed(conn: Connection, table: Table, counts: Sequence[str], by: str, within: Scopes,
             category: str | None, period: Period) -> dict[str | None, dict[str, int]]:
     """A scoped rollup's counts (per scope, worker, category and month) summed per category, cell, worker or
     month, in order."""
     t = table.c
     group = t.scope if by == "cell" else t[by]
-    where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole), _of_worker(t.worker, by),
+    where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole),
+             t.worker != rollups.EVERY if by == "worker" else t.worker == rollups.EVERY,
              *period.within(t.month)]
     if category is not None:
         where.append(t.category == category)
