@@ -33,6 +33,7 @@ from sqlalchemy import (
     TypeDecorator,
     bindparam,
     delete,
+    func,
     insert,
     select,
     update,
@@ -90,6 +91,7 @@ def needs_row(handler: Callable[Concatenate[Row, Event, Context], Row | None]
 
 Group = tuple[Any, ...]
 Counts = dict[str, int]
+Upsert = TypeVar("Upsert", postgresql.Insert, sqlite.Insert)
 
 
 @dataclass(frozen=True)
@@ -116,17 +118,28 @@ class Rollup:
                 summed[name] += sign * n
 
     def write(self, conn: Connection, changes: Mapping[Group, Counts]) -> None:
-        """Add `changes` to the table's groups (a group not there yet starts from nothing)."""
+        """Add `changes` to the table's groups (a group not there yet starts from nothing).
+
+        On PostgreSQL the groups go in as one array per column, unnested into rows by one statement:
+        psycopg sends an executemany as one statement per row, which was 43 % of a catch-up's time."""
         rows = [{**dict(zip(self.groups, group, strict=True)), **counts}
                 for group, counts in changes.items() if any(counts.values())]
         if not rows:
             return
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(self.table)
-        statement = statement.on_conflict_do_update(
+        names = [*self.groups, *self.counts]
+        if conn.dialect.name == "postgresql":
+            given = func.unnest(*(bindparam(name, type_=postgresql.ARRAY(self.table.c[name].type))
+                                  for name in names)).table_valued(*names).render_derived()
+            statement = postgresql.insert(self.table).from_select(names, select(*given.c))
+            conn.execute(self._added(statement), {name: [row[name] for row in rows] for name in names})
+        else:
+            conn.execute(self._added(sqlite.insert(self.table)), rows)
+
+    def _added(self, statement: Upsert) -> Upsert:
+        """`statement`, adding its counts to a group's when the group is there already."""
+        return statement.on_conflict_do_update(
             index_elements=list(self.groups),
             set_={name: self.table.c[name] + statement.excluded[name] for name in self.counts})
-        conn.execute(statement, rows)
 
     def refill(self, conn: Connection, source: Table) -> None:
         """Empty the table and sum every row of `source` (the view's table) into it afresh: after a rebuild
