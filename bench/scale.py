@@ -176,6 +176,8 @@ def calls(client: Client, word: str) -> list[Call]:
         Call("satisfaction by month", "/api/v1/views/satisfaction?by=month"),
         Call("response times by category", "/api/v1/views/response-times?by=category"),
         Call("response times by cell", "/api/v1/views/response-times?by=cell"),
+        Call("response times by month", "/api/v1/views/response-times?by=month"),
+        Call("satisfaction by cell", "/api/v1/views/satisfaction?by=cell"),
         Call("satisfaction by worker", "/api/v1/views/satisfaction?by=worker"),
         Call("response times by worker", "/api/v1/views/response-times?by=worker"),
         Call("step times", "/api/v1/views/response-times?steps=true"),
