@@ -19,12 +19,14 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    FromClause,
     Integer,
     Select,
     String,
     Table,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     column,
@@ -33,6 +35,7 @@ from sqlalchemy import (
     select,
     values,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -304,25 +307,45 @@ class Ranked(TypedDict):
 NOTHING: Ranked = {"count": 0, "median": None, "p90": None}
 
 
-def _ranked(conn: Connection, buckets: Select[Any], minutes: Table, group: ColumnElement[str],
-            where: Sequence[ColumnElement[bool]]) -> dict[str | None, Ranked]:
+@dataclass(frozen=True)
+class Level:
+    """The rows a summary reads of a lower level of a time's histogram (`rollups.Times`): its `table`, whose
+    `child` values are counted within a `parent` value of the level above, each group's rows by `group`
+    within `where`."""
+
+    table: Table
+    parent: ColumnElement[int]
+    child: ColumnElement[int]
+    group: ColumnElement[str]
+    where: Sequence[ColumnElement[bool]]
+
+
+Place = tuple[str, int, int]  # a group, a value of one level of its histogram, a rank within that value
+
+
+def _ranked(conn: Connection, buckets: Select[Any], fine: Level, minutes: Level) -> dict[str | None, Ranked]:
     """Each group's count, median and 90th percentile from its times counted per bucket (`buckets`: rows
-    of group, bucket and how many, in that order) and per minute (the `minutes` table's rows within
-    `where`, whose group is `group`): the ranks are located in the buckets, then the minute at each rank
-    within its bucket is read for every group in one statement (`_times_at`)."""
+    of group, bucket and how many, in that order), per fine bucket within a bucket and per minute within a
+    fine bucket: the ranks are located in the buckets, then in the fine buckets of the bucket holding each
+    (for every group in one statement), then in the minutes of the fine bucket holding each, where it is
+    wider than a minute (one statement more)."""
     totals: dict[str, int] = {}
-    located: dict[tuple[str, int], tuple[int, int]] = {}  # (group, rank): (bucket, rank within it)
+    located: dict[tuple[str, int], Place] = {}  # (group, rank): (group, bucket, rank within it)
     for name, rows in itertools.groupby(conn.execute(buckets).all(), key=lambda row: row[0]):
         counted: Histogram = [(b, int(n)) for _, b, n in rows]
         total = sum(n for _, n in counted)
         if total:  # else every time of the group was taken back (a reopened case's resolution): rows of 0
             totals[name] = total
             for rank in (*median_ranks(total), p90_rank(total)):
-                located[(name, rank)] = _in_bucket(counted, rank)
-    at = _times_at(conn, minutes, group, where, {(name, *place) for (name, _), place in located.items()})
+                located[(name, rank)] = (name, *_in_bucket(counted, rank))
+    in_fine = _within(conn, fine, set(located.values()))
+    in_minutes = _within(conn, minutes, {(place[0], *at) for place, at in in_fine.items()
+                                         if not rollups.exact(at[0])})
 
     def time_at(name: str, rank: int) -> int:
-        return at[(name, *located[(name, rank)])]
+        place = located[(name, rank)]
+        finer, within = in_fine[place]
+        return finer if rollups.exact(finer) else in_minutes[(name, finer, within)][0]
 
     found: dict[str | None, Ranked] = {}
     for name, total in totals.items():
@@ -332,30 +355,42 @@ def _ranked(conn: Connection, buckets: Select[Any], minutes: Table, group: Colum
     return found
 
 
-def _times_at(conn: Connection, minutes: Table, group: ColumnElement[str],
-              where: Sequence[ColumnElement[bool]], wanted: Collection[tuple[str, int, int]]
-              ) -> dict[tuple[str, int, int], int]:
-    """The time at each wanted (group, bucket, rank within the bucket), found by the database in one
-    statement: the minutes of each wanted bucket counted (rows of the `minutes` table within `where`) and
-    the first minute whose running count reaches the rank. A few rows come back, not the buckets' minutes
-    (a bucket of a district's resolution times holds thousands)."""
+def _within(conn: Connection, level: Level, wanted: Collection[Place]) -> dict[Place, tuple[int, int]]:
+    """For each wanted (group, parent value, rank within it), the child value of `level` holding that rank
+    and the rank within the child, found by the database in one statement: the children of each wanted
+    parent counted, and the one whose running count reaches the rank. A row per place comes back, not the
+    children."""
     if not wanted:
         return {}
-    m = minutes.c
-    targets = values(column("of_group", String), column("of_bucket", Integer), column("at_rank", Integer),
-                     name="targets").data(sorted(wanted)).cte("targets")
-    target = (targets.c.of_group, targets.c.of_bucket, targets.c.at_rank)
-    per_minute = (select(*target, m.minutes, func.sum(m.n).label("n"))
-                  .join_from(targets, minutes,
-                             and_(group == targets.c.of_group, m.bucket == targets.c.of_bucket))
-                  .where(*where).group_by(*target, m.minutes).subquery())
-    of_target = (per_minute.c.of_group, per_minute.c.of_bucket, per_minute.c.at_rank)
-    running = select(*of_target, per_minute.c.minutes, func.sum(per_minute.c.n).over(
-        partition_by=of_target, order_by=per_minute.c.minutes).label("seen")).subquery()
-    first = (select(running.c.of_group, running.c.of_bucket, running.c.at_rank, func.min(running.c.minutes))
-             .where(running.c.seen >= running.c.at_rank)
-             .group_by(running.c.of_group, running.c.of_bucket, running.c.at_rank))
-    return {(name, b, rank): int(t) for name, b, rank, t in conn.execute(first)}
+    targets, given = _places(conn, wanted)
+    target = (targets.c.of_group, targets.c.of_parent, targets.c.at_rank)
+    per_child = (select(*target, level.child.label("child"), func.sum(level.table.c.n).label("n"))
+                 .join_from(targets, level.table,
+                            and_(level.group == targets.c.of_group, level.parent == targets.c.of_parent))
+                 .where(*level.where).group_by(*target, level.child).subquery())
+    of_target = (per_child.c.of_group, per_child.c.of_parent, per_child.c.at_rank)
+    running = select(*of_target, per_child.c.child, per_child.c.n, func.sum(per_child.c.n).over(
+        partition_by=of_target, order_by=per_child.c.child).label("seen")).subquery()
+    before = running.c.seen - running.c.n
+    holding = (select(running.c.of_group, running.c.of_parent, running.c.at_rank, running.c.child,
+                      running.c.at_rank - before)
+               .where(running.c.seen >= running.c.at_rank, before < running.c.at_rank))
+    return {(name, parent, rank): (int(child), int(within))
+            for name, parent, rank, child, within in conn.execute(holding, given)}
+
+
+def _places(conn: Connection, wanted: Collection[Place]) -> tuple[FromClause, dict[str, list[Any]]]:
+    """The wanted places as the rows of a statement (columns of_group, of_parent, at_rank), with the
+    parameters that give them. On PostgreSQL, three arrays unnested: the statement's text is the same at
+    every call, compiled once (VALUES of a few hundred rows cost 29 ms of compiling at each call of a
+    district's response times by month; bench in the issue-12 note); on SQLite, VALUES."""
+    rows = sorted(wanted)
+    typed = (column("of_group", String), column("of_parent", Integer), column("at_rank", Integer))
+    if conn.dialect.name == "postgresql":
+        arrays = (bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in typed)
+        given = {c.name: [row[i] for row in rows] for i, c in enumerate(typed)}
+        return func.unnest(*arrays).table_valued(*typed, name="places").render_derived(), given
+    return values(*typed, name="places").data(rows).cte("places"), {}
 
 
 def _in_bucket(buckets: Histogram, rank: int) -> tuple[int, int]:
@@ -376,7 +411,7 @@ def _ranked_times(conn: Connection, times: rollups.Times, by: str, within: Scope
     named = [NONE if group is None else group for group in counted]
 
     def rows_of(table: Table) -> tuple[ColumnElement[str], list[ColumnElement[bool]]]:
-        """The group and the rows a summary reads of a table of times (`buckets` or `minutes`)."""
+        """The group and the rows a summary reads of a table of times (`buckets`, `fine` or `minutes`)."""
         t = table.c
         where = [t.scope.in_(list(within.parts) if by == "cell" else within.whole),
                  t.worker.in_(named) if by == "worker" else t.worker == rollups.EVERY,
@@ -388,11 +423,12 @@ def _ranked_times(conn: Connection, times: rollups.Times, by: str, within: Scope
             where += [t.month != rollups.EVERY, *period.within(t.month)]
         return (t.scope if by == "cell" else t[by]), where
 
-    b = times.buckets.c
+    b, f, m = times.buckets.c, times.fine.c, times.minutes.c
     group, where = rows_of(times.buckets)
     buckets = select(group, b.bucket, func.sum(b.n)).where(*where).group_by(group, b.bucket) \
         .order_by(group, b.bucket)
-    found = _ranked(conn, buckets, times.minutes, *rows_of(times.minutes))
+    found = _ranked(conn, buckets, Level(times.fine, f.bucket, f.fine, *rows_of(times.fine)),
+                    Level(times.minutes, m.fine, m.minutes, *rows_of(times.minutes)))
     if by == "cell":
         return {within.parts[scope]: ranked for scope, ranked in found.items() if scope is not None}
     return {group or None: ranked for group, ranked in found.items()}
@@ -442,22 +478,27 @@ def step_time_summary(conn: Connection, deployment: Deployment, *, category: str
     step before, or the triage, or a reopening — to when it was held), and the share held on time (at or
     before the step deadline then due)."""
     within = scopes(deployment, cells)
-    s, m = rollups.step_buckets.c, rollups.step_minutes.c
-    of_category = [s.scope.in_(within.whole)] + ([s.category == category] if category is not None else [])
+    s, f, m = rollups.step_buckets.c, rollups.step_fine.c, rollups.step_minutes.c
+
+    def rows_of(table: Table) -> tuple[ColumnElement[str], list[ColumnElement[bool]]]:
+        """The group (the step) and the rows a summary reads of a table of step times."""
+        t = table.c
+        where: list[ColumnElement[bool]] = [t.scope.in_(within.whole)]
+        if category is not None:
+            where.append(t.category == category)
+        return t.step, where
+
+    of_category = rows_of(rollups.step_buckets)[1]
     on_time = {step: (int(n), int(held)) for step, n, held in conn.execute(
         select(s.step, func.sum(s.n), func.sum(s.on_time)).where(*of_category).group_by(s.step))}
     buckets = (select(s.step, s.bucket, func.sum(s.n)).where(*of_category)
                .group_by(s.step, s.bucket).order_by(s.step, s.bucket))
-
-    where: list[ColumnElement[bool]] = [m.scope.in_(within.whole)]
-    if category is not None:
-        where.append(m.category == category)
-
+    ranked = _ranked(conn, buckets, Level(rollups.step_fine, f.bucket, f.fine, *rows_of(rollups.step_fine)),
+                     Level(rollups.step_minutes, m.fine, m.minutes, *rows_of(rollups.step_minutes)))
     return [{"step": step, "count": held["count"], "days_median": _in_units(held["median"], 1440),
              "days_p90": _in_units(held["p90"], 1440),
              "on_time_share": share(on_time[step][1], on_time[step][0])}
-            for step, held in sorted(_ranked(conn, buckets, rollups.step_minutes, m.step, where).items(),
-                                       key=lambda kv: str(kv[0]))]
+            for step, held in sorted(ranked.items(), key=lambda kv: str(kv[0]))]
 
 
 RATING_COUNTS = ("asked", "answered", "satisfied", "basically_satisfied", "dissatisfied", "expired",

@@ -11,10 +11,15 @@ Scoped rollups (`for_grid`): a summary over a street office or a whole district 
 case, so each case counts in every scope of the grid it lies in (`paths`: its cell alone, the subtree of
 its cell and of every cell above it) and a summary reads the rows of its own scope:
 by category, by worker and by month within it, by cell from the scopes of the cells directly under it. A
-time is counted twice: per bucket (`bucket`: a time's magnitude, to a 32nd or a 16th of it) with its
-month, and per minute within its bucket. A rank is found in the buckets first, then in the minutes of the
-one bucket that holds it: a summary reads about a hundred rows per group, not one per case. `EVERY` stands
-for "every worker", "every category" or "every month" where a summary may read them all at once.
+time is counted at three levels, each a histogram within one value of the level above: per bucket
+(`bucket`: its magnitude, to an 8th or a 16th of it) with its month; per fine bucket within its bucket
+(`fine`: to a 512th or a 1024th of it, the whole minute below 1,024 minutes); per minute within its fine
+bucket, where the fine bucket is wider than a minute. A rank is found in the buckets first, then in the fine
+buckets of the one bucket holding it, then in the minutes of the one fine bucket holding it: a summary
+reads a few hundred rows per group, not one per case — nor every minute of a bucket of a district's
+resolution times (two levels read up to 2,048 minutes per rank there; bench in the issue-12 note).
+`EVERY` stands for "every worker", "every category" or "every month" where a summary may read them all
+at once.
 
 On time: a first response (triage) by the first-response deadline then due, a deliberation step held by the
 step deadline then due (`responded_on_time`, each held step's `on_time` in the cases view).
@@ -36,7 +41,7 @@ from projections.core import NONE, Counts, Group, Rollup, Row
 metadata = MetaData()
 TIMES = ("cases", "responded", "resolved", "on_time", "responded_on_time")
 FEEDBACK = ("asked", "answered", *RATINGS, "expired", "reopens")
-INTEGERS = ("minutes", "bucket")
+INTEGERS = ("minutes", "bucket", "fine")
 
 Grid = Mapping[str, str | None]  # each cell's parent, None at the top: the deployment's grid
 ALONE = "="       # before a cell id: the scope of that cell alone, without the cells under it
@@ -57,15 +62,32 @@ def minutes(start: datetime, end: datetime) -> int:
     return int((end - start).total_seconds() // 60)
 
 
-def bucket(minutes: int) -> int:
-    """The bucket of a time of `minutes`: its magnitude and its five leading binary digits (as a float
-    keeps them), so that buckets ascend with the times and each holds times within a 32nd to a 16th of each
-    other (0-31 minutes: a bucket each; 3 days: 128 minutes wide). Three digits made buckets of a district's
-    resolution times 6,000 cases deep at 350,000 cases, each read to find a rank in it (bench/scale.py)."""
-    if minutes < 32:
+BUCKET_DIGITS, FINE_DIGITS = 4, 10
+
+
+def _leading(minutes: int, digits: int) -> int:
+    """A time by its magnitude and its `digits` leading binary digits (as a float keeps them): ascending with
+    the times, the time itself below 2**digits minutes."""
+    if minutes < 1 << digits:
         return minutes
-    shift = minutes.bit_length() - 5
-    return 16 * shift + (minutes >> shift)
+    shift = minutes.bit_length() - digits
+    return (1 << (digits - 1)) * shift + (minutes >> shift)
+
+
+def bucket(minutes: int) -> int:
+    """The bucket of a time of `minutes`: its four leading binary digits (3 days: 512 minutes wide)."""
+    return _leading(minutes, BUCKET_DIGITS)
+
+
+def fine(minutes: int) -> int:
+    """The fine bucket of a time of `minutes` within its bucket: its ten leading binary digits (3 days:
+    8 minutes wide; below 1,024 minutes, the minute itself)."""
+    return _leading(minutes, FINE_DIGITS)
+
+
+def exact(fine_bucket: int) -> bool:
+    """Whether a fine bucket holds a single minute (itself): no minutes are counted within it."""
+    return fine_bucket < 1 << FINE_DIGITS
 
 
 def paths(grid: Grid) -> dict[str, list[str]]:
@@ -138,40 +160,48 @@ scoped_feedback = _table("rollup_scope_feedback", SCOPED, FEEDBACK)
 
 class Times:
     """One kind of time per case (to first response, to resolution) per scope, counted by the month the
-    case was raised and its worker: `buckets` per worker, category, month and bucket; `minutes` per worker,
-    category, bucket, month and minute — each under its own worker, category and month and under `EVERY`
-    of each, so that a summary over every worker, category or month reads a row per bucket (a bucket's
-    minutes: at most its width), not one per worker, category and month."""
+    case was raised and its worker, at three levels: `buckets` per worker, category, month and bucket;
+    `fine` per worker, category, bucket, month and fine bucket; `minutes` per worker, category, fine
+    bucket, month and minute (where the fine bucket is wider than a minute) — each under its own worker,
+    category and month and under `EVERY` of each, so that a summary over every worker, category or month
+    reads a row per bucket, not one per worker, category and month."""
 
     def __init__(self, name: str, minutes_of: Callable[[Row], int | None]) -> None:
         self.minutes_of = minutes_of
         self.buckets = _table(f"rollup_scope_{name}_buckets", (*SCOPED, "bucket"), ("n",))
+        self.fine = _table(f"rollup_scope_{name}_fine",
+                           ("scope", "worker", "category", "bucket", "month", "fine"), ("n",))
         self.minutes = _table(f"rollup_scope_{name}_minutes",
-                              ("scope", "worker", "category", "bucket", "month", "minutes"), ("n",))
+                              ("scope", "worker", "category", "fine", "month", "minutes"), ("n",))
 
     def rollups(self, paths: Paths) -> tuple[Rollup, ...]:
-        return (Rollup(self.buckets, _keys(self.buckets), ("n",), partial(self._counted, paths, False)),
-                Rollup(self.minutes, _keys(self.minutes), ("n",), partial(self._counted, paths, True)))
+        return tuple(Rollup(table, _keys(table), ("n",), partial(self._counted, paths, table))
+                     for table in (self.buckets, self.fine, self.minutes))
 
-    def _counted(self, paths: Paths, per_minute: bool, row: Row) -> Iterator[tuple[Group, Counts]]:
+    def _counted(self, paths: Paths, table: Table, row: Row) -> Iterator[tuple[Group, Counts]]:
         taken = self.minutes_of(row)
-        if taken is None:
+        if taken is None or (table is self.minutes and exact(fine(taken))):
             return
-        counted = bucket(taken)
+        coarse, finer = bucket(taken), fine(taken)
         for scope in _scopes(paths, row["cell_id"]):
             for worker in _every(_times_worker(row)):
                 for category in _every(row["category"] or NONE):
                     for month in _every(row["raised_month"]):
-                        yield ((scope, worker, category, counted, month, taken) if per_minute else
-                               (scope, worker, category, month, counted)), {"n": 1}
+                        if table is self.buckets:
+                            yield (scope, worker, category, month, coarse), {"n": 1}
+                        elif table is self.fine:
+                            yield (scope, worker, category, coarse, month, finer), {"n": 1}
+                        else:
+                            yield (scope, worker, category, finer, month, taken), {"n": 1}
 
 
 first_response_times = Times("first_response", _first_response_minutes)
 resolution_times = Times("resolution", _resolution_minutes)
-# Days in each deliberation step per scope: per category, step and bucket, with how many on time; per step,
-# bucket, category and minute.
+# Days in each deliberation step per scope, at the same three levels: per category, step and bucket, with
+# how many on time; per step, bucket, category and fine bucket; per step, fine bucket, category and minute.
 step_buckets = _table("rollup_scope_step_buckets", ("scope", "category", "step", "bucket"), ("n", "on_time"))
-step_minutes = _table("rollup_scope_step_minutes", ("scope", "step", "bucket", "category", "minutes"), ("n",))
+step_fine = _table("rollup_scope_step_fine", ("scope", "step", "bucket", "category", "fine"), ("n",))
+step_minutes = _table("rollup_scope_step_minutes", ("scope", "step", "fine", "category", "minutes"), ("n",))
 
 
 def _keys(table: Table) -> tuple[str, ...]:
@@ -201,16 +231,24 @@ def _step_buckets(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
                    {"n": 1, "on_time": int(held["on_time"])})
 
 
-def _step_minutes(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
+def _step_fine(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
     for held in row["steps"]:
         taken = int(held["seconds"] // 60)
         for scope in _scopes(paths, row["cell_id"]):
-            yield (scope, held["step"], bucket(taken), row["category"] or NONE, taken), {"n": 1}
+            yield (scope, held["step"], bucket(taken), row["category"] or NONE, fine(taken)), {"n": 1}
+
+
+def _step_minutes(paths: Paths, row: Row) -> Iterator[tuple[Group, Counts]]:
+    for held in row["steps"]:
+        taken = int(held["seconds"] // 60)
+        if not exact(fine(taken)):
+            for scope in _scopes(paths, row["cell_id"]):
+                yield (scope, held["step"], fine(taken), row["category"] or NONE, taken), {"n": 1}
 
 
 # What the scoped rollups count, beside the grid they are cut by: bumped when that changes (see `version`).
-VERSION = 5  # 2: buckets of five binary digits; 3: buckets of every month; 4: minutes of every month;
-# 5: per worker (and every worker), and minutes of every category
+VERSION = 6  # 2: buckets of five binary digits; 3: buckets of every month; 4: minutes of every month;
+# 5: per worker (and every worker), and minutes of every category; 6: three levels, buckets of four digits
 
 
 def for_grid(grid: Grid) -> tuple[Rollup, ...]:
@@ -220,6 +258,7 @@ def for_grid(grid: Grid) -> tuple[Rollup, ...]:
             Rollup(scoped_feedback, SCOPED, FEEDBACK, partial(_scoped_feedback, scoped)),
             *first_response_times.rollups(scoped), *resolution_times.rollups(scoped),
             Rollup(step_buckets, _keys(step_buckets), ("n", "on_time"), partial(_step_buckets, scoped)),
+            Rollup(step_fine, _keys(step_fine), ("n",), partial(_step_fine, scoped)),
             Rollup(step_minutes, _keys(step_minutes), ("n",), partial(_step_minutes, scoped)))
 
 
