@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnClause,
     ColumnElement,
     Connection,
     FromClause,
@@ -385,7 +386,8 @@ def _places(conn: Connection, wanted: Collection[Place]) -> tuple[FromClause, di
     every call, compiled once (VALUES of a few hundred rows cost 29 ms of compiling at each call of a
     district's response times by month; bench in the issue-12 note); on SQLite, VALUES."""
     rows = sorted(wanted)
-    typed = (column("of_group", String), column("of_parent", Integer), column("at_rank", Integer))
+    typed: list[ColumnClause[Any]] = [column("of_group", String), column("of_parent", Integer),
+                                      column("at_rank", Integer)]
     if conn.dialect.name == "postgresql":
         arrays = (bindparam(c.name, type_=postgresql.ARRAY(c.type)) for c in typed)
         given = {c.name: [row[i] for row in rows] for i, c in enumerate(typed)}
